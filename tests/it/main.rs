@@ -1,0 +1,8 @@
+//! The integration tests: one binary, one module per concept.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
+
+mod cli;
+mod corpus;
+mod fuzz;
+mod sql;
