@@ -18,6 +18,9 @@
 mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
+pub mod format;
+pub mod pack;
+pub mod repo;
 pub mod sql;
 
 pub use error::{Error, ErrorKind, Result};

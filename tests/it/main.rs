@@ -5,4 +5,5 @@
 mod cli;
 mod corpus;
 mod fuzz;
+mod pack;
 mod sql;

@@ -1,0 +1,81 @@
+//! Index objects: which chunks each pack holds, so a backup can find what the repository already has and a
+//! restore can find where a chunk lives without reading pack footers.
+//!
+//! Body (not compressed; hashes do not compress), repeated per pack:
+//! `pack id [32] | pack length u64 | entry count u32 | entries (56 bytes each, as in the pack footer)`.
+
+use crate::format::{ChunkEntry, ContentHash, ObjectKind, PACK_ENTRY_LEN, decode_meta, encode_meta};
+use crate::{Error, ErrorKind, Result};
+
+/// One pack and its chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexPack {
+    /// The pack's id (BLAKE3 of the whole pack object).
+    pub id: ContentHash,
+    /// The pack's length in bytes.
+    pub len: u64,
+    /// Its chunks, in pack order.
+    pub chunks: Vec<ChunkEntry>,
+}
+
+/// An index object: a set of packs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Index {
+    /// The packs.
+    pub packs: Vec<IndexPack>,
+}
+
+impl Index {
+    /// The encoded object.
+    ///
+    /// # Errors
+    /// Only if the object would exceed 4 GiB.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let n: usize = self.packs.iter().map(|p| 44 + p.chunks.len() * PACK_ENTRY_LEN).sum();
+        let mut body = Vec::with_capacity(n);
+        for p in &self.packs {
+            body.extend_from_slice(&p.id.0);
+            body.extend_from_slice(&p.len.to_le_bytes());
+            body.extend_from_slice(&u32::try_from(p.chunks.len()).unwrap_or(u32::MAX).to_le_bytes());
+            for c in &p.chunks {
+                c.encode_into(&mut body);
+            }
+        }
+        encode_meta(ObjectKind::Index, &body, false)
+    }
+
+    /// Decodes the index object stored under `key`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
+    pub fn decode(key: &str, data: &[u8]) -> Result<Index> {
+        let body = decode_meta(ObjectKind::Index, key, data)?;
+        let truncated = || Error::new(ErrorKind::Format, format!("index {key}: truncated body")).with_object(key);
+        let mut packs = Vec::new();
+        let mut b = body.as_slice();
+        while !b.is_empty() {
+            if b.len() < 44 {
+                return Err(truncated());
+            }
+            let mut id = [0u8; 32];
+            id.copy_from_slice(&b[..32]);
+            let mut len = [0u8; 8];
+            len.copy_from_slice(&b[32..40]);
+            let count = u32::from_le_bytes([b[40], b[41], b[42], b[43]]) as usize;
+            b = &b[44..];
+            let need = count.checked_mul(PACK_ENTRY_LEN).filter(|&n| n <= b.len()).ok_or_else(truncated)?;
+            let chunks = b[..need]
+                .chunks(PACK_ENTRY_LEN)
+                .map(|raw| {
+                    ChunkEntry::decode(raw).ok_or_else(|| {
+                        Error::new(ErrorKind::Format, format!("index {key}: entry with an unknown compression"))
+                            .with_object(key)
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            b = &b[need..];
+            packs.push(IndexPack { id: ContentHash(id), len: u64::from_le_bytes(len), chunks });
+        }
+        Ok(Index { packs })
+    }
+}

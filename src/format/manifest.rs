@@ -1,0 +1,129 @@
+//! Snapshot manifests: the commit point of a backup. A snapshot exists if and only if its manifest exists.
+//!
+//! The body is JSON (zstd-compressed): the database, label and timestamp; tables → partitions → indexes →
+//! tablets → files; per file its path inside the tablet, size, crc32c of the whole content and chunk hashes; the
+//! index objects that locate those chunks; and the host's opaque metadata blob (hex).
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::{ContentHash, ObjectKind, decode_meta, encode_meta};
+use crate::{Error, ErrorKind, Result};
+
+/// One file of a tablet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path inside the tablet directory, `/`-separated, relative, without `.` or `..` components.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// crc32c (Castagnoli) of the whole content: lets a host check a restored file alone.
+    pub crc32c: u32,
+    /// Hashes of the file's chunks, in order (fixed-size chunks; the last may be shorter).
+    pub chunks: Vec<ContentHash>,
+}
+
+/// One tablet: its id and files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TabletEntry {
+    /// The host's tablet id.
+    pub id: String,
+    /// The tablet's files, sorted by path.
+    pub files: Vec<FileEntry>,
+}
+
+/// One index of a partition: the base index or a rollup / synchronous materialized view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The index's name (the table's own name for the base index).
+    pub name: String,
+    /// Its tablets.
+    pub tablets: Vec<TabletEntry>,
+}
+
+/// One partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionEntry {
+    /// The partition's name.
+    pub name: String,
+    /// Its indexes (base first).
+    pub indexes: Vec<IndexEntry>,
+}
+
+/// One table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// The table's name.
+    pub name: String,
+    /// Its partitions.
+    pub partitions: Vec<PartitionEntry>,
+}
+
+/// A snapshot manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The database backed up.
+    pub database: String,
+    /// The snapshot label.
+    pub label: String,
+    /// The backup timestamp, `yyyy-MM-dd-HH-mm-ss` (UTC).
+    pub timestamp: String,
+    /// Milliseconds since the Unix epoch when the backup started.
+    pub created_ms: u64,
+    /// The chunk size files were split with.
+    pub chunk_size: u64,
+    /// The tables.
+    pub tables: Vec<TableEntry>,
+    /// The index objects that locate every chunk referenced.
+    pub indexes: Vec<ContentHash>,
+    /// The host's metadata (schemas, versions), opaque to tabsnap, hex-encoded.
+    pub host_metadata: String,
+}
+
+impl Manifest {
+    /// The encoded object.
+    ///
+    /// # Errors
+    /// Only if the object would exceed 4 GiB.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let body = serde_json::to_vec(self)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cannot encode manifest: {e}")))?;
+        encode_meta(ObjectKind::Manifest, &body, true)
+    }
+
+    /// Decodes the manifest stored under `key`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
+    pub fn decode(key: &str, data: &[u8]) -> Result<Manifest> {
+        let body = decode_meta(ObjectKind::Manifest, key, data)?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))
+    }
+
+    /// Every file with its table, partition, index and tablet.
+    pub fn files(&self) -> impl Iterator<Item = (&TableEntry, &PartitionEntry, &IndexEntry, &TabletEntry, &FileEntry)> {
+        self.tables.iter().flat_map(|t| {
+            t.partitions.iter().flat_map(move |p| {
+                p.indexes.iter().flat_map(move |i| {
+                    i.tablets.iter().flat_map(move |tb| tb.files.iter().map(move |f| (t, p, i, tb, f)))
+                })
+            })
+        })
+    }
+
+    /// The host metadata blob, decoded.
+    pub fn host_metadata_bytes(&self) -> Vec<u8> {
+        let b = self.host_metadata.as_bytes();
+        let hex = |c: u8| match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => 0,
+        };
+        b.chunks(2).filter(|p| p.len() == 2).map(|p| (hex(p[0]) << 4) | hex(p[1])).collect()
+    }
+
+    /// Hex-encodes `blob` for [`Manifest::host_metadata`].
+    pub fn encode_host_metadata(blob: &[u8]) -> String {
+        blob.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,200 @@
+//! Pack objects: compressed chunks back to back, then a footer indexing them, then a fixed trailer.
+//!
+//! ```text
+//! chunk 0 stored bytes | chunk 1 … | entry 0 | entry 1 | … | trailer
+//! entry   (56 bytes): content hash [32] | offset u64 | stored length u32 | raw length u32 | crc32c u32 |
+//!                     compression u8 | reserved [3]
+//! trailer (16 bytes): entry count u32 | crc32c of the entries u32 | version u8 | reserved [3] | magic "TSPK"
+//! ```
+//! All integers little-endian. The footer sits at the end so chunks stream out before it is known.
+
+use crate::format::{ContentHash, FORMAT_VERSION};
+use crate::{Error, ErrorKind, Result};
+
+/// Length of one footer entry.
+pub const PACK_ENTRY_LEN: usize = 56;
+/// Length of the pack trailer.
+pub const PACK_TRAILER_LEN: usize = 16;
+const PACK_MAGIC: &[u8; 4] = b"TSPK";
+
+/// How a chunk's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// As they are (compression did not pay).
+    None = 0,
+    /// One zstd frame.
+    Zstd = 1,
+}
+
+impl Compression {
+    fn from_byte(b: u8) -> Option<Compression> {
+        match b {
+            0 => Some(Compression::None),
+            1 => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// Where a chunk lives in its pack and how to check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkEntry {
+    /// BLAKE3 of the raw bytes.
+    pub hash: ContentHash,
+    /// Offset of the stored bytes in the pack.
+    pub offset: u64,
+    /// Length of the stored bytes.
+    pub stored_len: u32,
+    /// Length of the raw bytes.
+    pub raw_len: u32,
+    /// crc32c of the stored bytes.
+    pub crc32c: u32,
+    /// How the stored bytes encode the raw bytes.
+    pub compression: Compression,
+}
+
+impl ChunkEntry {
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.hash.0);
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.stored_len.to_le_bytes());
+        out.extend_from_slice(&self.raw_len.to_le_bytes());
+        out.extend_from_slice(&self.crc32c.to_le_bytes());
+        out.push(self.compression as u8);
+        out.extend_from_slice(&[0; 3]);
+    }
+
+    pub(crate) fn decode(b: &[u8]) -> Option<ChunkEntry> {
+        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        if b.len() != PACK_ENTRY_LEN {
+            return None;
+        }
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&b[..32]);
+        let mut off = [0u8; 8];
+        off.copy_from_slice(&b[32..40]);
+        Some(ChunkEntry {
+            hash: ContentHash(hash),
+            offset: u64::from_le_bytes(off),
+            stored_len: u32_at(40),
+            raw_len: u32_at(44),
+            crc32c: u32_at(48),
+            compression: Compression::from_byte(b[52])?,
+        })
+    }
+}
+
+/// The footer and trailer for `entries`, to append after the chunks.
+pub fn encode_pack_footer(entries: &[ChunkEntry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(entries.len() * PACK_ENTRY_LEN + PACK_TRAILER_LEN);
+    for e in entries {
+        e.encode_into(&mut out);
+    }
+    let crc = crc32c::crc32c(&out);
+    let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.push(FORMAT_VERSION);
+    out.extend_from_slice(&[0; 3]);
+    out.extend_from_slice(PACK_MAGIC);
+    out
+}
+
+/// Reads the footer of a pack of `pack_len` bytes, given its tail (`tail` is the last `tail.len()` bytes; it
+/// must hold the whole footer, see [`footer_len`]). `key` names the pack in errors.
+///
+/// # Errors
+/// [`ErrorKind::Format`] for a bad trailer or version; [`ErrorKind::Corruption`] for a footer that fails its
+/// checksum or points outside the pack.
+pub fn decode_pack_footer(key: &str, pack_len: u64, tail: &[u8]) -> Result<Vec<ChunkEntry>> {
+    let count = footer_entry_count(key, tail)?;
+    let entries_len = count as usize * PACK_ENTRY_LEN;
+    let need = entries_len + PACK_TRAILER_LEN;
+    if (tail.len() as u64) < need as u64 || pack_len < need as u64 {
+        return Err(
+            Error::new(ErrorKind::Format, format!("pack {key}: truncated footer ({count} entries)")).with_object(key)
+        );
+    }
+    let t = &tail[tail.len() - PACK_TRAILER_LEN..];
+    let crc = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+    let entries = &tail[tail.len() - need..tail.len() - PACK_TRAILER_LEN];
+    let actual = crc32c::crc32c(entries);
+    if actual != crc {
+        return Err(Error::new(
+            ErrorKind::Corruption,
+            format!("pack {key}: footer crc32c mismatch (stored {crc:#010x}, computed {actual:#010x})"),
+        )
+        .with_object(key));
+    }
+    let data_end = pack_len - need as u64;
+    let mut out = Vec::with_capacity(count as usize);
+    for (i, raw) in entries.chunks(PACK_ENTRY_LEN).enumerate() {
+        let e = ChunkEntry::decode(raw).ok_or_else(|| {
+            Error::new(ErrorKind::Format, format!("pack {key}: footer entry {i} has an unknown compression"))
+                .with_object(key)
+        })?;
+        if e.offset + u64::from(e.stored_len) > data_end {
+            return Err(Error::new(
+                ErrorKind::Corruption,
+                format!("pack {key}: footer entry {i} points past the chunks"),
+            )
+            .with_object(key));
+        }
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// The number of footer entries a pack's trailer announces; `tail` must end with the trailer.
+fn footer_entry_count(key: &str, tail: &[u8]) -> Result<u32> {
+    let format_err = |m: &str| Error::new(ErrorKind::Format, format!("pack {key}: {m}")).with_object(key);
+    if tail.len() < PACK_TRAILER_LEN {
+        return Err(format_err("truncated (no trailer)"));
+    }
+    let t = &tail[tail.len() - PACK_TRAILER_LEN..];
+    if &t[12..16] != PACK_MAGIC {
+        return Err(format_err("not a tabsnap pack (bad magic in the trailer)"));
+    }
+    if t[8] != FORMAT_VERSION {
+        return Err(format_err(&format!(
+            "format version {} is not supported (this tabsnap reads version {FORMAT_VERSION})",
+            t[8]
+        )));
+    }
+    Ok(u32::from_le_bytes([t[0], t[1], t[2], t[3]]))
+}
+
+/// The length of the footer (entries + trailer) announced by the trailer at the end of `tail`.
+///
+/// # Errors
+/// As [`decode_pack_footer`] for the trailer.
+pub fn footer_len(key: &str, tail: &[u8]) -> Result<u64> {
+    Ok(u64::from(footer_entry_count(key, tail)?) * PACK_ENTRY_LEN as u64 + PACK_TRAILER_LEN as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footer_round_trips_and_rejects_damage() {
+        let e = ChunkEntry {
+            hash: ContentHash::of(b"x"),
+            offset: 0,
+            stored_len: 10,
+            raw_len: 20,
+            crc32c: 7,
+            compression: Compression::Zstd,
+        };
+        let mut pack = vec![0u8; 10];
+        pack.extend(encode_pack_footer(&[e]));
+        assert_eq!(decode_pack_footer("p", pack.len() as u64, &pack).unwrap(), vec![e]);
+        assert_eq!(footer_len("p", &pack).unwrap(), (PACK_ENTRY_LEN + PACK_TRAILER_LEN) as u64);
+        let mut bad = pack.clone();
+        bad[12] ^= 0xff;
+        assert_eq!(decode_pack_footer("p", bad.len() as u64, &bad).unwrap_err().kind(), ErrorKind::Corruption);
+        let cut = &pack[..pack.len() - 1];
+        assert_eq!(decode_pack_footer("p", cut.len() as u64, cut).unwrap_err().kind(), ErrorKind::Format);
+    }
+}

@@ -1,0 +1,525 @@
+//! Backup: tablet files → chunks → (dedup) → zstd → crc32c → packs → index → manifest.
+//!
+//! Work is cut into units (one chunk of a large file, or a batch of small files) that the pool processes in
+//! parallel. Each worker appends its compressed chunks to the one open pack; the worker that fills it seals it
+//! and uploads it while the others keep compressing, so reading, compressing and uploading overlap. At most
+//! `bytes_in_flight / pack_size` sealed packs wait for upload at any time; a worker that would exceed that
+//! waits. The manifest is written last, with create-if-absent: it is the commit point.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+use rayon::prelude::*;
+
+use super::mmap::{FileBytes, map_range};
+use super::state::{load_known_chunks, now_ms, open_repository, timestamp_utc};
+use super::{BackupSource, JobControl, Packer, ProgressInfo, check_relative_path};
+use crate::format::{
+    self, ChunkEntry, Compression, ContentHash, FileEntry, Index, IndexEntry, IndexPack, Manifest, PartitionEntry,
+    TableEntry, TabletEntry, encode_pack_footer,
+};
+use crate::repo::{PutMode, PutOutcome, Repository};
+use crate::{Error, ErrorKind, Result};
+
+/// Files smaller than this are read with `read()`: mapping costs more than copying them.
+const MMAP_THRESHOLD: u64 = 256 << 10;
+/// A batch of small files is cut when it reaches this many bytes or files.
+const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_FILES: usize = 256;
+
+/// What a backup did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSummary {
+    /// The snapshot's label.
+    pub label: String,
+    /// The snapshot's backup timestamp.
+    pub timestamp: String,
+    /// Files backed up.
+    pub files: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
+    /// Chunks stored by this backup.
+    pub chunks_new: u64,
+    /// Chunks the repository already had.
+    pub chunks_reused: u64,
+    /// Packs uploaded.
+    pub packs_written: u64,
+    /// Bytes uploaded (packs, index and manifest).
+    pub bytes_uploaded: u64,
+}
+
+/// A file to back up.
+struct FileTask {
+    path: PathBuf,
+    size: u64,
+}
+
+/// A unit of parallel work.
+enum Unit {
+    /// One chunk of a large file.
+    Chunk { file: usize, index: usize, offset: u64, len: usize },
+    /// Whole small files (each one chunk, or none when empty).
+    Small { files: std::ops::Range<usize> },
+}
+
+/// One chunk's result.
+struct ChunkDone {
+    file: usize,
+    index: usize,
+    hash: ContentHash,
+    raw_crc: u32,
+    len: u64,
+}
+
+struct OpenPack {
+    data: Vec<u8>,
+    entries: Vec<ChunkEntry>,
+}
+
+/// The shared state of one backup's workers.
+struct Pipeline<'a> {
+    repo: &'a dyn Repository,
+    pack_size: usize,
+    open: Mutex<OpenPack>,
+    /// Sealed packs waiting for or in upload, and the limit.
+    uploading: Mutex<usize>,
+    upload_done: Condvar,
+    max_uploading: usize,
+    written: Mutex<Vec<IndexPack>>,
+    known: &'a HashMap<ContentHash, ContentHash>,
+    claimed: Mutex<HashSet<ContentHash>>,
+    stats: Stats,
+    control: &'a JobControl,
+}
+
+#[derive(Default)]
+struct Stats {
+    files_total: AtomicU64,
+    files_done: AtomicU64,
+    bytes_total: AtomicU64,
+    bytes_done: AtomicU64,
+    bytes_stored: AtomicU64,
+    chunks_new: AtomicU64,
+    chunks_reused: AtomicU64,
+    packs: AtomicU64,
+}
+
+impl Stats {
+    fn info(&self) -> ProgressInfo {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProgressInfo {
+            files_total: l(&self.files_total),
+            files_done: l(&self.files_done),
+            bytes_total: l(&self.bytes_total),
+            bytes_done: l(&self.bytes_done),
+            bytes_stored: l(&self.bytes_stored),
+            chunks_new: l(&self.chunks_new),
+            chunks_reused: l(&self.chunks_reused),
+        }
+    }
+}
+
+impl Packer {
+    /// Backs up `source` into `repo` as snapshot `label`.
+    ///
+    /// Chunks the repository already holds are not stored again (a second backup of unchanged data uploads
+    /// only its index and manifest; a backup interrupted before its manifest is resumed by running it again).
+    ///
+    /// # Errors
+    /// I/O errors naming the tablet file; repository errors naming the object (nothing is committed then);
+    /// [`ErrorKind::AlreadyExists`] when the snapshot's manifest exists; [`ErrorKind::Cancelled`] /
+    /// [`ErrorKind::TimedOut`] when `control.cancel` fires.
+    pub fn backup(
+        &self,
+        repo: &dyn Repository,
+        source: &BackupSource,
+        label: &str,
+        control: &JobControl,
+    ) -> Result<BackupSummary> {
+        open_repository(repo)?;
+        let started = now_ms();
+        let timestamp = control.timestamp.clone().unwrap_or_else(|| timestamp_utc(started));
+        let manifest_key = format::manifest_key(label, &timestamp);
+        check_relative_path(&manifest_key)
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("label {label:?} cannot name a snapshot")))?;
+        if repo.size(&manifest_key)?.is_some() {
+            return Err(already_exists(label, &timestamp));
+        }
+
+        // 1. The file tree, and the manifest skeleton that mirrors it.
+        let (mut manifest, files) = walk(source, label, &timestamp, started, self.opts.chunk_size as u64)?;
+        let known = load_known_chunks(repo)?;
+        control.cancel.check()?;
+
+        // 2. Work units.
+        let chunk = self.opts.chunk_size as u64;
+        let mut units = Vec::new();
+        let mut batch_start = 0;
+        let mut batch_bytes = 0;
+        for (i, f) in files.iter().enumerate() {
+            if f.size > chunk {
+                if batch_start < i {
+                    units.push(Unit::Small { files: batch_start..i });
+                }
+                batch_start = i + 1;
+                batch_bytes = 0;
+                let n = f.size.div_ceil(chunk);
+                for c in 0..n {
+                    let offset = c * chunk;
+                    let len = usize::try_from(chunk.min(f.size - offset)).unwrap_or(usize::MAX);
+                    units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
+                }
+            } else {
+                batch_bytes += f.size;
+                if batch_bytes >= BATCH_BYTES || i + 1 - batch_start >= BATCH_FILES {
+                    units.push(Unit::Small { files: batch_start..i + 1 });
+                    batch_start = i + 1;
+                    batch_bytes = 0;
+                }
+            }
+        }
+        if batch_start < files.len() {
+            units.push(Unit::Small { files: batch_start..files.len() });
+        }
+
+        // 3. The parallel pipeline.
+        let mut claimed = HashSet::new();
+        for p in &known.orphans {
+            claimed.extend(p.chunks.iter().map(|c| c.hash));
+        }
+        let pipe = Pipeline {
+            repo,
+            pack_size: self.opts.pack_size,
+            open: Mutex::new(OpenPack { data: Vec::new(), entries: Vec::new() }),
+            uploading: Mutex::new(0),
+            upload_done: Condvar::new(),
+            max_uploading: (self.opts.bytes_in_flight / self.opts.pack_size).saturating_sub(1).max(1),
+            written: Mutex::new(Vec::new()),
+            known: &known.indexed,
+            claimed: Mutex::new(claimed),
+            stats: Stats::default(),
+            control,
+        };
+        pipe.stats.files_total.store(files.len() as u64, Ordering::Relaxed);
+        pipe.stats.bytes_total.store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        let level = self.opts.zstd_level;
+        let results: Vec<Vec<ChunkDone>> = self.pool.install(|| {
+            units
+                .par_iter()
+                .map_init(
+                    || zstd::bulk::Compressor::new(level),
+                    |compressor, unit| {
+                        let compressor = compressor
+                            .as_mut()
+                            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
+                        pipe.process(unit, &files, chunk, compressor)
+                    },
+                )
+                .collect::<Result<Vec<_>>>()
+        })?;
+        pipe.seal_and_upload_rest()?;
+        control.cancel.check()?;
+
+        // 4. The index of this backup's packs (and of orphan packs it adopted).
+        let mut new_packs = std::mem::take(&mut *pipe.written.lock());
+        new_packs.extend(known.orphans);
+        let mut bytes_uploaded = pipe.stats.bytes_stored.load(Ordering::Relaxed);
+        let new_index = if new_packs.is_empty() {
+            None
+        } else {
+            new_packs.sort_by_key(|p| p.id);
+            let data = Index { packs: new_packs }.encode()?;
+            let id = ContentHash::of(&data);
+            let key = format::index_key(&id);
+            repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
+            bytes_uploaded += data.len() as u64;
+            Some(id)
+        };
+
+        // 5. The manifest: chunk lists per file, and the indexes that locate them.
+        let mut per_file: Vec<Vec<(usize, ContentHash, u32, u64)>> = vec![Vec::new(); files.len()];
+        for d in results.into_iter().flatten() {
+            per_file[d.file].push((d.index, d.hash, d.raw_crc, d.len));
+        }
+        let mut indexes = BTreeSet::new();
+        let mut entries = manifest.tables.iter_mut().flat_map(|t| {
+            t.partitions
+                .iter_mut()
+                .flat_map(|p| p.indexes.iter_mut().flat_map(|i| i.tablets.iter_mut().flat_map(|t| t.files.iter_mut())))
+        });
+        for chunks in &mut per_file {
+            let Some(entry) = entries.next() else { break };
+            chunks.sort_by_key(|c| c.0);
+            let mut crc = 0u32;
+            for &(_, hash, raw_crc, len) in chunks.iter() {
+                crc =
+                    if entry.chunks.is_empty() { raw_crc } else { crc32c::crc32c_combine(crc, raw_crc, len as usize) };
+                entry.chunks.push(hash);
+                match pipe.known.get(&hash) {
+                    Some(index) => indexes.insert(*index),
+                    None => indexes.insert(new_index.ok_or_else(|| {
+                        Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned())
+                    })?),
+                };
+            }
+            entry.crc32c = crc;
+        }
+        manifest.indexes = indexes.into_iter().collect();
+        let data = manifest.encode()?;
+        match repo.put(&manifest_key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the manifest"))? {
+            PutOutcome::Written => {}
+            PutOutcome::AlreadyExists => return Err(already_exists(label, &timestamp)),
+        }
+        bytes_uploaded += data.len() as u64;
+        let s = &pipe.stats;
+        Ok(BackupSummary {
+            label: label.into(),
+            timestamp,
+            files: files.len() as u64,
+            bytes: s.bytes_total.load(Ordering::Relaxed),
+            chunks_new: s.chunks_new.load(Ordering::Relaxed),
+            chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
+            packs_written: s.packs.load(Ordering::Relaxed),
+            bytes_uploaded,
+        })
+    }
+}
+
+fn already_exists(label: &str, timestamp: &str) -> Error {
+    Error::new(ErrorKind::AlreadyExists, format!("snapshot {label} with timestamp {timestamp} already exists"))
+        .with_object(format::manifest_key(label, timestamp))
+}
+
+impl Pipeline<'_> {
+    fn process(
+        &self,
+        unit: &Unit,
+        files: &[FileTask],
+        chunk: u64,
+        z: &mut zstd::bulk::Compressor<'static>,
+    ) -> Result<Vec<ChunkDone>> {
+        self.control.cancel.check()?;
+        let mut out = Vec::new();
+        match unit {
+            Unit::Chunk { file, index, offset, len } => {
+                let f = &files[*file];
+                let bytes = read_range(&f.path, *offset, *len)?;
+                out.push(self.chunk(&bytes, *file, *index, z).map_err(|e| e.context(f.path.display()))?);
+                if (*index as u64 + 1) * chunk >= f.size {
+                    self.stats.files_done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Unit::Small { files: range } => {
+                for i in range.clone() {
+                    let f = &files[i];
+                    if f.size > 0 {
+                        let bytes = read_small(&f.path, f.size)?;
+                        out.push(self.chunk(&bytes, i, 0, z).map_err(|e| e.context(f.path.display()))?);
+                    }
+                    self.stats.files_done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        if let Some(p) = &self.control.progress {
+            p.update(&self.stats.info());
+        }
+        Ok(out)
+    }
+
+    /// Hashes one chunk; stores it unless the repository or this backup already has it.
+    fn chunk(
+        &self,
+        raw: &[u8],
+        file: usize,
+        index: usize,
+        z: &mut zstd::bulk::Compressor<'static>,
+    ) -> Result<ChunkDone> {
+        let hash = ContentHash(*blake3::hash(raw).as_bytes());
+        let raw_crc = crc32c::crc32c(raw);
+        let len = raw.len() as u64;
+        self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);
+        let done = ChunkDone { file, index, hash, raw_crc, len };
+        if self.known.contains_key(&hash) || !self.claimed.lock().insert(hash) {
+            self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
+            return Ok(done);
+        }
+        let compressed = z.compress(raw).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
+        let (stored, compression) = if compressed.len() < raw.len() {
+            (compressed.as_slice(), Compression::Zstd)
+        } else {
+            (raw, Compression::None)
+        };
+        let raw_len =
+            u32::try_from(raw.len()).map_err(|_| Error::new(ErrorKind::InvalidArgument, "chunk over 4 GiB"))?;
+        let stored_len = u32::try_from(stored.len()).unwrap_or(u32::MAX);
+        let crc = crc32c::crc32c(stored);
+        self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
+        let sealed = {
+            let mut open = self.open.lock();
+            let offset = open.data.len() as u64;
+            open.data.extend_from_slice(stored);
+            open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
+            if open.data.len() >= self.pack_size {
+                Some(std::mem::replace(
+                    &mut *open,
+                    OpenPack { data: Vec::with_capacity(self.pack_size), entries: Vec::new() },
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(pack) = sealed {
+            self.upload(pack)?;
+        }
+        Ok(done)
+    }
+
+    fn seal_and_upload_rest(&self) -> Result<()> {
+        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack { data: Vec::new(), entries: Vec::new() });
+        if pack.entries.is_empty() { Ok(()) } else { self.upload(pack) }
+    }
+
+    /// Appends the footer, names the pack by its hash and uploads it (create-if-absent: packs are immutable).
+    fn upload(&self, mut pack: OpenPack) -> Result<()> {
+        {
+            let mut n = self.uploading.lock();
+            while *n >= self.max_uploading {
+                self.upload_done.wait(&mut n);
+            }
+            *n += 1;
+        }
+        let result = (|| {
+            self.control.cancel.check()?;
+            pack.data.extend_from_slice(&encode_pack_footer(&pack.entries));
+            let id = ContentHash::of(&pack.data);
+            let key = format::pack_key(&id);
+            self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;
+            self.stats.bytes_stored.fetch_add(pack.data.len() as u64, Ordering::Relaxed);
+            self.stats.packs.fetch_add(1, Ordering::Relaxed);
+            self.written.lock().push(IndexPack { id, len: pack.data.len() as u64, chunks: pack.entries });
+            Ok(())
+        })();
+        *self.uploading.lock() -= 1;
+        self.upload_done.notify_one();
+        result
+    }
+}
+
+fn read_range(path: &Path, offset: u64, len: usize) -> Result<FileBytes> {
+    let what = || format!("reading tablet file {}", path.display());
+    let file = File::open(path).map_err(|e| Error::io(what(), e))?;
+    let size = file.metadata().map_err(|e| Error::io(what(), e))?.len();
+    if offset + len as u64 > size {
+        return Err(Error::new(ErrorKind::Io, format!("{}: the file shrank while being backed up", what())));
+    }
+    // SAFETY: tablet files are immutable while the host holds their snapshot (see map_range's contract).
+    #[allow(unsafe_code)]
+    let mapped = unsafe { map_range(&file, offset, len) };
+    match mapped {
+        Ok(m) => Ok(m),
+        Err(_) => {
+            // Some filesystems cannot map: read instead.
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, offset).map_err(|e| Error::io(what(), e))?;
+            Ok(FileBytes::Read(buf))
+        }
+    }
+}
+
+fn read_small(path: &Path, size: u64) -> Result<FileBytes> {
+    if size >= MMAP_THRESHOLD {
+        return read_range(path, 0, usize::try_from(size).unwrap_or(usize::MAX));
+    }
+    let what = || format!("reading tablet file {}", path.display());
+    let mut f = File::open(path).map_err(|e| Error::io(what(), e))?;
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    f.read_to_end(&mut buf).map_err(|e| Error::io(what(), e))?;
+    if buf.len() as u64 != size {
+        return Err(Error::new(ErrorKind::Io, format!("{}: the file changed size while being backed up", what())));
+    }
+    Ok(FileBytes::Read(buf))
+}
+
+/// Lists every tablet's files (sorted, subdirectories included) and builds the manifest skeleton in the same
+/// order as the returned file list.
+fn walk(
+    source: &BackupSource,
+    label: &str,
+    timestamp: &str,
+    started: u64,
+    chunk_size: u64,
+) -> Result<(Manifest, Vec<FileTask>)> {
+    let mut files = Vec::new();
+    let mut tables = Vec::new();
+    for t in &source.tables {
+        let mut partitions = Vec::new();
+        for p in &t.partitions {
+            let mut indexes = Vec::new();
+            for i in &p.indexes {
+                let mut tablets = Vec::new();
+                for tablet in &i.tablets {
+                    let mut entries = Vec::new();
+                    list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    entries.sort();
+                    let mut tablet_files = Vec::with_capacity(entries.len());
+                    for (rel, path, size) in entries {
+                        tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new() });
+                        files.push(FileTask { path, size });
+                    }
+                    tablets.push(TabletEntry { id: tablet.id.clone(), files: tablet_files });
+                }
+                indexes.push(IndexEntry { name: i.name.clone(), tablets });
+            }
+            partitions.push(PartitionEntry { name: p.name.clone(), indexes });
+        }
+        tables.push(TableEntry { name: t.name.clone(), partitions });
+    }
+    let manifest = Manifest {
+        database: source.database.clone(),
+        label: label.into(),
+        timestamp: timestamp.into(),
+        created_ms: started,
+        chunk_size,
+        tables,
+        indexes: Vec::new(),
+        host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
+    };
+    Ok((manifest, files))
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) -> Result<()> {
+    let what = || format!("listing tablet directory {}", dir.display());
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(what(), e))? {
+        let entry = entry.map_err(|e| Error::io(what(), e))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(|e| Error::io(what(), e))?;
+        if ft.is_dir() {
+            list_files(root, &path, out)?;
+        } else if ft.is_file() {
+            let size = entry.metadata().map_err(|e| Error::io(what(), e))?.len();
+            let rel = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|r| r.to_str())
+                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidArgument, format!("file name is not UTF-8: {}", path.display()))
+                })?;
+            out.push((rel, path, size));
+        } else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is not a regular file or directory (symlinks and devices are not backed up)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

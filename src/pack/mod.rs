@@ -1,0 +1,314 @@
+//! The shard packer: backs up tablet directories into a repository and restores and verifies them, in
+//! parallel on a rayon pool that the [`Packer`] owns.
+//!
+//! ```
+//! use tabsnap::pack::{BackupSource, Packer, TabletSource};
+//! use tabsnap::repo::MemoryRepository;
+//!
+//! let data = tempfile::tempdir()?;
+//! std::fs::create_dir_all(data.path().join("10001"))?;
+//! std::fs::write(data.path().join("10001/0_0.dat"), b"segment bytes")?;
+//!
+//! let repo = MemoryRepository::new();
+//! tabsnap::pack::init_repository(&repo)?;
+//! let packer = Packer::builder().threads(2).build()?;
+//! let source = BackupSource::single_table("db1", "t1", vec![TabletSource::new("10001", data.path().join("10001"))]);
+//! let summary = packer.backup(&repo, &source, "snap1", &Default::default())?;
+//! assert_eq!(summary.files, 1);
+//!
+//! let manifest = tabsnap::pack::load_manifest(&repo, "snap1", &summary.timestamp)?;
+//! let target = tempfile::tempdir()?;
+//! packer.restore(&repo, &manifest, &|_, _, _, tablet| Some(target.path().join(&tablet.id)), &Default::default())?;
+//! assert_eq!(std::fs::read(target.path().join("10001/0_0.dat"))?, b"segment bytes");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod backup;
+#[allow(unsafe_code)]
+mod mmap;
+mod restore;
+mod state;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use backup::BackupSummary;
+pub use restore::{RestoreSummary, TabletTarget};
+pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
+pub use verify::{Problem, VerifyReport, check_restored_file};
+
+use crate::{Error, ErrorKind, Result};
+
+/// Progress counters of a backup or restore.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgressInfo {
+    /// Files in the job.
+    pub files_total: u64,
+    /// Files completely read (backup) or written (restore).
+    pub files_done: u64,
+    /// Bytes of file content in the job.
+    pub bytes_total: u64,
+    /// Bytes of file content read (backup) or written (restore).
+    pub bytes_done: u64,
+    /// Bytes written to the repository (backup: new packs) or read from it (restore).
+    pub bytes_stored: u64,
+    /// Chunks the backup stored.
+    pub chunks_new: u64,
+    /// Chunks the repository already had.
+    pub chunks_reused: u64,
+}
+
+/// Receives progress. Called from worker threads, often: keep it cheap (copy the numbers, return).
+pub trait Progress: Send + Sync {
+    /// The counters now.
+    fn update(&self, info: &ProgressInfo);
+}
+
+/// A cooperative cancellation flag, checked between chunks.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl CancelToken {
+    /// A token not cancelled yet.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Asks the operation to stop; it fails with [`ErrorKind::Cancelled`].
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::Release);
+    }
+
+    /// Asks the operation to stop because it ran out of time; it fails with [`ErrorKind::TimedOut`].
+    pub fn time_out(&self) {
+        self.timed_out.store(true, Ordering::Release);
+        self.flag.store(true, Ordering::Release);
+    }
+
+    /// Whether stop was asked.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        if !self.is_cancelled() {
+            Ok(())
+        } else if self.timed_out.load(Ordering::Acquire) {
+            Err(Error::new(ErrorKind::TimedOut, "the job ran past its timeout"))
+        } else {
+            Err(Error::new(ErrorKind::Cancelled, "the job was cancelled"))
+        }
+    }
+}
+
+/// What one backup or restore is told besides its data.
+#[derive(Default, Clone)]
+pub struct JobControl {
+    /// Receives progress.
+    pub progress: Option<Arc<dyn Progress>>,
+    /// Stops the job.
+    pub cancel: CancelToken,
+    /// The backup timestamp (`yyyy-MM-dd-HH-mm-ss`); the current UTC time when `None`.
+    pub timestamp: Option<String>,
+}
+
+/// A tablet to back up: the host's id and the directory holding its files (subdirectories included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabletSource {
+    /// The host's tablet id.
+    pub id: String,
+    /// The directory with the tablet's files.
+    pub dir: PathBuf,
+}
+
+impl TabletSource {
+    /// A tablet `id` whose files are under `dir`.
+    pub fn new(id: impl Into<String>, dir: impl Into<PathBuf>) -> TabletSource {
+        TabletSource { id: id.into(), dir: dir.into() }
+    }
+}
+
+/// An index (base, rollup or synchronous MV) of a partition, with its tablets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSource {
+    /// The index's name.
+    pub name: String,
+    /// Its tablets.
+    pub tablets: Vec<TabletSource>,
+}
+
+/// A partition and its indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSource {
+    /// The partition's name.
+    pub name: String,
+    /// Its indexes, base first.
+    pub indexes: Vec<IndexSource>,
+}
+
+/// A table and the partitions to back up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSource {
+    /// The table's name.
+    pub name: String,
+    /// The partitions.
+    pub partitions: Vec<PartitionSource>,
+}
+
+/// Everything one backup takes: a database's tables, and the host's opaque metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackupSource {
+    /// The database.
+    pub database: String,
+    /// The tables.
+    pub tables: Vec<TableSource>,
+    /// The host's metadata blob, stored with the snapshot as it is.
+    pub host_metadata: Vec<u8>,
+}
+
+impl BackupSource {
+    /// One table with one partition and one (base) index, both named after the table.
+    pub fn single_table(database: &str, table: &str, tablets: Vec<TabletSource>) -> BackupSource {
+        BackupSource {
+            database: database.into(),
+            tables: vec![TableSource {
+                name: table.into(),
+                partitions: vec![PartitionSource {
+                    name: table.into(),
+                    indexes: vec![IndexSource { name: table.into(), tablets }],
+                }],
+            }],
+            host_metadata: Vec::new(),
+        }
+    }
+}
+
+/// Tunables of the packer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PackerOptions {
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// zstd level (1–19; 3 is zstd's own default).
+    pub zstd_level: i32,
+    /// Files larger than this are split into chunks of this size.
+    pub chunk_size: usize,
+    /// Pack objects are sealed and uploaded when they reach this size.
+    pub pack_size: usize,
+    /// Memory for packs being filled and uploaded; bounds peak memory whatever the data size.
+    pub bytes_in_flight: usize,
+}
+
+impl Default for PackerOptions {
+    fn default() -> Self {
+        PackerOptions { threads: 0, zstd_level: 3, chunk_size: 4 << 20, pack_size: 16 << 20, bytes_in_flight: 64 << 20 }
+    }
+}
+
+/// Builds a [`Packer`].
+#[derive(Debug, Clone, Default)]
+pub struct PackerBuilder {
+    opts: PackerOptions,
+}
+
+impl PackerBuilder {
+    /// Worker threads (0: one per core).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.opts.threads = n;
+        self
+    }
+    /// zstd level, 1 to 19.
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.opts.zstd_level = level;
+        self
+    }
+    /// Chunk size for large files (64 KiB to 64 MiB).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.opts.chunk_size = bytes;
+        self
+    }
+    /// Target pack size (1 MiB to 1 GiB).
+    pub fn pack_size(mut self, bytes: usize) -> Self {
+        self.opts.pack_size = bytes;
+        self
+    }
+    /// Memory budget for packs being filled and uploaded.
+    pub fn bytes_in_flight(mut self, bytes: usize) -> Self {
+        self.opts.bytes_in_flight = bytes;
+        self
+    }
+    /// All options at once.
+    pub fn options(mut self, opts: PackerOptions) -> Self {
+        self.opts = opts;
+        self
+    }
+
+    /// The packer, with its own thread pool.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an option out of range, naming it and the range.
+    pub fn build(self) -> Result<Packer> {
+        let o = self.opts;
+        let bad = |what: &str| Err(Error::new(ErrorKind::InvalidArgument, what.to_owned()));
+        if !(1..=19).contains(&o.zstd_level) {
+            return bad(&format!("zstd level {} is out of range 1..=19", o.zstd_level));
+        }
+        if !(64 << 10..=64 << 20).contains(&o.chunk_size) {
+            return bad(&format!("chunk size {} is out of range 64 KiB..=64 MiB", o.chunk_size));
+        }
+        if !(1 << 20..=1 << 30).contains(&o.pack_size) {
+            return bad(&format!("pack size {} is out of range 1 MiB..=1 GiB", o.pack_size));
+        }
+        if o.bytes_in_flight < o.pack_size {
+            return bad(&format!(
+                "bytes in flight {} is smaller than the pack size {}",
+                o.bytes_in_flight, o.pack_size
+            ));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(o.threads)
+            .thread_name(|i| format!("tabsnap-{i}"))
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker threads: {e}")))?;
+        Ok(Packer { pool, opts: o })
+    }
+}
+
+/// Backs up, restores and verifies snapshots. Safe to share between threads; jobs run on its own pool.
+#[derive(Debug)]
+pub struct Packer {
+    pool: rayon::ThreadPool,
+    opts: PackerOptions,
+}
+
+impl Packer {
+    /// A builder with the default options.
+    pub fn builder() -> PackerBuilder {
+        PackerBuilder::default()
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &PackerOptions {
+        &self.opts
+    }
+
+    /// Worker threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+}
+
+/// Checks that a manifest path is relative, `/`-separated, and has no empty, `.` or `..` component: joined to a
+/// target directory it can only name something inside it.
+pub(crate) fn check_relative_path(path: &str) -> Result<()> {
+    let ok = !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+    if ok { Ok(()) } else { Err(Error::new(ErrorKind::InvalidArgument, format!("unsafe path in manifest: {path:?}"))) }
+}

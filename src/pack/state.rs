@@ -1,0 +1,224 @@
+//! What a repository holds: its config, snapshots, indexes and packs.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::format::{
+    self, CONFIG_KEY, ChunkEntry, ContentHash, INDEX_PREFIX, Index, IndexPack, Manifest, PACK_TRAILER_LEN,
+    PACKS_PREFIX, RepoConfig, SNAPSHOTS_PREFIX,
+};
+use crate::repo::{PutMode, Repository, get};
+use crate::{Error, ErrorKind, Result};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `yyyy-MM-dd-HH-mm-ss` in UTC for a time in milliseconds since the epoch (Doris's backup timestamp format).
+pub fn timestamp_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}-{:02}-{:02}-{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Makes `repo` a tabsnap repository, or attaches to the one already there.
+///
+/// # Errors
+/// [`ErrorKind::InvalidArgument`] when the location holds objects but no tabsnap config (something else lives
+/// there); [`ErrorKind::Format`] for a config of an unsupported version; repository errors.
+pub fn init_repository(repo: &dyn Repository) -> Result<RepoConfig> {
+    if repo.size(CONFIG_KEY)?.is_some() {
+        return RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?);
+    }
+    let existing = repo.list("")?;
+    if let Some(other) = existing.first() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{} holds objects that are not a tabsnap repository (e.g. {}); choose an empty location",
+                repo.describe(),
+                other.key
+            ),
+        ));
+    }
+    let config = RepoConfig::new(now_ms());
+    repo.put(CONFIG_KEY, &config.encode()?, PutMode::CreateIfAbsent)?;
+    // Another process may have won the race: read back what is there.
+    RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?)
+}
+
+/// Checks that `repo` is a tabsnap repository.
+pub(crate) fn open_repository(repo: &dyn Repository) -> Result<RepoConfig> {
+    match repo.size(CONFIG_KEY)? {
+        Some(_) => RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?),
+        None => Err(Error::new(
+            ErrorKind::NotFound,
+            format!("{} is not a tabsnap repository (no config object)", repo.describe()),
+        )),
+    }
+}
+
+/// A snapshot in a repository: its label and backup timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SnapshotId {
+    /// The label.
+    pub label: String,
+    /// The backup timestamp.
+    pub timestamp: String,
+}
+
+/// The snapshots in `repo`, sorted by label then timestamp.
+///
+/// # Errors
+/// Repository errors; a repository without a config is [`ErrorKind::NotFound`].
+pub fn list_snapshots(repo: &dyn Repository) -> Result<Vec<SnapshotId>> {
+    open_repository(repo)?;
+    let mut out: Vec<SnapshotId> = repo
+        .list(SNAPSHOTS_PREFIX)?
+        .into_iter()
+        .filter_map(|o| {
+            let rest = o.key.strip_prefix(SNAPSHOTS_PREFIX)?;
+            let (label, timestamp) = rest.split_once('/')?;
+            Some(SnapshotId { label: label.into(), timestamp: timestamp.into() })
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The manifest of snapshot `label` at `timestamp`.
+///
+/// # Errors
+/// [`ErrorKind::NotFound`] naming the snapshot when there is none; format and corruption errors.
+pub fn load_manifest(repo: &dyn Repository, label: &str, timestamp: &str) -> Result<Manifest> {
+    let key = format::manifest_key(label, timestamp);
+    let data = get(repo, &key).map_err(|e| {
+        if e.kind() == ErrorKind::NotFound {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("snapshot {label} with timestamp {timestamp} does not exist in {}", repo.describe()),
+            )
+            .with_object(key.clone())
+        } else {
+            e
+        }
+    })?;
+    Manifest::decode(&key, &data)
+}
+
+/// Reads the footer of pack `id` (of `len` bytes) with at most two ranged reads.
+pub(crate) fn read_pack_footer(repo: &dyn Repository, id: &ContentHash, len: u64) -> Result<Vec<ChunkEntry>> {
+    let key = format::pack_key(id);
+    if len < PACK_TRAILER_LEN as u64 {
+        return Err(Error::new(ErrorKind::Format, format!("pack {key}: truncated ({len} bytes)")).with_object(key));
+    }
+    let guess = len.min(64 << 10);
+    let tail = repo.get_range(&key, len - guess, Some(guess))?;
+    check_len(&key, &tail, guess)?;
+    let need = format::footer_len(&key, &tail)?;
+    let tail = if need > guess && need <= len {
+        let t = repo.get_range(&key, len - need, Some(need))?;
+        check_len(&key, &t, need)?;
+        t
+    } else {
+        tail
+    };
+    format::decode_pack_footer(&key, len, &tail)
+}
+
+/// Fails when a repository returned fewer bytes than asked (a short read is never silently accepted).
+pub(crate) fn check_len(key: &str, data: &[u8], want: u64) -> Result<()> {
+    if data.len() as u64 == want {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Repository,
+            format!("object {key}: short read ({} bytes returned, {want} asked)", data.len()),
+        )
+        .with_object(key))
+    }
+}
+
+/// What a backup needs to know of the repository: every chunk it already holds, and by which index.
+pub(crate) struct KnownChunks {
+    /// chunk → the index object that locates it.
+    pub indexed: HashMap<ContentHash, ContentHash>,
+    /// Packs that no index lists (left by an interrupted backup): their chunks are reused by the next backup,
+    /// which lists them in its own index.
+    pub orphans: Vec<IndexPack>,
+}
+
+pub(crate) fn load_known_chunks(repo: &dyn Repository) -> Result<KnownChunks> {
+    let mut indexed = HashMap::new();
+    let mut indexed_packs = HashSet::new();
+    for obj in repo.list(INDEX_PREFIX)? {
+        let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
+        let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
+        for p in index.packs {
+            indexed_packs.insert(p.id);
+            for c in p.chunks {
+                indexed.insert(c.hash, id);
+            }
+        }
+    }
+    let mut orphans = Vec::new();
+    for obj in repo.list(PACKS_PREFIX)? {
+        let Some(id) = format::pack_id_from_key(&obj.key) else { continue };
+        if indexed_packs.contains(&id) {
+            continue;
+        }
+        // A pack that cannot be read is left alone: its chunks are simply stored again.
+        if let Ok(chunks) = read_pack_footer(repo, &id, obj.size) {
+            orphans.push(IndexPack { id, len: obj.size, chunks });
+        }
+    }
+    Ok(KnownChunks { indexed, orphans })
+}
+
+/// Where each of `needed` lives, from the index objects `indexes`.
+pub(crate) fn load_locations(
+    repo: &dyn Repository,
+    indexes: &[ContentHash],
+    needed: &HashSet<ContentHash>,
+) -> Result<HashMap<ContentHash, (ContentHash, ChunkEntry)>> {
+    let mut out = HashMap::with_capacity(needed.len());
+    for id in indexes {
+        let key = format::index_key(id);
+        let data = get(repo, &key)?;
+        if ContentHash::of(&data) != *id {
+            return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
+                .with_object(key));
+        }
+        for p in Index::decode(&key, &data)?.packs {
+            for c in p.chunks {
+                if needed.contains(&c.hash) {
+                    out.entry(c.hash).or_insert((p.id, c));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timestamp_utc;
+
+    #[test]
+    fn timestamps_are_doris_format_in_utc() {
+        assert_eq!(timestamp_utc(0), "1970-01-01-00-00-00");
+        assert_eq!(timestamp_utc(1_704_103_200_000), "2024-01-01-10-00-00");
+        assert_eq!(timestamp_utc(951_782_400_000), "2000-02-29-00-00-00");
+    }
+}
