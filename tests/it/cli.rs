@@ -67,3 +67,49 @@ fn reads_files_and_reports_missing_ones() {
     assert!(err.contains("cannot read") && err.contains("missing.sql"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn tabsnap(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tabsnap")).args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn backup_restore_verify_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("shard0/10001/0")).unwrap();
+    std::fs::create_dir_all(data.join("shard1/10002")).unwrap();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(data.join("shard0/10001/0/0_0.dat"), &big).unwrap();
+    std::fs::write(data.join("shard1/10002/1.idx"), b"index").unwrap();
+    let repo = format!("file://{}", tmp.path().join("repo").display());
+    let d = data.to_str().unwrap();
+    let (code, out, err) = tabsnap(&["backup", &repo, "snap1", "--data", d, "--db", "db1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("snapshot snap1 ") && out.contains("2 files"), "{out}");
+    let (code, out, _) = tabsnap(&["snapshots", &repo]);
+    assert!(code == 0 && out.contains("snap1") && out.contains("db1"), "{out}");
+    let to = tmp.path().join("out");
+    let (code, _, err) = tabsnap(&["restore", &repo, "snap1", "--to", to.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(to.join("shard0/10001/0/0_0.dat")).unwrap(), big);
+    assert_eq!(std::fs::read(to.join("shard1/10002/1.idx")).unwrap(), b"index");
+    let (code, out, _) = tabsnap(&["verify", &repo]);
+    assert!(code == 0 && out.starts_with("ok: 1 snapshots"), "{out}");
+
+    // Damage a pack: verify names it and exits 1; restore refuses.
+    let packs = tmp.path().join("repo/packs");
+    let sub = std::fs::read_dir(&packs).unwrap().next().unwrap().unwrap().path();
+    let pack = std::fs::read_dir(&sub).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[50] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+    let (code, out, _) = tabsnap(&["verify", &repo]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BAD packs/") && out.contains("crc32c mismatch") && out.contains("file 0/0_0.dat"), "{out}");
+    let (code, _, err) = tabsnap(&["restore", &repo, "snap1", "--to", tmp.path().join("out2").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("crc32c mismatch"), "{err}");
+    let (code, _, err) = tabsnap(&["snapshots", tmp.path().join("nothing").to_str().unwrap()]);
+    assert!(code == 1 && err.contains("no repository"), "{err}");
+}
