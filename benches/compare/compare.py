@@ -98,15 +98,23 @@ def mutate(d, frac=0.05):
 
 
 def median_run(cmd, setup=None, env=None):
-    walls, rss = [], []
+    return alternate([(cmd, setup, env)])[0]
+
+
+def alternate(jobs):
+    """Runs the jobs round-robin RUNS times, so filesystem state (page cache, recently freed inodes) weighs on
+    each alike; returns (median wall, max peak RSS) per job."""
+    walls = [[] for _ in jobs]
+    rss = [[] for _ in jobs]
     for _ in range(RUNS):
-        if setup:
-            setup()
-        evict(None)
-        w, r = timed(cmd, env)
-        walls.append(w)
-        rss.append(r)
-    return statistics.median(walls), max(rss)
+        for k, (cmd, setup, env) in enumerate(jobs):
+            if setup:
+                setup()
+            evict(None)
+            w, r = timed(cmd, env)
+            walls[k].append(w)
+            rss[k].append(r)
+    return [(statistics.median(w), max(r)) for w, r in zip(walls, rss)]
 
 
 def main():
@@ -131,21 +139,21 @@ def main():
         os.makedirs(work)
         repo, tarball = os.path.join(work, "repo"), os.path.join(work, "t.tar.zst")
         res = {}
-        res["tabsnap backup"] = median_run(
-            f"{TABSNAP} backup {repo} full --data {src} --zstd-level {LEVEL} >/dev/null", setup=fresh(repo))
-        stored = {"tabsnap backup": du(repo)}
-        res["tar|zstd backup"] = median_run(
-            f"tar -cf - -C {src} . | zstd -q -T{CORES} -{LEVEL} -f -o {tarball}")
-        stored["tar|zstd backup"] = du(tarball)
+        res["tabsnap backup"], res["tar|zstd backup"] = alternate([
+            (f"{TABSNAP} backup {repo} full --data {src} --zstd-level {LEVEL} >/dev/null", fresh(repo), None),
+            (f"tar -cf - -C {src} . | zstd -q -T{CORES} -{LEVEL} -f -o {tarball}", None, None),
+        ])
+        stored = {"tabsnap backup": du(repo), "tar|zstd backup": du(tarball)}
         env = dict(os.environ, RESTIC_PASSWORD="x", RESTIC_REPOSITORY=os.path.join(work, "restic"))
         if have_restic:
             res["restic backup"] = median_run(
                 f"rm -rf {work}/restic && restic init -q && restic backup -q --compression auto {src}", env=env)
             stored["restic backup"] = du(os.path.join(work, "restic"))
         out = os.path.join(work, "out")
-        res["tabsnap restore"] = median_run(f"{TABSNAP} restore {repo} full --to {out} >/dev/null", setup=fresh(out))
-        res["zstd -d|tar -x restore"] = median_run(
-            f"mkdir -p {out} && zstd -q -d -c {tarball} | tar -xf - -C {out} && sync", setup=fresh(out))
+        res["tabsnap restore"], res["zstd -d|tar -x restore"] = alternate([
+            (f"{TABSNAP} restore {repo} full --to {out} >/dev/null", fresh(out), None),
+            (f"mkdir -p {out} && zstd -q -d -c {tarball} | tar -xf - -C {out} && sync", fresh(out), None),
+        ])
         # Second backup after changing 5% of the files (on a copy, so the source stays as it was).
         copy = os.path.join(work, "copy")
         shutil.copytree(src, copy)

@@ -44,6 +44,8 @@ pub type TabletTarget<'a> =
 
 struct Target<'m> {
     path: PathBuf,
+    /// Index of the tablet directory (in `roots`) the file goes under.
+    root: usize,
     entry: &'m FileEntry,
     label: String,
 }
@@ -75,16 +77,18 @@ impl Packer {
         // 1. The files to write.
         let mut targets = Vec::new();
         let mut roots: Vec<PathBuf> = Vec::new();
+        let mut root_ids: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
         for (t, p, i, tablet, f) in manifest.files() {
             let Some(dir) = target(t, p, i, tablet) else { continue };
             check_relative_path(&f.path).map_err(|e| {
                 e.context(format!("manifest {}/{} tablet {}", manifest.label, manifest.timestamp, tablet.id))
             })?;
-            if !roots.contains(&dir) {
+            let root = *root_ids.entry(dir.clone()).or_insert_with(|| {
                 roots.push(dir.clone());
-            }
+                roots.len() - 1
+            });
             let label = format!("{}.{} tablet {} file {}", manifest.database, t.name, tablet.id, f.path);
-            targets.push(Target { path: dir.join(&f.path), entry: f, label });
+            targets.push(Target { path: dir.join(&f.path), root, entry: f, label });
         }
         // Tablets with no files still get their directory.
         for (t, p, i, tablet) in manifest.tables.iter().flat_map(|t| {
@@ -93,7 +97,8 @@ impl Packer {
                 .flat_map(move |p| p.indexes.iter().flat_map(move |i| i.tablets.iter().map(move |tb| (t, p, i, tb))))
         }) {
             if let Some(dir) = target(t, p, i, tablet) {
-                if !roots.contains(&dir) {
+                if !root_ids.contains_key(&dir) {
+                    root_ids.insert(dir.clone(), roots.len());
                     roots.push(dir);
                 }
             }
@@ -104,7 +109,7 @@ impl Packer {
         let mut parents: Vec<(&Path, &Path)> = Vec::new();
         for t in &targets {
             if let Some(parent) = t.path.parent() {
-                parents.push((root_of(&roots, &t.path), parent));
+                parents.push((roots[t.root].as_path(), parent));
             }
         }
         parents.sort();
@@ -136,8 +141,9 @@ impl Packer {
         let stats = Counters::default();
         stats.files_total.store(targets.len() as u64, Ordering::Relaxed);
         stats.bytes_total.store(targets.iter().map(|t| t.entry.size).sum(), Ordering::Relaxed);
+        // Single-chunk files (most files of a tablet) are created when their chunk arrives: one open each.
         self.pool.install(|| {
-            targets.par_iter().try_for_each(|t| {
+            targets.par_iter().filter(|t| t.entry.chunks.len() != 1).try_for_each(|t| {
                 let f = create_new(&t.path).map_err(|e| Error::io(format!("creating {}", t.path.display()), e))?;
                 f.set_len(t.entry.size).map_err(|e| Error::io(format!("sizing {}", t.path.display()), e))?;
                 Ok::<_, Error>(())
@@ -169,8 +175,9 @@ impl Packer {
         }
         let written: Vec<AtomicU64> = targets.iter().map(|_| AtomicU64::new(0)).collect();
         self.pool.install(|| {
-            reads.par_iter().try_for_each(|(pack, start, end, chunks)| {
+            reads.par_iter().try_for_each_init(zstd::bulk::Decompressor::new, |dctx, (pack, start, end, chunks)| {
                 control.cancel.check()?;
+                let dctx = dctx.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
                 let key = format::pack_key(pack);
                 let data = repo.get_range(&key, *start, Some(end - start))?;
                 check_len(&key, &data, end - start)?;
@@ -182,16 +189,18 @@ impl Packer {
                     let name_file = || {
                         dests.first().map_or(String::new(), |d| format!(" while restoring {}", targets[d.file].label))
                     };
-                    let raw = decode_chunk(&key, entry, stored).map_err(|e| e.context(name_file()))?;
+                    let raw = decode_chunk(&key, entry, stored, dctx).map_err(|e| e.context(name_file()))?;
                     for d in dests {
                         let t = &targets[d.file];
-                        let f = OpenOptions::new()
-                            .write(true)
-                            .custom_flags(libc::O_NOFOLLOW)
-                            .open(&t.path)
-                            .map_err(|e| Error::io(format!("writing {}", t.path.display()), e))?;
-                        f.write_all_at(&raw, d.offset)
-                            .map_err(|e| Error::io(format!("writing {}", t.path.display()), e))?;
+                        let write = || {
+                            if t.entry.chunks.len() == 1 {
+                                create_new(&t.path)?.write_all(&raw)
+                            } else {
+                                let f = OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(&t.path)?;
+                                f.write_all_at(&raw, d.offset)
+                            }
+                        };
+                        write().map_err(|e| Error::io(format!("writing {}", t.path.display()), e))?;
                         stats.bytes_done.fetch_add(raw.len() as u64, Ordering::Relaxed);
                         let done = written[d.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
                         if done == t.entry.size {
@@ -244,7 +253,12 @@ impl Packer {
 
 /// Checks a stored chunk and returns its raw bytes: crc32c of the stored bytes first, then decompression, then
 /// the content hash of the result.
-pub(crate) fn decode_chunk(pack_key: &str, entry: &ChunkEntry, stored: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn decode_chunk(
+    pack_key: &str,
+    entry: &ChunkEntry,
+    stored: &[u8],
+    zstd: &mut zstd::bulk::Decompressor<'static>,
+) -> Result<Vec<u8>> {
     let corrupt = |what: String| {
         Error::new(ErrorKind::Corruption, format!("pack {pack_key} chunk {}: {what}", entry.hash.short()))
             .with_object(pack_key)
@@ -255,8 +269,9 @@ pub(crate) fn decode_chunk(pack_key: &str, entry: &ChunkEntry, stored: &[u8]) ->
     }
     let raw = match entry.compression {
         Compression::None => stored.to_vec(),
-        Compression::Zstd => zstd::bulk::decompress(stored, entry.raw_len as usize)
-            .map_err(|e| corrupt(format!("cannot decompress: {e}")))?,
+        Compression::Zstd => {
+            zstd.decompress(stored, entry.raw_len as usize).map_err(|e| corrupt(format!("cannot decompress: {e}")))?
+        }
     };
     if raw.len() != entry.raw_len as usize {
         return Err(corrupt(format!("decompressed to {} bytes, {} expected", raw.len(), entry.raw_len)));
@@ -265,14 +280,6 @@ pub(crate) fn decode_chunk(pack_key: &str, entry: &ChunkEntry, stored: &[u8]) ->
         return Err(corrupt("content hash mismatch".into()));
     }
     Ok(raw)
-}
-
-fn root_of<'a>(roots: &'a [PathBuf], path: &Path) -> &'a Path {
-    roots
-        .iter()
-        .filter(|r| path.starts_with(r))
-        .max_by_key(|r| r.as_os_str().len())
-        .map_or(Path::new("/"), |r| r.as_path())
 }
 
 /// Creates `dir` and its missing parents. Below `base`, a symlink or a non-directory in the way is an error:
@@ -311,9 +318,7 @@ fn create_dirs_safely(base: Option<&Path>, dir: &Path) -> Result<()> {
 }
 
 fn create_new(path: &Path) -> std::io::Result<File> {
-    let mut f = OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(path)?;
-    f.flush()?;
-    Ok(f)
+    OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
 #[derive(Default)]

@@ -188,10 +188,17 @@ fn check_pack(
             return (0, 0, problems);
         }
     };
+    let mut dctx = match zstd::bulk::Decompressor::new() {
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(problem(None, Vec::new(), format!("cannot start zstd: {e}")));
+            return (0, 0, problems);
+        }
+    };
     for e in entries {
         let at = usize::try_from(e.offset).unwrap_or(usize::MAX);
         let stored = &data[at..at + e.stored_len as usize];
-        if let Err(err) = decode_chunk(&key, e, stored) {
+        if let Err(err) = decode_chunk(&key, e, stored, &mut dctx) {
             let msg = err.message().rsplit_once(": ").map_or(err.message(), |(_, m)| m).to_owned();
             problems.push(problem(Some(e.hash), files_of(&e.hash), msg));
         }
