@@ -15,14 +15,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod engine;
 mod error;
 #[allow(unsafe_code)]
 pub mod ffi;
 pub mod format;
+pub mod host;
+pub mod job;
 pub mod pack;
+pub mod plan;
 pub mod repo;
 pub mod sql;
 
+pub use engine::{Engine, EngineBuilder, Outcome, ResultSet, Session};
 pub use error::{Error, ErrorKind, Result};
 
 /// The version of this library, `MAJOR.MINOR.PATCH`.

@@ -8,9 +8,15 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tabsnap::host::DirHost;
+use tabsnap::job::{JobInfo, JobKind};
 use tabsnap::pack::{self, BackupSource, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource};
 use tabsnap::repo::LocalRepository;
-use tabsnap::{Error, ErrorKind, sql};
+use tabsnap::{Engine, Error, ErrorKind, Outcome, ResultSet, Session, sql};
 
 /// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
 #[derive(Parser)]
@@ -33,6 +39,41 @@ enum Command {
         /// Print each statement's syntax tree as one JSON object per line instead.
         #[arg(long)]
         json: bool,
+    },
+    /// Run statements against a data directory laid out like a BE's (DATA/<db>/<table>/<partition>/<tablet>/).
+    ///
+    /// BACKUP and RESTORE wait for their job, showing progress, unless --async. Exit status: 0 success,
+    /// 1 a failed job or an execution error, 2 a syntax error, 3 an analysis error.
+    Sql {
+        /// The statements, separated by `;`.
+        statements: String,
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where repositories and job history are kept between runs.
+        #[arg(long)]
+        state: PathBuf,
+        /// The user (`root` and `admin` are superusers; others have LOAD on every database).
+        #[arg(long, default_value = "root")]
+        user: String,
+        /// The current database.
+        #[arg(long)]
+        db: Option<String>,
+        /// Print SHOW results as JSON (one array of objects keyed by column per statement).
+        #[arg(long)]
+        json: bool,
+        /// Do not wait after BACKUP / RESTORE (jobs still finish before the program exits).
+        #[arg(long = "async")]
+        no_wait: bool,
+        #[command(flatten)]
+        tuning: Tuning,
+    },
+    /// The main job: make a sample database, back it up into a local repository, show the job, restore it under
+    /// other names and check every byte.
+    Demo {
+        /// Directory for the sample data, state and repository (replaced if it exists).
+        #[arg(long, default_value = "tabsnap-demo")]
+        dir: PathBuf,
     },
     /// Back up a directory tree of tablets into a repository (no catalog needed).
     ///
@@ -108,6 +149,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { file, json } => return parse_command(&file, json),
+        Command::Sql { statements, data, state, user, db, json, no_wait, tuning } => {
+            return sql_command(&statements, &data, &state, &user, db.as_deref(), json, no_wait, &tuning);
+        }
+        Command::Demo { dir } => demo_command(&dir),
         Command::Backup { location, label, data, db, depth, tuning } => {
             backup_command(&location, &label, &data, &db, depth, &tuning)
         }
@@ -377,4 +422,278 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
+    let host = DirHost::new(data)?;
+    Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
+}
+
+fn exit_code_for(e: &Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::Syntax => ExitCode::from(2),
+        ErrorKind::Analysis => ExitCode::from(3),
+        _ => ExitCode::from(1),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sql_command(
+    text: &str,
+    data: &Path,
+    state: &Path,
+    user: &str,
+    db: Option<&str>,
+    json: bool,
+    no_wait: bool,
+    tuning: &Tuning,
+) -> ExitCode {
+    let stmts = match sql::parse_spanned(text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = match engine_for(data, state, tuning) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let session = Session::new(user, db);
+    let mut started = Vec::new();
+    let mut code = ExitCode::SUCCESS;
+    for (_, span) in &stmts {
+        let one = &text[span.start..span.end];
+        match engine.execute(&session, one) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = exit_code_for(&e);
+                break;
+            }
+            Ok(outcomes) => {
+                for o in outcomes {
+                    match o {
+                        Outcome::Done => println!("OK"),
+                        Outcome::Rows(rs) => print_rows(&rs, json),
+                        Outcome::Job(id) if no_wait => {
+                            println!("job {id} started");
+                            started.push(id);
+                        }
+                        Outcome::Job(id) => {
+                            let job = follow(&engine, id);
+                            if !report_job(&job) {
+                                code = ExitCode::from(1);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Jobs started with --async live in this process: let them finish before exiting.
+    for id in started {
+        if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4)) {
+            if !report_job(&job) {
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    code
+}
+
+/// Waits for a job, showing its state and progress on standard error.
+fn follow(engine: &Engine, id: u64) -> JobInfo {
+    let tty = std::io::stderr().is_terminal();
+    let mut last = String::new();
+    loop {
+        let job = match engine.wait(id, Duration::from_millis(if tty { 200 } else { 1000 })) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(1);
+            }
+        };
+        let kind = if job.kind == JobKind::Backup { "BACKUP" } else { "RESTORE" };
+        let line = format!("{kind} {} job {}: {} {}", job.label, job.id, job.state.name(), job.progress_text());
+        if tty {
+            eprint!("\r\x1b[2K{line}");
+        } else if line != last {
+            eprintln!("{line}");
+        }
+        last = line;
+        if job.state.is_done() {
+            if tty {
+                eprintln!();
+            }
+            return job;
+        }
+    }
+}
+
+fn report_job(job: &JobInfo) -> bool {
+    let kind = if job.kind == JobKind::Backup { "BACKUP" } else { "RESTORE" };
+    if job.state == tabsnap::job::JobState::Finished {
+        println!(
+            "{kind} {} {} FINISHED: {} files, {} bytes",
+            job.label, job.timestamp, job.files_total, job.bytes_total
+        );
+        true
+    } else {
+        eprintln!("error: {kind} {} {}: {}", job.label, job.state.name(), job.status_text());
+        false
+    }
+}
+
+fn print_rows(rs: &ResultSet, json: bool) {
+    if json {
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = rs
+            .rows
+            .iter()
+            .map(|r| rs.columns.iter().cloned().zip(r.iter().map(|v| serde_json::Value::String(v.clone()))).collect())
+            .collect();
+        println!("{}", serde_json::Value::from(rows.into_iter().map(serde_json::Value::Object).collect::<Vec<_>>()));
+        return;
+    }
+    let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
+    for r in &rs.rows {
+        for (w, v) in widths.iter_mut().zip(r) {
+            *w = (*w).max(v.lines().map(|l| l.chars().count()).max().unwrap_or(0));
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::from("|");
+        for (w, c) in widths.iter().zip(cells) {
+            s.push_str(&format!(" {:<w$} |", c.replace('\n', " ")));
+        }
+        s
+    };
+    let sep = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    println!("{sep}\n{}\n{sep}", line(&rs.columns));
+    for r in &rs.rows {
+        println!("{}", line(r));
+    }
+    println!("{sep}\n{} row(s)", rs.rows.len());
+}
+
+fn demo_command(dir: &Path) -> Result<(), Error> {
+    let io = |what: &str| {
+        let what = what.to_owned();
+        move |e: std::io::Error| Error::io(&what, e)
+    };
+    let _ = std::fs::remove_dir_all(dir);
+    let data = dir.join("data");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&data).map_err(io("creating the demo directory"))?;
+    let dir = std::fs::canonicalize(dir).map_err(io("resolving the demo directory"))?;
+    let data = dir.join("data");
+
+    println!("==> a sample database demo_db in {}: lineitem (2 partitions, a rollup) and orders", data.display());
+    let mut seed = 42u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (table, partitions, rollup) in
+        [("lineitem", &["p2023", "p2024"][..], Some("r_by_date")), ("orders", &["p1"][..], None)]
+    {
+        let tdir = data.join("demo_db").join(table);
+        for p in partitions {
+            for t in 0..3 {
+                let tablet = 10_000 + next() % 90_000;
+                let mut dirs = vec![tdir.join(p).join(tablet.to_string()).join("368169781")];
+                if let Some(r) = rollup {
+                    dirs.push(
+                        tdir.join(p).join(format!("_rollup_{r}")).join((tablet + 1).to_string()).join("368169782"),
+                    );
+                }
+                for d in dirs {
+                    std::fs::create_dir_all(&d).map_err(io("creating sample tablets"))?;
+                    let mut seg = Vec::new();
+                    for _ in 0..(20_000 + t * 15_000) {
+                        let v = next();
+                        seg.extend_from_slice(
+                            format!("{}|{}|{:08}|O|{}\n", v % 100_000, v % 5000, v % 1_000_000, v % 97).as_bytes(),
+                        );
+                    }
+                    std::fs::write(d.join("020000000000000012_0.dat"), &seg).map_err(io("writing sample tablets"))?;
+                    for i in 0..5 {
+                        let idx: Vec<u8> = (0..(500 + next() % 3000)).map(|_| (next() >> 24) as u8).collect();
+                        std::fs::write(d.join(format!("020000000000000012_{i}.idx")), idx)
+                            .map_err(io("writing sample tablets"))?;
+                    }
+                }
+            }
+        }
+        if let Some(r) = rollup {
+            std::fs::write(tdir.join("_table.json"), format!("{{\"kind\": \"olap\", \"rollups\": [\"{r}\"]}}"))
+                .map_err(io("writing a table description"))?;
+        }
+    }
+
+    let engine = Engine::builder(Arc::new(DirHost::new(&data)?)).state_dir(&state).build()?;
+    let session = Session::new("root", Some("demo_db"));
+    let run = |sql: &str| -> Result<Vec<Outcome>, Error> {
+        println!("\ntabsnap> {sql}");
+        let outcomes = engine.execute(&session, sql)?;
+        for o in &outcomes {
+            match o {
+                Outcome::Done => println!("OK"),
+                Outcome::Rows(rs) => print_rows(rs, false),
+                Outcome::Job(id) => {
+                    let job = follow(&engine, *id);
+                    if !report_job(&job) {
+                        return Err(Error::new(ErrorKind::Io, format!("job {id} did not finish")));
+                    }
+                }
+            }
+        }
+        Ok(outcomes)
+    };
+    run(&format!("CREATE REPOSITORY demo_repo WITH LOCAL ON LOCATION \"file://{}\"", dir.join("repo").display()))?;
+    run("BACKUP SNAPSHOT demo_db.snap1 TO demo_repo PROPERTIES (\"type\" = \"full\", \"timeout\" = \"3600\")")?;
+    run("SHOW BACKUP FROM demo_db")?;
+    run("SHOW SNAPSHOT ON demo_repo")?;
+    let ts = engine.jobs().last().map(|j| j.timestamp.clone()).unwrap_or_default();
+    run(&format!(
+        "RESTORE SNAPSHOT demo_db.snap1 FROM demo_repo ON (lineitem AS lineitem_restored, orders AS orders_restored) \
+         PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+    ))?;
+    run("SHOW BRIEF RESTORE FROM demo_db")?;
+
+    println!("\n==> comparing every byte of the restored tables with the originals");
+    let mut files = 0;
+    for (orig, restored) in [("lineitem", "lineitem_restored"), ("orders", "orders_restored")] {
+        let a = data.join("demo_db").join(orig);
+        let b = data.join("demo_db").join(restored);
+        let (fa, fb) = (tree_files(&a)?, tree_files(&b)?);
+        if fa != fb {
+            return Err(Error::new(ErrorKind::Corruption, format!("{} and {} differ", a.display(), b.display())));
+        }
+        files += fa.len();
+    }
+    println!("identical: {files} files (tablet data, rollup tablets included)");
+    Ok(())
+}
+
+/// Relative path → bytes of every tablet file under `dir` (table descriptions left out).
+fn tree_files(dir: &Path) -> Result<std::collections::BTreeMap<PathBuf, Vec<u8>>, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(format!("listing {}", d.display()), e))? {
+            let p = e.map_err(|e| Error::io(format!("listing {}", d.display()), e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n != "_table.json") {
+                let bytes = std::fs::read(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+                out.insert(p.strip_prefix(dir).unwrap_or(&p).to_path_buf(), bytes);
+            }
+        }
+    }
+    Ok(out)
 }

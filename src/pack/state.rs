@@ -222,3 +222,56 @@ mod tests {
         assert_eq!(timestamp_utc(951_782_400_000), "2000-02-29-00-00-00");
     }
 }
+
+/// What [`collect_garbage`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcSummary {
+    /// Index objects removed.
+    pub indexes: u64,
+    /// Packs removed.
+    pub packs: u64,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+/// Removes the index objects no snapshot needs and the packs only they (or no index at all) list.
+///
+/// An index a snapshot lists is kept whole, with all its packs. Packs that no index lists (left by an
+/// interrupted backup) are removed too: **call this only when no backup is writing to `repo`.**
+///
+/// # Errors
+/// Repository errors; a manifest that cannot be read stops the collection (nothing it might need is removed).
+pub fn collect_garbage(repo: &dyn Repository) -> Result<GcSummary> {
+    let mut keep_indexes = HashSet::new();
+    for s in list_snapshots(repo)? {
+        keep_indexes.extend(load_manifest(repo, &s.label, &s.timestamp)?.indexes);
+    }
+    let mut keep_packs = HashSet::new();
+    let mut doomed_indexes = Vec::new();
+    for obj in repo.list(INDEX_PREFIX)? {
+        let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
+        if keep_indexes.contains(&id) {
+            let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
+            keep_packs.extend(index.packs.iter().map(|p| p.id));
+        } else {
+            doomed_indexes.push(obj);
+        }
+    }
+    let mut summary = GcSummary::default();
+    for obj in doomed_indexes {
+        repo.delete(&obj.key)?;
+        summary.indexes += 1;
+        summary.bytes += obj.size;
+    }
+    for obj in repo.list(PACKS_PREFIX)? {
+        match format::pack_id_from_key(&obj.key) {
+            Some(id) if !keep_packs.contains(&id) => {
+                repo.delete(&obj.key)?;
+                summary.packs += 1;
+                summary.bytes += obj.size;
+            }
+            _ => {}
+        }
+    }
+    Ok(summary)
+}

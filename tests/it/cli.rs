@@ -113,3 +113,39 @@ fn backup_restore_verify_through_the_cli() {
     let (code, _, err) = tabsnap(&["snapshots", tmp.path().join("nothing").to_str().unwrap()]);
     assert!(code == 1 && err.contains("no repository"), "{err}");
 }
+
+#[test]
+fn sql_runs_statements_across_invocations_and_demo_checks_every_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("db1/t1/p1/1001/0")).unwrap();
+    std::fs::write(data.join("db1/t1/p1/1001/0/0_0.dat"), vec![7u8; 300_000]).unwrap();
+    let (d, s) = (data.to_str().unwrap().to_owned(), tmp.path().join("state").to_str().unwrap().to_owned());
+    let sql = |args: &[&str]| {
+        let mut all = vec!["sql", "--data", &d, "--state", &s];
+        all.extend_from_slice(args);
+        tabsnap(&all)
+    };
+    let repo = format!("CREATE REPOSITORY r1 WITH LOCAL ON LOCATION 'file://{}'", tmp.path().join("repo").display());
+    let (code, out, err) = sql(&[&format!("{repo}; BACKUP SNAPSHOT db1.l1 TO r1")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("OK") && out.contains("BACKUP l1") && out.contains("FINISHED"), "{out}");
+    // Another invocation sees the repository and the job.
+    let (code, out, _) = sql(&["--db", "db1", "--json", "SHOW BACKUP"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v[0]["SnapshotName"], "l1");
+    assert_eq!(v[0]["State"], "FINISHED");
+    let (code, _, err) = sql(&["--user", "bob", &repo.replace("r1", "r2")]);
+    assert_eq!(code, 3);
+    assert!(err.contains("ADMIN privilege"), "{err}");
+    let (code, _, err) = sql(&["BACKUP SNAPSHOT db1.l2 TO"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 1, column 26"), "{err}");
+    let (code, out, _) = sql(&["SHOW SNAPSHOT ON r1"]);
+    assert!(code == 0 && out.contains("| l1 "), "{out}");
+
+    let (code, out, err) = tabsnap(&["demo", "--dir", tmp.path().join("demo").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("identical: 90 files"), "{out}");
+}

@@ -4,6 +4,7 @@
 
 mod cli;
 mod corpus;
+mod engine;
 mod fuzz;
 mod pack;
 mod sql;

@@ -1,0 +1,148 @@
+//! What tabsnap asks of the engine it is linked into: the catalog, consistent tablet snapshots, restore targets,
+//! privileges and the metadata blob that travels with a snapshot.
+
+mod dir;
+
+use std::path::PathBuf;
+
+pub use dir::DirHost;
+
+use crate::Result;
+
+/// The kind of a table. Only OLAP tables hold tablets tabsnap backs up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableKind {
+    /// A table of tablets.
+    Olap,
+    /// A view (metadata only).
+    View,
+    /// An asynchronous materialized view (skipped, as Doris does).
+    AsyncMaterializedView,
+    /// Anything else (external, ODBC, …), named.
+    Other(String),
+}
+
+/// A tablet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TabletInfo {
+    /// The host's tablet id.
+    pub id: String,
+}
+
+/// An index of a partition: the base index (first) or a rollup / synchronous materialized view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexInfo {
+    /// The index's name (the table's name for the base index).
+    pub name: String,
+    /// Its tablets.
+    pub tablets: Vec<TabletInfo>,
+}
+
+/// A partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// The partition's name.
+    pub name: String,
+    /// A temporary partition (Doris refuses to back up tables that have one).
+    pub temporary: bool,
+    /// Its indexes, the base index first.
+    pub indexes: Vec<IndexInfo>,
+}
+
+/// A table of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// The table's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: TableKind,
+    /// Its partitions (empty for non-OLAP tables).
+    pub partitions: Vec<PartitionInfo>,
+}
+
+/// One tablet of one index of one partition of a table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TabletRef {
+    /// The table.
+    pub table: String,
+    /// The partition.
+    pub partition: String,
+    /// The index.
+    pub index: String,
+    /// The tablet id.
+    pub tablet: String,
+}
+
+/// A privilege a statement needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Privilege {
+    /// Global ADMIN: create and drop repositories, SHOW SNAPSHOT, DROP SNAPSHOT.
+    Admin,
+    /// LOAD on a database: BACKUP, RESTORE, SHOW and CANCEL of its jobs.
+    Load(String),
+}
+
+/// The engine tabsnap is linked into.
+///
+/// Duties: every method may be called from tabsnap's job threads, several at once for different databases.
+/// Errors should say what failed and where; they reach the job's TaskErrMsg and Status.
+pub trait Host: Send + Sync {
+    /// The databases.
+    ///
+    /// # Errors
+    /// When the catalog cannot be read.
+    fn databases(&self) -> Result<Vec<String>>;
+
+    /// The tables of `database`, with partitions, indexes and tablets.
+    ///
+    /// # Errors
+    /// [`crate::ErrorKind::NotFound`] when the database does not exist.
+    fn tables(&self, database: &str) -> Result<Vec<TableInfo>>;
+
+    /// Takes a consistent snapshot of `tablets` and returns, in the same order, a local directory holding each
+    /// tablet's files. The files must not change until [`Host::release`] is called.
+    ///
+    /// # Errors
+    /// When a snapshot cannot be taken; tabsnap then releases nothing and fails the job.
+    fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> Result<Vec<PathBuf>>;
+
+    /// Releases the snapshot of `tablets` taken by [`Host::snapshot`].
+    ///
+    /// # Errors
+    /// Reported in the job's message; the job's outcome does not change.
+    fn release(&self, database: &str, tablets: &[TabletRef]) -> Result<()>;
+
+    /// An empty directory where the files of a restored tablet go before commit. `tablet.table` is the
+    /// target table (the alias, when the statement gives one).
+    ///
+    /// # Errors
+    /// When the target cannot be prepared.
+    fn restore_target(&self, database: &str, job: u64, tablet: &TabletRef) -> Result<PathBuf>;
+
+    /// Makes the restored partitions of `table` visible, replacing partitions of the same name. Called once per
+    /// table after every file is durable. `source_table` is the table's name in the snapshot and `metadata` the
+    /// snapshot's host metadata blob (as [`Host::metadata`] produced it).
+    ///
+    /// # Errors
+    /// When the table cannot be committed; tabsnap then aborts the tables not yet committed.
+    fn commit_restore(&self, database: &str, job: u64, table: &str, source_table: &str, metadata: &[u8]) -> Result<()>;
+
+    /// Drops everything restored for `table` by `job`; the table is left as it was before the job.
+    ///
+    /// # Errors
+    /// Reported in the job's message.
+    fn abort_restore(&self, database: &str, job: u64, table: &str) -> Result<()>;
+
+    /// Whether `user` holds `privilege`.
+    fn has_privilege(&self, user: &str, privilege: &Privilege) -> bool;
+
+    /// The host's metadata for `tables` of `database` (schemas, versions, …), stored with the snapshot as is.
+    ///
+    /// # Errors
+    /// When it cannot be produced.
+    fn metadata(&self, database: &str, tables: &[String]) -> Result<Vec<u8>> {
+        let _ = (database, tables);
+        Ok(Vec::new())
+    }
+}
