@@ -419,3 +419,63 @@ fn walk_count(dir: &Path) -> usize {
     }
     n
 }
+
+#[test]
+fn a_repository_that_fails_mid_job_fails_the_job_with_the_object_named() {
+    use tabsnap::repo::{Fault, FaultPlan, Op};
+    let f = fixture();
+    let repo = Arc::new(Fault::new(MemoryRepository::new(), FaultPlan::default()));
+    f.engine.attach_repository("flaky", repo.clone(), false).unwrap();
+    repo.set_plan(FaultPlan { fail_from: vec![(Op::Put, "packs/".into(), 1)], ..FaultPlan::default() });
+    let id = job(&f.engine, &root(), "BACKUP SNAPSHOT s1 TO flaky");
+    let j = f.engine.wait(id, Duration::from_secs(60)).unwrap();
+    assert_eq!((j.state, j.status.as_str()), (JobState::Cancelled, "COMMON_ERROR"));
+    let rs = rows(&f.engine, &root(), "SHOW BACKUP");
+    assert!(rs.get(0, "TaskErrMsg").unwrap().contains("injected outage: Put packs/"), "{:?}", rs.get(0, "TaskErrMsg"));
+    assert!(tabsnap::pack::list_snapshots(repo.inner()).unwrap().is_empty());
+
+    // A restore whose reads fail rolls back and says which object.
+    repo.set_plan(FaultPlan::default());
+    let b = finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT s2 TO flaky ON (t2)"));
+    repo.set_plan(FaultPlan { fail_from: vec![(Op::Get, "packs/".into(), 1)], ..FaultPlan::default() });
+    let id = job(
+        &f.engine,
+        &root(),
+        &format!("RESTORE SNAPSHOT s2 FROM flaky ON (t2 AS t2r) PROPERTIES ('backup_timestamp' = '{}')", b.timestamp),
+    );
+    let r = f.engine.wait(id, Duration::from_secs(60)).unwrap();
+    assert_eq!(r.state, JobState::Cancelled);
+    assert!(r.error.as_deref().unwrap().contains("packs/"), "{:?}", r.error);
+    assert!(!f.data.join("db1/t2r").exists());
+}
+
+/// The corpus's statements that Doris rejects only when it executes them get their message from the engine
+/// (those about cold storage, colocation or replica placement need a Doris cluster and are left out).
+#[test]
+fn corpus_exec_cases_fail_with_doris_messages() {
+    let f = fixture();
+    create_repo(&f);
+    // The corpus names repo_1 and test_db; give the engine both.
+    let repo1 = f.repo_dir.parent().unwrap().join("repo_1");
+    one(&f.engine, &root(), &format!("CREATE REPOSITORY repo_1 WITH LOCAL ON LOCATION 'file://{}'", repo1.display()))
+        .unwrap();
+    write(&f.data.join("test_db/tbl_1/p1/1/a.dat"), b"x");
+    let mut checked = 0;
+    for e in crate::corpus::invalid() {
+        let Some(expect) = e.expect.as_deref() else { continue };
+        let Some(reason) = expect.strip_prefix("exec") else { continue };
+        let Some(message) = reason.split('"').nth(1) else { continue };
+        let known = [
+            "Repository repo_missing does not exist",
+            "Do not support backup temp partitions",
+            "The table alias in exclude clause does not make sense",
+        ];
+        if !known.contains(&message) {
+            continue;
+        }
+        let err = f.engine.execute(&root(), &e.sql).unwrap_err();
+        assert_eq!(err.message(), message, "{}", e.sql);
+        checked += 1;
+    }
+    assert_eq!(checked, 3);
+}
