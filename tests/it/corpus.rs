@@ -3,10 +3,10 @@
 use tabsnap::sql::{self, Statement};
 
 /// One corpus entry: its `-- src:` line, its `-- expect:` line if any, and the statement text.
-pub struct Entry {
-    pub src: String,
-    pub expect: Option<String>,
-    pub sql: String,
+pub(crate) struct Entry {
+    pub(crate) src: String,
+    pub(crate) expect: Option<String>,
+    pub(crate) sql: String,
 }
 
 fn entries(text: &str) -> Vec<Entry> {
@@ -34,11 +34,11 @@ fn entries(text: &str) -> Vec<Entry> {
         .collect()
 }
 
-pub fn valid() -> Vec<Entry> {
+pub(crate) fn valid() -> Vec<Entry> {
     entries(include_str!("../corpus/doris-statements.sql"))
 }
 
-pub fn invalid() -> Vec<Entry> {
+pub(crate) fn invalid() -> Vec<Entry> {
     entries(include_str!("../corpus/doris-statements-invalid.sql"))
 }
 

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
 mod cli;
-pub mod corpus;
+mod corpus;
 mod engine;
 mod fuzz;
 mod pack;
