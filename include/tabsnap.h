@@ -18,10 +18,878 @@
 /* MAJOR * 1000000 + MINOR * 1000 + PATCH */
 #define TABSNAP_VERSION_NUMBER 1000
 
+/* The versions of the callback tables this header describes (tests/header.rs checks them). */
+#define TABSNAP_REPO_CALLBACKS_VERSION 1
+#define TABSNAP_HOST_CALLBACKS_VERSION 1
+
+
+/**
+ * What a tabsnap function returns: `TABSNAP_STATUS_OK` (0) or a failure, grouped in stable ranges
+ * (1xx arguments, 2xx statements, 3xx lookups, 4xx I/O and repositories, 5xx integrity, 6xx jobs, 7xx callbacks,
+ * 9xx internal). Values never change; new ones are added.
+ */
+enum tabsnap_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Success.
+   */
+  TABSNAP_STATUS_OK = 0,
+  /**
+   * A required pointer argument was NULL.
+   */
+  TABSNAP_STATUS_NULL_ARGUMENT = 100,
+  /**
+   * A string argument was not valid UTF-8.
+   */
+  TABSNAP_STATUS_INVALID_UTF8 = 101,
+  /**
+   * An argument was out of range or unusable.
+   */
+  TABSNAP_STATUS_INVALID_ARGUMENT = 102,
+  /**
+   * A statement has a syntax error (the error object has its line and column).
+   */
+  TABSNAP_STATUS_SYNTAX = 200,
+  /**
+   * A statement was refused by the analysis (Doris's message).
+   */
+  TABSNAP_STATUS_ANALYSIS = 201,
+  /**
+   * Something asked for does not exist.
+   */
+  TABSNAP_STATUS_NOT_FOUND = 300,
+  /**
+   * Something that must be new already exists.
+   */
+  TABSNAP_STATUS_ALREADY_EXISTS = 301,
+  /**
+   * A local I/O error.
+   */
+  TABSNAP_STATUS_IO = 400,
+  /**
+   * A repository error.
+   */
+  TABSNAP_STATUS_REPOSITORY = 401,
+  /**
+   * Stored bytes fail their checksum or hash (the error object names the object).
+   */
+  TABSNAP_STATUS_CORRUPTION = 500,
+  /**
+   * An object is not in a format this version reads.
+   */
+  TABSNAP_STATUS_FORMAT = 501,
+  /**
+   * The job was cancelled.
+   */
+  TABSNAP_STATUS_CANCELLED = 600,
+  /**
+   * The job ran past its timeout.
+   */
+  TABSNAP_STATUS_TIMED_OUT = 601,
+  /**
+   * A host callback reported a failure.
+   */
+  TABSNAP_STATUS_CALLBACK = 700,
+  /**
+   * tabsnap panicked; the engine is now poisoned.
+   */
+  TABSNAP_STATUS_INTERNAL_PANIC = 900,
+  /**
+   * The engine was poisoned by an earlier panic and refuses further calls.
+   */
+  TABSNAP_STATUS_POISONED = 901,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_status tabsnap_status;
+#else
+typedef int32_t tabsnap_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * What one statement of `tabsnap_engine_execute` produced (`tabsnap_result_kind`).
+ */
+enum tabsnap_outcome
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Done, nothing to read (CREATE REPOSITORY, CANCEL, …).
+   */
+  TABSNAP_OUTCOME_DONE = 0,
+  /**
+   * A job started (BACKUP, RESTORE): read its id with `tabsnap_result_job_id`.
+   */
+  TABSNAP_OUTCOME_JOB = 1,
+  /**
+   * Rows (SHOW …): read them with `tabsnap_result_row_count` / `tabsnap_result_value`.
+   */
+  TABSNAP_OUTCOME_ROWS = 2,
+  /**
+   * No such statement in the result.
+   */
+  TABSNAP_OUTCOME_INVALID = -1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_outcome tabsnap_outcome;
+#else
+typedef int32_t tabsnap_outcome;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A job's state, with Doris's names.
+ */
+enum tabsnap_job_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * PENDING
+   */
+  TABSNAP_JOB_STATE_PENDING = 0,
+  /**
+   * SNAPSHOTING
+   */
+  TABSNAP_JOB_STATE_SNAPSHOTING = 1,
+  /**
+   * UPLOAD_SNAPSHOT
+   */
+  TABSNAP_JOB_STATE_UPLOAD_SNAPSHOT = 2,
+  /**
+   * UPLOADING
+   */
+  TABSNAP_JOB_STATE_UPLOADING = 3,
+  /**
+   * SAVE_META
+   */
+  TABSNAP_JOB_STATE_SAVE_META = 4,
+  /**
+   * UPLOAD_INFO
+   */
+  TABSNAP_JOB_STATE_UPLOAD_INFO = 5,
+  /**
+   * DOWNLOAD
+   */
+  TABSNAP_JOB_STATE_DOWNLOAD = 6,
+  /**
+   * DOWNLOADING
+   */
+  TABSNAP_JOB_STATE_DOWNLOADING = 7,
+  /**
+   * COMMIT
+   */
+  TABSNAP_JOB_STATE_COMMIT = 8,
+  /**
+   * COMMITTING
+   */
+  TABSNAP_JOB_STATE_COMMITTING = 9,
+  /**
+   * FINISHED
+   */
+  TABSNAP_JOB_STATE_FINISHED = 10,
+  /**
+   * CANCELLED
+   */
+  TABSNAP_JOB_STATE_CANCELLED = 11,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_job_state tabsnap_job_state;
+#else
+typedef int32_t tabsnap_job_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The kind of a table, for `tabsnap_catalog_add_table`.
+ */
+enum tabsnap_table_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A table of tablets.
+   */
+  TABSNAP_TABLE_KIND_OLAP = 0,
+  /**
+   * A view.
+   */
+  TABSNAP_TABLE_KIND_VIEW = 1,
+  /**
+   * An asynchronous materialized view.
+   */
+  TABSNAP_TABLE_KIND_ASYNC_MV = 2,
+  /**
+   * Anything else.
+   */
+  TABSNAP_TABLE_KIND_OTHER = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_table_kind tabsnap_table_kind;
+#else
+typedef int32_t tabsnap_table_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Receives bytes from `metadata`. Valid only during that call.
+ */
+typedef struct tabsnap_bytes_sink tabsnap_bytes_sink;
+
+/**
+ * Receives a database's catalog from `list_tables`, in order: a table, its partitions, each partition's indexes
+ * (base first), each index's tablets. Valid only during that call.
+ */
+typedef struct tabsnap_catalog_sink tabsnap_catalog_sink;
+
+/**
+ * Where a callback puts a message about its failure (`tabsnap_cb_error_set`). Valid only during the call that
+ * received it.
+ */
+typedef struct tabsnap_cb_error tabsnap_cb_error;
+
+/**
+ * An engine: runs statements, owns jobs and repositories. Created by `tabsnap_engine_new` /
+ * `tabsnap_engine_new_dir`, freed by `tabsnap_engine_free`. Thread-safe: every function taking a
+ * `const tabsnap_engine *` may be called from several threads at once. After an internal panic the engine is
+ * poisoned and its functions return `TABSNAP_STATUS_POISONED`.
+ */
+typedef struct tabsnap_engine tabsnap_engine;
+
+/**
+ * Details of a failure. Created by tabsnap (written to a `tabsnap_error **err_out` argument only when a call
+ * fails), owned by the caller, freed with `tabsnap_error_free`. Immutable: safe to read from several threads.
+ */
+typedef struct tabsnap_error tabsnap_error;
+
+/**
+ * Receives the objects a `list` callback finds (`tabsnap_list_sink_add`). Valid only during that call.
+ */
+typedef struct tabsnap_list_sink tabsnap_list_sink;
+
+/**
+ * Options for a new engine. Created by `tabsnap_options_new`, freed by `tabsnap_options_free`; not
+ * thread-safe (set it up on one thread, then pass it to `tabsnap_engine_new*`, which copies it).
+ */
+typedef struct tabsnap_options tabsnap_options;
+
+/**
+ * Receives a path from `snapshot_tablet` / `restore_target`. Valid only during that call.
+ */
+typedef struct tabsnap_path_sink tabsnap_path_sink;
+
+/**
+ * The outcomes of `tabsnap_engine_execute`, one per statement. Owned by the caller, freed with
+ * `tabsnap_result_free`; immutable, so safe to read from several threads. Strings read from it are borrowed
+ * and valid until it is freed.
+ */
+typedef struct tabsnap_result tabsnap_result;
+
+/**
+ * One tablet, as callbacks receive it. Strings are borrowed for the duration of the call.
+ */
+typedef struct tabsnap_tablet_ref {
+  /**
+   * The table (the target table, for restore callbacks).
+   */
+  const char *table;
+  /**
+   * The partition.
+   */
+  const char *partition;
+  /**
+   * The index (the table's own name for the base index).
+   */
+  const char *index;
+  /**
+   * The tablet id.
+   */
+  const char *tablet;
+} tabsnap_tablet_ref;
+
+/**
+ * The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
+ * `tabsnap_cb_error *` last, returns 0 on success or a nonzero host code (with a message through
+ * `tabsnap_cb_error_set`) and may be called from tabsnap's job threads, several at once for different
+ * databases. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
+ * the call. The table is copied by `tabsnap_engine_new`; `user_data` must stay valid until `destroy`.
+ */
+typedef struct tabsnap_host_callbacks {
+  /**
+   * `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (1).
+   */
+  uint32_t version;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Describes `database` into `sink` (`tabsnap_catalog_add_*`). A database that does not exist: return
+   * nonzero with a message such as "Unknown database 'x'".
+   */
+  int32_t (*list_tables)(void*, const char*, struct tabsnap_catalog_sink*, struct tabsnap_cb_error*);
+  /**
+   * Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
+   * its files, unchanged until `release_tablet`.
+   */
+  int32_t (*snapshot_tablet)(void*,
+                             const char*,
+                             const struct tabsnap_tablet_ref*,
+                             struct tabsnap_path_sink*,
+                             struct tabsnap_cb_error*);
+  /**
+   * Releases a snapshot taken by `snapshot_tablet` (may be NULL).
+   */
+  int32_t (*release_tablet)(void*,
+                            const char*,
+                            const struct tabsnap_tablet_ref*,
+                            struct tabsnap_cb_error*);
+  /**
+   * Answers (`tabsnap_path_set`) with an empty directory where restore job `job` writes a tablet's files.
+   */
+  int32_t (*restore_target)(void*,
+                            const char*,
+                            uint64_t,
+                            const struct tabsnap_tablet_ref*,
+                            struct tabsnap_path_sink*,
+                            struct tabsnap_cb_error*);
+  /**
+   * Makes the restored partitions of `table` (snapshot table `source_table`) visible; `metadata` is the
+   * snapshot's host metadata blob.
+   */
+  int32_t (*commit_restore)(void*,
+                            const char*,
+                            uint64_t,
+                            const char*,
+                            const char*,
+                            const uint8_t*,
+                            size_t,
+                            struct tabsnap_cb_error*);
+  /**
+   * Drops what restore job `job` wrote for `table` (may be NULL).
+   */
+  int32_t (*abort_restore)(void*, const char*, uint64_t, const char*, struct tabsnap_cb_error*);
+  /**
+   * Whether `user` holds a privilege: 0 ADMIN, 1 LOAD on `database` (NULL for ADMIN). NULL callback: every
+   * user holds every privilege.
+   */
+  bool (*has_privilege)(void*, const char*, int32_t, const char*);
+  /**
+   * Answers (`tabsnap_bytes_set`) with the metadata stored with a snapshot of `database` (may be NULL).
+   */
+  int32_t (*metadata)(void*, const char*, struct tabsnap_bytes_sink*, struct tabsnap_cb_error*);
+  /**
+   * Called once when the engine is freed (may be NULL).
+   */
+  void (*destroy)(void*);
+} tabsnap_host_callbacks;
+
+/**
+ * A repository the host stores itself. Every callback gets `user_data` first and a `tabsnap_cb_error *` last,
+ * returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`),
+ * and may be called from tabsnap's worker threads, several at once unless `max_concurrency` is 1. Callbacks
+ * must not let C++ exceptions or `longjmp` cross into tabsnap. Keys are `/`-separated UTF-8 strings, valid only
+ * during the call.
+ *
+ * The table is copied when registered; `user_data` must stay valid until `destroy` is called.
+ */
+typedef struct tabsnap_repo_callbacks {
+  /**
+   * `TABSNAP_REPO_CALLBACKS_VERSION` at compile time (1).
+   */
+  uint32_t version;
+  /**
+   * 0: no limit; 1: never call two callbacks at once; n: at most n at once.
+   */
+  uint32_t max_concurrency;
+  /**
+   * Passed to every callback.
+   */
+  void *user_data;
+  /**
+   * Stores `len` bytes under `key`, durably before returning 0. With `if_absent`, an existing object is
+   * left alone and `*written` set false; otherwise `*written` is set true. A half-written object must never
+   * be visible under `key`.
+   */
+  int32_t (*put)(void*, const char*, const uint8_t*, size_t, bool, bool*, struct tabsnap_cb_error*);
+  /**
+   * Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
+   * read). Must be idempotent.
+   */
+  int32_t (*get)(void*, const char*, uint64_t, uint8_t*, size_t, struct tabsnap_cb_error*);
+  /**
+   * Sets `*exists` and, when it exists, `*size` of `key`.
+   */
+  int32_t (*size)(void*, const char*, bool*, uint64_t*, struct tabsnap_cb_error*);
+  /**
+   * Adds every object whose key starts with `prefix` to `sink` (`tabsnap_list_sink_add`), each once.
+   */
+  int32_t (*list)(void*, const char*, struct tabsnap_list_sink*, struct tabsnap_cb_error*);
+  /**
+   * Deletes `key`; deleting a missing key succeeds.
+   */
+  int32_t (*remove)(void*, const char*, struct tabsnap_cb_error*);
+  /**
+   * Called once when tabsnap no longer needs the repository (may be NULL).
+   */
+  void (*destroy)(void*);
+} tabsnap_repo_callbacks;
+
+/**
+ * A job's state and progress, filled by `tabsnap_engine_job` / `tabsnap_engine_wait`. Set `struct_size` to
+ * `sizeof(tabsnap_job_info)` before the call: later versions append fields and fill only what fits.
+ */
+typedef struct tabsnap_job_info {
+  /**
+   * `sizeof(tabsnap_job_info)`, set by the caller.
+   */
+  uint32_t struct_size;
+  /**
+   * `tabsnap_job_state`.
+   */
+  int32_t state;
+  /**
+   * 0 BACKUP, 1 RESTORE.
+   */
+  int32_t kind;
+  /**
+   * The job's status once ended: `TABSNAP_STATUS_OK`, `_CANCELLED`, `_TIMED_OUT`, or the failure's status.
+   */
+  int32_t status;
+  /**
+   * Files in the job.
+   */
+  uint64_t files_total;
+  /**
+   * Files done.
+   */
+  uint64_t files_done;
+  /**
+   * Bytes of file content in the job.
+   */
+  uint64_t bytes_total;
+  /**
+   * Bytes done.
+   */
+  uint64_t bytes_done;
+} tabsnap_job_info;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Creates an engine over a data directory laid out like a BE's (see the README: the directory host).
+ * `opts` may be NULL (defaults). On success writes the engine to `*engine_out`; free it with
+ * `tabsnap_engine_free`.
+ *
+ * # Safety
+ * `data_dir` is a NUL-terminated UTF-8 string; `opts` is NULL or live; `engine_out` is writable; `err_out` is
+ * NULL or writable.
+ */
+tabsnap_status tabsnap_engine_new_dir(const char *data_dir,
+                                      const struct tabsnap_options *opts,
+                                      struct tabsnap_engine **engine_out,
+                                      struct tabsnap_error **err_out);
+
+/**
+ * Creates an engine over the host described by `host` (copied; its `user_data` must stay valid until its
+ * `destroy` is called, when the engine is freed). `opts` may be NULL.
+ *
+ * # Safety
+ * `host` points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is writable;
+ * `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_new(const struct tabsnap_host_callbacks *host,
+                                  const struct tabsnap_options *opts,
+                                  struct tabsnap_engine **engine_out,
+                                  struct tabsnap_error **err_out);
+
+/**
+ * Frees an engine: cancels running jobs, waits until their threads have ended, then calls the host's and the
+ * repositories' `destroy` callbacks; no callback runs after this returns. Results and errors already handed out
+ * stay valid. NULL is a no-op. Must not be called from inside a tabsnap callback.
+ *
+ * # Safety
+ * `engine` is NULL or from `tabsnap_engine_new*`, freed once, with no call on it running or to come.
+ */
+void tabsnap_engine_free(struct tabsnap_engine *engine);
+
+/**
+ * Runs the statements of `sql` (separated by `;`) as `user` with current database `database` (NULL: none).
+ * BACKUP and RESTORE return at once with a job id. On success writes a result to `*result_out` (free it with
+ * `tabsnap_result_free`). The first failing statement stops the rest; those before it have run.
+ *
+ * # Safety
+ * `engine` is live; `user`, `sql` are NUL-terminated UTF-8; `database` is NULL or NUL-terminated UTF-8;
+ * `result_out` is writable; `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_execute(const struct tabsnap_engine *engine,
+                                      const char *user,
+                                      const char *database,
+                                      const char *sql,
+                                      struct tabsnap_result **result_out,
+                                      struct tabsnap_error **err_out);
+
+/**
+ * Registers a repository the host stores itself, under `name`, as CREATE REPOSITORY would (its snapshots, if
+ * any, show up). The table is copied; its `user_data` must stay valid until its `destroy` is called (when the
+ * engine is freed). If this call fails, `destroy` has been called already.
+ *
+ * # Safety
+ * `engine` is live; `name` is NUL-terminated UTF-8; `repo` points to an initialised `tabsnap_repo_callbacks`;
+ * `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_attach_repository(const struct tabsnap_engine *engine,
+                                                const char *name,
+                                                const struct tabsnap_repo_callbacks *repo,
+                                                bool read_only,
+                                                struct tabsnap_error **err_out);
+
+/**
+ * Reads job `job`'s state and progress into `*info_out` (set `info_out->struct_size` first).
+ *
+ * # Safety
+ * `engine` is live; `info_out` points to a `tabsnap_job_info` with `struct_size` set; `err_out` NULL or writable.
+ */
+tabsnap_status tabsnap_engine_job(const struct tabsnap_engine *engine,
+                                  uint64_t job,
+                                  struct tabsnap_job_info *info_out,
+                                  struct tabsnap_error **err_out);
+
+/**
+ * Waits until job `job` ends or `timeout_ms` passes, then reads it as `tabsnap_engine_job` does. Returns OK
+ * either way: check `info_out->state`. Blocks the calling thread only.
+ *
+ * # Safety
+ * As `tabsnap_engine_job`.
+ */
+tabsnap_status tabsnap_engine_wait(const struct tabsnap_engine *engine,
+                                   uint64_t job,
+                                   uint64_t timeout_ms,
+                                   struct tabsnap_job_info *info_out,
+                                   struct tabsnap_error **err_out);
+
+/**
+ * Asks job `job` to stop; it ends CANCELLED, leaving no snapshot (BACKUP) or nothing restored (RESTORE).
+ * `TABSNAP_STATUS_NOT_FOUND` when the job is not running.
+ *
+ * # Safety
+ * `engine` is live; `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_cancel(const struct tabsnap_engine *engine,
+                                     uint64_t job,
+                                     struct tabsnap_error **err_out);
+
+/**
+ * The error message of an ended job (its TaskErrMsg), or NULL in `*message_out` when it has none. The string
+ * is owned: free it with `tabsnap_string_free`.
+ *
+ * # Safety
+ * `engine` is live; `message_out` is writable; `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_job_error(const struct tabsnap_engine *engine,
+                                        uint64_t job,
+                                        char **message_out,
+                                        struct tabsnap_error **err_out);
+
+/**
+ * The number of statements in `result` (0 for NULL).
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+size_t tabsnap_result_count(const struct tabsnap_result *result);
+
+/**
+ * What statement `i` produced (`TABSNAP_OUTCOME_INVALID` when `i` is out of range or `result` is NULL).
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+tabsnap_outcome tabsnap_result_kind(const struct tabsnap_result *result,
+                                    size_t i);
+
+/**
+ * The job id of statement `i`, or 0 when it did not start a job.
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+uint64_t tabsnap_result_job_id(const struct tabsnap_result *result, size_t i);
+
+/**
+ * The number of columns of statement `i`'s rows (0 when it has none).
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+size_t tabsnap_result_column_count(const struct tabsnap_result *result, size_t i);
+
+/**
+ * The name of column `col` of statement `i` (Doris's column names), or NULL when out of range. Borrowed from
+ * `result`.
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+const char *tabsnap_result_column_name(const struct tabsnap_result *result,
+                                       size_t i,
+                                       size_t col);
+
+/**
+ * The number of rows of statement `i` (0 when it has none).
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+size_t tabsnap_result_row_count(const struct tabsnap_result *result, size_t i);
+
+/**
+ * The value at `row`, `col` of statement `i`, or NULL when out of range. Borrowed from `result`.
+ *
+ * # Safety
+ * `result` is NULL or live.
+ */
+const char *tabsnap_result_value(const struct tabsnap_result *result,
+                                 size_t i,
+                                 size_t row,
+                                 size_t col);
+
+/**
+ * Frees a result. NULL is a no-op.
+ *
+ * # Safety
+ * `result` is NULL or from `tabsnap_engine_execute`, freed once, not read afterwards.
+ */
+void tabsnap_result_free(struct tabsnap_result *result);
+
+/**
+ * The status of `err` (`TABSNAP_STATUS_NULL_ARGUMENT` when `err` is NULL).
+ *
+ * # Safety
+ * `err` is NULL or an error object from tabsnap not yet freed.
+ */
+tabsnap_status tabsnap_error_status(const struct tabsnap_error *err);
+
+/**
+ * The message of `err`: what failed and where. Borrowed from `err`, valid until `tabsnap_error_free(err)`;
+ * never NULL (an empty string when `err` is NULL).
+ *
+ * # Safety
+ * `err` is NULL or an error object from tabsnap not yet freed.
+ */
+const char *tabsnap_error_message(const struct tabsnap_error *err);
+
+/**
+ * For a syntax error, writes its 1-based line and column and returns true; otherwise returns false and writes
+ * nothing. `line` and `column` may be NULL.
+ *
+ * # Safety
+ * `err` is NULL or a live error object; `line` and `column` are NULL or writable.
+ */
+bool tabsnap_error_position(const struct tabsnap_error *err,
+                            uint32_t *line,
+                            uint32_t *column);
+
+/**
+ * The repository object (or file) the error is about, or NULL when there is none. Borrowed from `err`.
+ *
+ * # Safety
+ * `err` is NULL or a live error object.
+ */
+const char *tabsnap_error_object(const struct tabsnap_error *err);
+
+/**
+ * Frees an error object. NULL is a no-op.
+ *
+ * # Safety
+ * `err` is NULL or an error object from tabsnap, freed only once.
+ */
+void tabsnap_error_free(struct tabsnap_error *err);
+
+/**
+ * Frees a string tabsnap handed out as owned (`char *`). NULL is a no-op. Never use the host's `free()` on it.
+ *
+ * # Safety
+ * `s` is NULL or an owned string from tabsnap, freed only once.
+ */
+void tabsnap_string_free(char *s);
+
+/**
+ * Adds a table (`kind`: a `tabsnap_table_kind` value).
+ *
+ * # Safety
+ * `sink` is the sink the callback received; `name` is NUL-terminated UTF-8.
+ */
+tabsnap_status tabsnap_catalog_add_table(struct tabsnap_catalog_sink *sink_,
+                                         const char *name,
+                                         int32_t kind);
+
+/**
+ * Adds a partition to the last table added.
+ *
+ * # Safety
+ * As `tabsnap_catalog_add_table`.
+ */
+tabsnap_status tabsnap_catalog_add_partition(struct tabsnap_catalog_sink *sink_,
+                                             const char *name,
+                                             bool temporary);
+
+/**
+ * Adds an index to the last partition added (the first index of a partition is its base index).
+ *
+ * # Safety
+ * As `tabsnap_catalog_add_table`.
+ */
+tabsnap_status tabsnap_catalog_add_index(struct tabsnap_catalog_sink *sink_, const char *name);
+
+/**
+ * Adds a tablet to the last index added.
+ *
+ * # Safety
+ * As `tabsnap_catalog_add_table`.
+ */
+tabsnap_status tabsnap_catalog_add_tablet(struct tabsnap_catalog_sink *sink_, const char *id);
+
+/**
+ * Sets the directory a callback answers with.
+ *
+ * # Safety
+ * `sink` is the sink the callback received; `path` is NUL-terminated UTF-8.
+ */
+tabsnap_status tabsnap_path_set(struct tabsnap_path_sink *sink_, const char *path);
+
+/**
+ * Sets the bytes a callback answers with (copied).
+ *
+ * # Safety
+ * `sink` is the sink the callback received; `data` is NULL with `len` 0, or points to `len` readable bytes.
+ */
+tabsnap_status tabsnap_bytes_set(struct tabsnap_bytes_sink *sink_,
+                                 const uint8_t *data,
+                                 size_t len);
+
+/**
+ * New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
+ * flight, no state directory). Free with `tabsnap_options_free`.
+ */
+struct tabsnap_options *tabsnap_options_new(void);
+
+/**
+ * Frees options. NULL is a no-op.
+ *
+ * # Safety
+ * `opts` is NULL or from `tabsnap_options_new`, freed once.
+ */
+void tabsnap_options_free(struct tabsnap_options *opts);
+
+/**
+ * Worker threads (0: one per core; at most 1024).
+ *
+ * # Safety
+ * `opts` is NULL or live and not used concurrently; `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_options_set_threads(struct tabsnap_options *opts,
+                                           uint32_t threads,
+                                           struct tabsnap_error **err_out);
+
+/**
+ * zstd level, 1 to 19 (default 3).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`.
+ */
+tabsnap_status tabsnap_options_set_zstd_level(struct tabsnap_options *opts,
+                                              int32_t level,
+                                              struct tabsnap_error **err_out);
+
+/**
+ * Chunk size for large files, 64 KiB to 64 MiB (default 4 MiB).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`.
+ */
+tabsnap_status tabsnap_options_set_chunk_size(struct tabsnap_options *opts,
+                                              uint64_t bytes,
+                                              struct tabsnap_error **err_out);
+
+/**
+ * Target pack size, 1 MiB to 1 GiB (default 16 MiB).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`.
+ */
+tabsnap_status tabsnap_options_set_pack_size(struct tabsnap_options *opts,
+                                             uint64_t bytes,
+                                             struct tabsnap_error **err_out);
+
+/**
+ * Memory budget for packs being filled and uploaded, at least the pack size (default 64 MiB).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`.
+ */
+tabsnap_status tabsnap_options_set_bytes_in_flight(struct tabsnap_options *opts,
+                                                   uint64_t bytes,
+                                                   struct tabsnap_error **err_out);
+
+/**
+ * A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`; `dir` is NULL or a NUL-terminated UTF-8 string.
+ */
+tabsnap_status tabsnap_options_set_state_dir(struct tabsnap_options *opts,
+                                             const char *dir,
+                                             struct tabsnap_error **err_out);
+
+/**
+ * Caps every job's timeout at `ms` milliseconds (0: no cap; the statements' `timeout` applies).
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`.
+ */
+tabsnap_status tabsnap_options_set_max_job_timeout_ms(struct tabsnap_options *opts,
+                                                      uint64_t ms,
+                                                      struct tabsnap_error **err_out);
+
+/**
+ * Attaches `message` to a failing callback's result: it reaches the job's error (TaskErrMsg) and the
+ * `tabsnap_error` the host reads. Calling it again replaces the message. NULL arguments are ignored.
+ *
+ * # Safety
+ * `err` is NULL or the `tabsnap_cb_error *` the callback received; `message` is NULL or NUL-terminated.
+ */
+void tabsnap_cb_error_set(struct tabsnap_cb_error *err,
+                          const char *message);
+
+/**
+ * Adds one object to a listing.
+ *
+ * # Safety
+ * `sink` is the `tabsnap_list_sink *` the callback received; `key` is NUL-terminated UTF-8.
+ */
+tabsnap_status tabsnap_list_sink_add(struct tabsnap_list_sink *sink,
+                                     const char *key,
+                                     uint64_t size);
+
+/**
+ * A static, NUL-terminated description of a status code; `"unknown status"` for a value that is not one.
+ *
+ * Ownership: static; never free it. Thread safety: safe from any thread.
+ */
+const char *tabsnap_status_str(int32_t code);
 
 /**
  * The library's version as a static NUL-terminated string, e.g. `"0.1.0"`.

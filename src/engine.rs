@@ -105,6 +105,7 @@ struct Inner {
     history: usize,
     max_timeout: Option<Duration>,
     save_lock: Mutex<()>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// Builds an [`Engine`].
@@ -176,6 +177,7 @@ impl EngineBuilder {
             history: self.history,
             max_timeout: self.max_timeout,
             save_lock: Mutex::new(()),
+            threads: Mutex::new(Vec::new()),
         };
         inner.load()?;
         Ok(Engine { inner: Arc::new(inner) })
@@ -335,6 +337,18 @@ impl Engine {
                 }
                 None => self.inner.changed.wait(&mut jobs),
             }
+        }
+    }
+
+    /// Cancels every running job and waits until every job thread has ended. After this no job calls the host
+    /// or a repository any more. Must not be called from a job's own callbacks.
+    pub fn shutdown(&self) {
+        for t in self.inner.cancels.lock().values() {
+            t.cancel();
+        }
+        let threads = std::mem::take(&mut *self.inner.threads.lock());
+        for t in threads {
+            let _ = t.join();
         }
     }
 
@@ -692,9 +706,16 @@ fn spawn_job(
         drop(done_tx);
         job_inner.finish(id, result);
     });
-    if let Err(e) = spawned {
-        token.cancel();
-        inner.finish(id, Err(Error::new(ErrorKind::Io, format!("cannot start the job's thread: {e}"))));
+    match spawned {
+        Ok(handle) => {
+            let mut threads = inner.threads.lock();
+            threads.retain(|t| !t.is_finished());
+            threads.push(handle);
+        }
+        Err(e) => {
+            token.cancel();
+            inner.finish(id, Err(Error::new(ErrorKind::Io, format!("cannot start the job's thread: {e}"))));
+        }
     }
 }
 
@@ -732,6 +753,7 @@ impl Inner {
                     };
                     j.status = status.into();
                     j.error = Some(msg);
+                    j.error_kind = Some(e.kind());
                 }
             }
         }

@@ -82,6 +82,14 @@ impl DirHost {
         Ok(DirHost { root })
     }
 
+    /// The databases: the visible directories of the data directory.
+    ///
+    /// # Errors
+    /// When the data directory cannot be listed.
+    pub fn databases(&self) -> Result<Vec<String>> {
+        visible_dirs(&self.root)
+    }
+
     /// The data directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -119,10 +127,6 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 impl Host for DirHost {
-    fn databases(&self) -> Result<Vec<String>> {
-        visible_dirs(&self.root)
-    }
-
     fn tables(&self, database: &str) -> Result<Vec<TableInfo>> {
         let db_dir = self.db_dir(database)?;
         if !db_dir.is_dir() {

@@ -88,12 +88,6 @@ pub enum Privilege {
 /// Duties: every method may be called from tabsnap's job threads, several at once for different databases.
 /// Errors should say what failed and where; they reach the job's TaskErrMsg and Status.
 pub trait Host: Send + Sync {
-    /// The databases.
-    ///
-    /// # Errors
-    /// When the catalog cannot be read.
-    fn databases(&self) -> Result<Vec<String>>;
-
     /// The tables of `database`, with partitions, indexes and tablets.
     ///
     /// # Errors

@@ -113,6 +113,9 @@ pub struct JobInfo {
     pub timeout_secs: u64,
     /// RESTORE properties shown by SHOW RESTORE (`AllowLoad`, `ReplicationNum`, …).
     pub restore_properties: Vec<(String, String)>,
+    /// What kind of error ended the job, when one did (not kept across restarts).
+    #[serde(skip)]
+    pub error_kind: Option<crate::ErrorKind>,
 }
 
 impl JobInfo {
@@ -140,6 +143,7 @@ impl JobInfo {
             status: "OK".into(),
             timeout_secs,
             restore_properties: Vec::new(),
+            error_kind: None,
         }
     }
 

@@ -1,0 +1,195 @@
+/* Every function of the C API, success and error paths, against the directory host. */
+#include "tabsnap.h"
+#include "common.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char base[256];
+
+static void write_file(const char *path, size_t n, unsigned seed) {
+  FILE *f = fopen(path, "wb");
+  for (size_t i = 0; i < n; i++) fputc((int)('a' + (seed * 31 + i * 7 + i / 100) % 26), f);
+  fclose(f);
+}
+
+static int same_file(const char *a, const char *b) {
+  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+  int same = fa && fb;
+  while (same) {
+    int ca = fgetc(fa), cb = fgetc(fb);
+    if (ca != cb) same = 0;
+    if (ca == EOF || cb == EOF) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return same;
+}
+
+static char *path(const char *rel) {
+  static char buf[8][512];
+  static int k = 0;
+  k = (k + 1) % 8;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", base, rel);
+  return buf[k];
+}
+
+static tabsnap_status run(const tabsnap_engine *e, const char *sql, tabsnap_result **out, tabsnap_error **err) {
+  return tabsnap_engine_execute(e, "root", "db1", sql, out, err);
+}
+
+int main(void) {
+  snprintf(base, sizeof base, "/tmp/tabsnap-c-%d", (int)getpid());
+  mkdir(base, 0755);
+  mkdir(path("data"), 0755);
+  mkdir(path("data/db1"), 0755);
+  mkdir(path("data/db1/t1"), 0755);
+  mkdir(path("data/db1/t1/p1"), 0755);
+  mkdir(path("data/db1/t1/p1/1001"), 0755);
+  write_file(path("data/db1/t1/p1/1001/0_0.dat"), 300000, 1);
+  write_file(path("data/db1/t1/p1/1001/0.idx"), 500, 2);
+
+  /* version and status strings */
+  CHECK("version_number", tabsnap_version_number() == TABSNAP_VERSION_NUMBER, "%u", tabsnap_version_number());
+  CHECK("version_string", strcmp(tabsnap_version(), TABSNAP_VERSION) == 0, "%s", tabsnap_version());
+  CHECK("status_str", strcmp(tabsnap_status_str(TABSNAP_STATUS_CORRUPTION), "corruption detected") == 0, "%s",
+        tabsnap_status_str(TABSNAP_STATUS_CORRUPTION));
+  CHECK("status_str_unknown", strcmp(tabsnap_status_str(12345), "unknown status") == 0, "%s", tabsnap_status_str(12345));
+
+  /* frees of NULL are no-ops; accessors take NULL */
+  tabsnap_error_free(NULL);
+  tabsnap_result_free(NULL);
+  tabsnap_engine_free(NULL);
+  tabsnap_options_free(NULL);
+  tabsnap_string_free(NULL);
+  CHECK("null_accessors", tabsnap_error_status(NULL) == TABSNAP_STATUS_NULL_ARGUMENT &&
+        strcmp(tabsnap_error_message(NULL), "") == 0 && tabsnap_error_object(NULL) == NULL &&
+        tabsnap_result_count(NULL) == 0 && tabsnap_result_kind(NULL, 0) == TABSNAP_OUTCOME_INVALID, "-");
+
+  /* options */
+  tabsnap_options *opts = tabsnap_options_new();
+  tabsnap_error *err = NULL;
+  tabsnap_status st = tabsnap_options_set_zstd_level(opts, 40, &err);
+  CHECK("options_range", st == TABSNAP_STATUS_INVALID_ARGUMENT && err && strstr(tabsnap_error_message(err), "zstd level 40"),
+        "%d %s", st, tabsnap_error_message(err));
+  tabsnap_error_free(err);
+  err = NULL;
+  CHECK("options_null", tabsnap_options_set_threads(NULL, 2, NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  CHECK("options_set", tabsnap_options_set_threads(opts, 2, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_zstd_level(opts, 3, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_chunk_size(opts, 1 << 20, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_pack_size(opts, 4 << 20, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_bytes_in_flight(opts, 16 << 20, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_state_dir(opts, path("state"), NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_max_job_timeout_ms(opts, 0, NULL) == TABSNAP_STATUS_OK, "-");
+
+  /* engine creation errors, then success */
+  tabsnap_engine *engine = NULL;
+  st = tabsnap_engine_new_dir(path("missing"), opts, &engine, &err);
+  CHECK("engine_missing_dir", st == TABSNAP_STATUS_NOT_FOUND && engine == NULL, "%d", st);
+  tabsnap_error_free(err);
+  err = NULL;
+  CHECK("engine_null_out", tabsnap_engine_new_dir(path("data"), opts, NULL, NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  const char bad_utf8[] = {'/', (char)0xff, (char)0xfe, 0};
+  CHECK("engine_bad_utf8", tabsnap_engine_new_dir(bad_utf8, opts, &engine, NULL) == TABSNAP_STATUS_INVALID_UTF8, "-");
+  st = tabsnap_engine_new_dir(path("data"), opts, &engine, &err);
+  CHECK("engine_new_dir", st == TABSNAP_STATUS_OK && engine != NULL, "%s", tabsnap_error_message(err));
+  tabsnap_options_free(opts);
+
+  /* syntax and analysis errors */
+  tabsnap_result *res = NULL;
+  st = run(engine, "SHOW REPOSITORIES;\nBACKUP SNAPSHOT db1.l1 TO r ON (t1 PARTITON (p1))", &res, &err);
+  unsigned line = 0, col = 0;
+  CHECK("syntax_error", st == TABSNAP_STATUS_SYNTAX && res == NULL && tabsnap_error_position(err, &line, &col) &&
+        line == 2 && col == 36 && strstr(tabsnap_error_message(err), "PARTITON"),
+        "%d %u:%u %s", st, line, col, tabsnap_error_message(err));
+  tabsnap_error_free(err);
+  err = NULL;
+  st = run(engine, "RESTORE SNAPSHOT db1.l1 FROM r", &res, &err);
+  CHECK("analysis_error", st == TABSNAP_STATUS_ANALYSIS && !tabsnap_error_position(err, NULL, NULL) &&
+        strcmp(tabsnap_error_message(err), "Missing backup_timestamp property") == 0, "%s", tabsnap_error_message(err));
+  tabsnap_error_free(err);
+  err = NULL;
+  st = tabsnap_engine_execute(engine, "bob", "db1", "SHOW REPOSITORIES", &res, &err);
+  CHECK("privilege_error", st == TABSNAP_STATUS_ANALYSIS && strstr(tabsnap_error_message(err), "ADMIN"), "%s", tabsnap_error_message(err));
+  tabsnap_error_free(err);
+  err = NULL;
+  CHECK("execute_null_sql", tabsnap_engine_execute(engine, "root", NULL, NULL, &res, NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  CHECK("execute_null_engine", tabsnap_engine_execute(NULL, "root", NULL, "SHOW BACKUP", &res, NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
+
+  /* CREATE REPOSITORY, BACKUP (returns at once), wait, SHOW BACKUP */
+  char sql[1024];
+  snprintf(sql, sizeof sql, "CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://%s'; BACKUP SNAPSHOT l1 TO r", path("repo"));
+  st = run(engine, sql, &res, &err);
+  CHECK("backup_starts", st == TABSNAP_STATUS_OK && tabsnap_result_count(res) == 2 &&
+        tabsnap_result_kind(res, 0) == TABSNAP_OUTCOME_DONE && tabsnap_result_kind(res, 1) == TABSNAP_OUTCOME_JOB,
+        "%d %s", st, tabsnap_error_message(err));
+  uint64_t job = tabsnap_result_job_id(res, 1);
+  CHECK("job_id_only_for_jobs", tabsnap_result_job_id(res, 0) == 0 && tabsnap_result_job_id(res, 9) == 0, "-");
+  tabsnap_result_free(res);
+  res = NULL;
+  tabsnap_job_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  st = tabsnap_engine_wait(engine, job, 60000, &info, &err);
+  CHECK("backup_finishes", st == TABSNAP_STATUS_OK && info.state == TABSNAP_JOB_STATE_FINISHED && info.files_total == 2 &&
+        info.files_done == 2 && info.bytes_done == 300500 && info.status == TABSNAP_STATUS_OK,
+        "%d state %d files %llu/%llu", st, info.state, (unsigned long long)info.files_done, (unsigned long long)info.files_total);
+  tabsnap_job_info small;
+  small.struct_size = 4;
+  CHECK("job_info_too_small", tabsnap_engine_job(engine, job, &small, NULL) == TABSNAP_STATUS_INVALID_ARGUMENT, "-");
+  CHECK("job_unknown", tabsnap_engine_job(engine, 999999, &info, NULL) == TABSNAP_STATUS_NOT_FOUND, "-");
+  CHECK("cancel_not_running", tabsnap_engine_cancel(engine, job, NULL) == TABSNAP_STATUS_NOT_FOUND, "-");
+  char *msg = (char *)1;
+  CHECK("job_error_none", tabsnap_engine_job_error(engine, job, &msg, NULL) == TABSNAP_STATUS_OK && msg == NULL, "-");
+
+  st = run(engine, "SHOW BACKUP FROM db1", &res, &err);
+  size_t cols = tabsnap_result_column_count(res, 0);
+  int state_col = -1, ts_col = -1;
+  for (size_t c = 0; c < cols; c++) {
+    if (strcmp(tabsnap_result_column_name(res, 0, c), "State") == 0) state_col = (int)c;
+  }
+  CHECK("show_backup", st == TABSNAP_STATUS_OK && tabsnap_result_kind(res, 0) == TABSNAP_OUTCOME_ROWS && cols == 14 &&
+        tabsnap_result_row_count(res, 0) == 1 && state_col >= 0 &&
+        strcmp(tabsnap_result_value(res, 0, 0, (size_t)state_col), "FINISHED") == 0 &&
+        tabsnap_result_value(res, 0, 5, 0) == NULL && tabsnap_result_column_name(res, 0, 99) == NULL, "%zu", cols);
+  tabsnap_result_free(res);
+  res = NULL;
+
+  /* SHOW SNAPSHOT gives the timestamp; RESTORE under another name; compare bytes */
+  st = run(engine, "SHOW SNAPSHOT ON r", &res, &err);
+  for (size_t c = 0; c < tabsnap_result_column_count(res, 0); c++) {
+    if (strcmp(tabsnap_result_column_name(res, 0, c), "Timestamp") == 0) ts_col = (int)c;
+  }
+  char ts[64] = "";
+  if (ts_col >= 0 && tabsnap_result_row_count(res, 0) == 1) snprintf(ts, sizeof ts, "%s", tabsnap_result_value(res, 0, 0, (size_t)ts_col));
+  tabsnap_result_free(res);
+  res = NULL;
+  snprintf(sql, sizeof sql, "RESTORE SNAPSHOT l1 FROM r ON (t1 AS t2) PROPERTIES ('backup_timestamp' = '%s')", ts);
+  st = run(engine, sql, &res, &err);
+  job = tabsnap_result_job_id(res, 0);
+  tabsnap_result_free(res);
+  res = NULL;
+  st = tabsnap_engine_wait(engine, job, 60000, &info, &err);
+  CHECK("restore_finishes", st == TABSNAP_STATUS_OK && info.state == TABSNAP_JOB_STATE_FINISHED && info.kind == 1, "%d", info.state);
+  CHECK("restore_bytes", same_file(path("data/db1/t1/p1/1001/0_0.dat"), path("data/db1/t2/p1/1001/0_0.dat")) &&
+        same_file(path("data/db1/t1/p1/1001/0.idx"), path("data/db1/t2/p1/1001/0.idx")), "restored files differ");
+
+  /* a failed restore: the error reaches the job and names what */
+  snprintf(sql, sizeof sql, "RESTORE SNAPSHOT l1 FROM r ON (t1 AS t2) PROPERTIES ('backup_timestamp' = '%s')", ts);
+  st = run(engine, sql, &res, &err);
+  job = tabsnap_result_job_id(res, 0);
+  tabsnap_result_free(res);
+  res = NULL;
+  /* t2 exists now with the same schema: the restore replaces it, and finishes */
+  st = tabsnap_engine_wait(engine, job, 60000, &info, &err);
+  CHECK("restore_replaces", info.state == TABSNAP_JOB_STATE_FINISHED, "%d", info.state);
+
+  tabsnap_engine_free(engine);
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+  if (system(cmd) != 0) printf("warning: could not remove %s\n", base);
+  return failures ? 1 : 0;
+}
