@@ -1,0 +1,58 @@
+import pytest
+
+import tabsnap
+from conftest import tree
+
+
+def test_version():
+    assert tabsnap.version().count(".") == 2
+
+
+def test_backup_show_restore_round_trip(tmp_path, data_dir):
+    with tabsnap.Engine(data_dir, state_dir=tmp_path / "state", threads=2) as engine:
+        out = engine.execute(f"CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{tmp_path}/repo'; "
+                             "BACKUP SNAPSHOT db1.s1 TO r PROPERTIES ('timeout' = '3600')")
+        assert out[0] is None
+        job = out[1]
+        assert isinstance(job, tabsnap.Job)
+        info = job.wait(timeout=60)
+        assert info.state == "FINISHED" and info.files_done == info.files_total == 5
+        rows = engine.query("SHOW BACKUP", database="db1")
+        assert rows[0]["SnapshotName"] == "s1" and rows[0]["State"] == "FINISHED"
+        assert rows[0]["BackupObjs"] == "[db1.t1, db1.t2]"
+        ts = engine.query("SHOW SNAPSHOT ON r")[0]["Timestamp"]
+        restore = engine.query(f"RESTORE SNAPSHOT db1.s1 FROM r ON (t1 AS t1_copy) PROPERTIES ('backup_timestamp' = '{ts}')")
+        assert restore.wait(timeout=60).state == "FINISHED"
+        assert job.error() is None
+    assert tree(data_dir / "db1" / "t1") == tree(data_dir / "db1" / "t1_copy")
+
+
+def test_errors_become_exceptions(tmp_path, data_dir):
+    engine = tabsnap.Engine(data_dir)
+    with pytest.raises(tabsnap.ParseError) as e:
+        engine.execute("SHOW REPOSITORIES;\nBACKUP SNAPSHOT db1.s TO r ON (t1 PARTITON (p1))")
+    assert (e.value.line, e.value.column) == (2, 35)
+    assert "PARTITON" in e.value.message and e.value.status == 200
+    with pytest.raises(tabsnap.AnalysisError, match="Missing backup_timestamp property"):
+        engine.execute("RESTORE SNAPSHOT db1.s FROM r")
+    with pytest.raises(tabsnap.AnalysisError, match="ADMIN"):
+        engine.execute("SHOW REPOSITORIES", user="bob")
+    with pytest.raises(tabsnap.AnalysisError, match="Repository nope does not exist"):
+        engine.execute("BACKUP SNAPSHOT db1.s TO nope")
+    with pytest.raises(tabsnap.ArgumentError, match="zstd level 40"):
+        tabsnap.Engine(data_dir, zstd_level=40)
+    with pytest.raises(tabsnap.NotFoundError):
+        tabsnap.Engine(tmp_path / "missing")
+    engine.close()
+    engine.close()
+    with pytest.raises(ValueError, match="closed"):
+        engine.execute("SHOW REPOSITORIES")
+
+
+def test_state_survives_a_new_engine(tmp_path, data_dir):
+    with tabsnap.Engine(data_dir, state_dir=tmp_path / "state") as engine:
+        engine.execute(f"CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{tmp_path}/repo'")
+        engine.query("BACKUP SNAPSHOT db1.s1 TO r ON (t2)").wait(timeout=60)
+    with tabsnap.Engine(data_dir, state_dir=tmp_path / "state") as engine:
+        assert [r["RepoName"] for r in engine.query("SHOW REPOSITORIES")] == ["r"]
+        assert engine.query("SHOW BACKUP", database="db1")[0]["State"] == "FINISHED"

@@ -1,0 +1,29 @@
+"""Every function the header declares has a prototype in _bindings.py, and nothing more."""
+import re
+
+from conftest import ROOT
+from tabsnap import _bindings
+
+
+def test_every_header_function_has_a_prototype():
+    header = (ROOT / "include" / "tabsnap.h").read_text()
+    declared = set(re.findall(r"\b(tabsnap_[a-z0-9_]+)\s*\(", header))
+    # Names followed by "(" that are not functions: function-pointer fields use "(*name)".
+    declared -= set(re.findall(r"\(\*(tabsnap_[a-z0-9_]+)\)", header))
+    assert declared, "no functions found in the header"
+    missing = declared - set(_bindings.PROTOTYPES)
+    extra = set(_bindings.PROTOTYPES) - declared
+    assert not missing, f"functions without a prototype in _bindings.py: {sorted(missing)}"
+    assert not extra, f"prototypes for functions the header does not declare: {sorted(extra)}"
+
+
+def test_prototypes_are_all_set():
+    for name in _bindings.PROTOTYPES:
+        f = getattr(_bindings.lib, name)
+        assert f.argtypes is not None, name
+
+
+def test_callback_table_version_matches_header():
+    header = (ROOT / "include" / "tabsnap.h").read_text()
+    m = re.search(r"#define TABSNAP_REPO_CALLBACKS_VERSION (\d+)", header)
+    assert int(m.group(1)) == _bindings.REPO_CALLBACKS_VERSION
