@@ -10,14 +10,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use super::mmap::{FileBytes, map_range};
 use super::state::{load_known_chunks, now_ms, open_repository, timestamp_utc};
-use super::{BackupSource, JobControl, Packer, ProgressInfo, check_relative_path};
+use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{
     self, ChunkEntry, Compression, ContentHash, FileEntry, Index, IndexEntry, IndexPack, Manifest, PartitionEntry,
     TableEntry, TabletEntry, encode_pack_footer,
@@ -92,35 +92,8 @@ struct Pipeline<'a> {
     written: Mutex<Vec<IndexPack>>,
     known: &'a HashMap<ContentHash, ContentHash>,
     claimed: Mutex<HashSet<ContentHash>>,
-    stats: Stats,
+    stats: Counters,
     control: &'a JobControl,
-}
-
-#[derive(Default)]
-struct Stats {
-    files_total: AtomicU64,
-    files_done: AtomicU64,
-    bytes_total: AtomicU64,
-    bytes_done: AtomicU64,
-    bytes_stored: AtomicU64,
-    chunks_new: AtomicU64,
-    chunks_reused: AtomicU64,
-    packs: AtomicU64,
-}
-
-impl Stats {
-    fn info(&self) -> ProgressInfo {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ProgressInfo {
-            files_total: l(&self.files_total),
-            files_done: l(&self.files_done),
-            bytes_total: l(&self.bytes_total),
-            bytes_done: l(&self.bytes_done),
-            bytes_stored: l(&self.bytes_stored),
-            chunks_new: l(&self.chunks_new),
-            chunks_reused: l(&self.chunks_reused),
-        }
-    }
 }
 
 impl Packer {
@@ -201,7 +174,7 @@ impl Packer {
             written: Mutex::new(Vec::new()),
             known: &known.indexed,
             claimed: Mutex::new(claimed),
-            stats: Stats::default(),
+            stats: Counters::default(),
             control,
         };
         pipe.stats.files_total.store(files.len() as u64, Ordering::Relaxed);
@@ -283,7 +256,7 @@ impl Packer {
             bytes: s.bytes_total.load(Ordering::Relaxed),
             chunks_new: s.chunks_new.load(Ordering::Relaxed),
             chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
-            packs_written: s.packs.load(Ordering::Relaxed),
+            packs_written: s.objects.load(Ordering::Relaxed),
             bytes_uploaded,
         })
     }
@@ -399,7 +372,7 @@ impl Pipeline<'_> {
             let key = format::pack_key(&id);
             self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;
             self.stats.bytes_stored.fetch_add(pack.data.len() as u64, Ordering::Relaxed);
-            self.stats.packs.fetch_add(1, Ordering::Relaxed);
+            self.stats.objects.fetch_add(1, Ordering::Relaxed);
             self.written.lock().push(IndexPack { id, len: pack.data.len() as u64, chunks: pack.entries });
             Ok(())
         })();

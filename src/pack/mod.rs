@@ -32,7 +32,7 @@ mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backup::BackupSummary;
 pub use restore::{RestoreSummary, TabletTarget};
@@ -60,6 +60,35 @@ pub struct ProgressInfo {
     pub chunks_new: u64,
     /// Chunks the repository already had.
     pub chunks_reused: u64,
+}
+
+/// The live counters of one backup or restore, updated by the workers and read into a [`ProgressInfo`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub files_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub bytes_stored: AtomicU64,
+    pub chunks_new: AtomicU64,
+    pub chunks_reused: AtomicU64,
+    /// Packs written (backup) or ranged reads made (restore).
+    pub objects: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn info(&self) -> ProgressInfo {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProgressInfo {
+            files_total: l(&self.files_total),
+            files_done: l(&self.files_done),
+            bytes_total: l(&self.bytes_total),
+            bytes_done: l(&self.bytes_done),
+            bytes_stored: l(&self.bytes_stored),
+            chunks_new: l(&self.chunks_new),
+            chunks_reused: l(&self.chunks_reused),
+        }
+    }
 }
 
 /// Receives progress. Called from worker threads, often: keep it cheap (copy the numbers, return).

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::mmap::sync_filesystem;
 use super::state::{check_len, load_locations};
-use super::{JobControl, Packer, ProgressInfo, check_relative_path};
+use super::{Counters, JobControl, Packer, check_relative_path};
 use crate::format::{
     self, ChunkEntry, Compression, ContentHash, FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry,
     TabletEntry,
@@ -182,7 +182,7 @@ impl Packer {
                 let data = repo.get_range(&key, *start, Some(end - start))?;
                 check_len(&key, &data, end - start)?;
                 stats.bytes_stored.fetch_add(data.len() as u64, Ordering::Relaxed);
-                stats.reads.fetch_add(1, Ordering::Relaxed);
+                stats.objects.fetch_add(1, Ordering::Relaxed);
                 for (entry, dests) in chunks {
                     let at = usize::try_from(entry.offset - start).unwrap_or(usize::MAX);
                     let stored = &data[at..at + entry.stored_len as usize];
@@ -246,7 +246,7 @@ impl Packer {
             files,
             bytes: stats.bytes_total.load(Ordering::Relaxed),
             bytes_read: stats.bytes_stored.load(Ordering::Relaxed),
-            reads: stats.reads.load(Ordering::Relaxed),
+            reads: stats.objects.load(Ordering::Relaxed),
         })
     }
 }
@@ -319,29 +319,4 @@ fn create_dirs_safely(base: Option<&Path>, dir: &Path) -> Result<()> {
 
 fn create_new(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_NOFOLLOW).open(path)
-}
-
-#[derive(Default)]
-struct Counters {
-    files_total: AtomicU64,
-    files_done: AtomicU64,
-    bytes_total: AtomicU64,
-    bytes_done: AtomicU64,
-    bytes_stored: AtomicU64,
-    reads: AtomicU64,
-}
-
-impl Counters {
-    fn info(&self) -> ProgressInfo {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ProgressInfo {
-            files_total: l(&self.files_total),
-            files_done: l(&self.files_done),
-            bytes_total: l(&self.bytes_total),
-            bytes_done: l(&self.bytes_done),
-            bytes_stored: l(&self.bytes_stored),
-            chunks_new: 0,
-            chunks_reused: 0,
-        }
-    }
 }
