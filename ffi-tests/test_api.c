@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char base[256];
@@ -34,6 +35,14 @@ static char *path(const char *rel) {
   k = (k + 1) % 8;
   snprintf(buf[k], sizeof buf[k], "%s/%s", base, rel);
   return buf[k];
+}
+
+static int progress_calls = 0;
+static int last_state = -1;
+static void on_progress(void *user_data, uint64_t job, const tabsnap_job_info *info) {
+  (void)job;
+  *(int *)user_data += 1;
+  last_state = info->state;
 }
 
 static tabsnap_status run(const tabsnap_engine *e, const char *sql, tabsnap_result **out, tabsnap_error **err) {
@@ -83,7 +92,8 @@ int main(void) {
         tabsnap_options_set_pack_size(opts, 4 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_bytes_in_flight(opts, 16 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_state_dir(opts, path("state"), NULL) == TABSNAP_STATUS_OK &&
-        tabsnap_options_set_max_job_timeout_ms(opts, 0, NULL) == TABSNAP_STATUS_OK, "-");
+        tabsnap_options_set_max_job_timeout_ms(opts, 0, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_progress(opts, on_progress, &progress_calls, NULL) == TABSNAP_STATUS_OK, "-");
 
   /* engine creation errors, then success */
   tabsnap_engine *engine = NULL;
@@ -137,6 +147,12 @@ int main(void) {
   CHECK("backup_finishes", st == TABSNAP_STATUS_OK && info.state == TABSNAP_JOB_STATE_FINISHED && info.files_total == 2 &&
         info.files_done == 2 && info.bytes_done == 300500 && info.status == TABSNAP_STATUS_OK,
         "%d state %d files %llu/%llu", st, info.state, (unsigned long long)info.files_done, (unsigned long long)info.files_total);
+  for (int i = 0; i < 100 && last_state != TABSNAP_JOB_STATE_FINISHED; i++) {
+    struct timespec ten_ms = {0, 10000000};
+    nanosleep(&ten_ms, NULL);
+  }
+  CHECK("progress_callback", progress_calls >= 3 && last_state == TABSNAP_JOB_STATE_FINISHED, "%d calls, last state %d",
+        progress_calls, last_state);
   tabsnap_job_info small;
   small.struct_size = 4;
   CHECK("job_info_too_small", tabsnap_engine_job(engine, job, &small, NULL) == TABSNAP_STATUS_INVALID_ARGUMENT, "-");

@@ -484,6 +484,13 @@ typedef struct tabsnap_job_info {
   uint64_t bytes_done;
 } tabsnap_job_info;
 
+/**
+ * Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
+ * at most every 100 ms, as its progress moves. Runs on the job's thread, possibly several jobs at once: keep
+ * it short, and let no C++ exception or `longjmp` out of it.
+ */
+typedef void (*tabsnap_progress_fn)(void*, uint64_t, const struct tabsnap_job_info*);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -863,6 +870,19 @@ tabsnap_status tabsnap_options_set_state_dir(struct tabsnap_options *opts,
 tabsnap_status tabsnap_options_set_max_job_timeout_ms(struct tabsnap_options *opts,
                                                       uint64_t ms,
                                                       struct tabsnap_error **err_out);
+
+/**
+ * Watches every job of engines made with these options: `callback(user_data, job, info)` runs when a job changes
+ * state and, at most every 100 ms, as its progress moves (see `tabsnap_progress_fn`). NULL `callback` removes
+ * it. `user_data` must stay valid while an engine made with these options lives.
+ *
+ * # Safety
+ * As `tabsnap_options_set_threads`; `callback` is NULL or a function callable from any thread.
+ */
+tabsnap_status tabsnap_options_set_progress(struct tabsnap_options *opts,
+                                            tabsnap_progress_fn callback,
+                                            void *user_data,
+                                            struct tabsnap_error **err_out);
 
 /**
  * Attaches `message` to a failing callback's result: it reaches the job's error (TaskErrMsg) and the

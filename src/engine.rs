@@ -106,6 +106,7 @@ struct Inner {
     max_timeout: Option<Duration>,
     save_lock: Mutex<()>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    observer: Option<JobObserver>,
 }
 
 /// Builds an [`Engine`].
@@ -115,7 +116,11 @@ pub struct EngineBuilder {
     state_dir: Option<PathBuf>,
     history: usize,
     max_timeout: Option<Duration>,
+    observer: Option<JobObserver>,
 }
+
+/// Called with a job's record when its state changes and, at most every 100 ms, as its progress moves.
+pub type JobObserver = Arc<dyn Fn(&JobInfo) + Send + Sync>;
 
 impl EngineBuilder {
     /// Worker threads of the packer (0: one per core).
@@ -153,6 +158,12 @@ impl EngineBuilder {
         self.history = n.max(1);
         self
     }
+    /// Watches every job: `observer` gets the job's record at each state change and, at most every 100 ms, as
+    /// its progress moves. It runs on the job's thread: keep it short.
+    pub fn on_progress(mut self, observer: JobObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
     /// Caps every job's timeout, whatever its `timeout` property says (a host's own bound on job length).
     pub fn max_job_timeout(mut self, limit: Duration) -> Self {
         self.max_timeout = Some(limit);
@@ -178,6 +189,7 @@ impl EngineBuilder {
             max_timeout: self.max_timeout,
             save_lock: Mutex::new(()),
             threads: Mutex::new(Vec::new()),
+            observer: self.observer,
         };
         inner.load()?;
         Ok(Engine { inner: Arc::new(inner) })
@@ -204,7 +216,14 @@ fn denied(what: &str) -> Error {
 impl Engine {
     /// A builder for an engine over `host`.
     pub fn builder(host: Arc<dyn Host>) -> EngineBuilder {
-        EngineBuilder { host, options: PackerOptions::default(), state_dir: None, history: 10, max_timeout: None }
+        EngineBuilder {
+            host,
+            options: PackerOptions::default(),
+            state_dir: None,
+            history: 10,
+            max_timeout: None,
+            observer: None,
+        }
     }
 
     /// Runs the statements of `sql` in order for `session`. BACKUP and RESTORE return [`Outcome::Job`] at once.
@@ -730,6 +749,15 @@ impl Inner {
     fn set_state(&self, id: u64, state: JobState) {
         self.update(id, |j| j.state = state);
         let _ = self.save();
+        self.notify_observer(id);
+    }
+
+    fn notify_observer(&self, id: u64) {
+        if let Some(observe) = &self.observer {
+            if let Some(job) = self.jobs.lock().get(&id).cloned() {
+                observe(&job);
+            }
+        }
     }
 
     fn finish(&self, id: u64, result: Result<()>) {
@@ -760,6 +788,7 @@ impl Inner {
         let _ = self.save_locked();
         drop(guard);
         self.changed.notify_all();
+        self.notify_observer(id);
     }
 
     fn state_file(&self) -> Option<PathBuf> {
@@ -827,11 +856,31 @@ impl Inner {
 struct JobProgress {
     inner: Arc<Inner>,
     id: u64,
+    last_observed: Mutex<Option<Instant>>,
+}
+
+impl JobProgress {
+    fn new(inner: &Arc<Inner>, id: u64) -> Arc<JobProgress> {
+        Arc::new(JobProgress { inner: inner.clone(), id, last_observed: Mutex::new(None) })
+    }
 }
 
 impl Progress for JobProgress {
     fn update(&self, info: &ProgressInfo) {
         self.inner.update(self.id, |j| j.set_progress(info));
+        if self.inner.observer.is_some() {
+            let due = {
+                let mut last = self.last_observed.lock();
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            };
+            if due {
+                self.inner.notify_observer(self.id);
+            }
+        }
     }
 }
 
@@ -893,7 +942,7 @@ fn run_backup(
         inner.set_state(id, JobState::UploadSnapshot);
         inner.set_state(id, JobState::Uploading);
         let control = JobControl {
-            progress: Some(Arc::new(JobProgress { inner: inner.clone(), id })),
+            progress: Some(JobProgress::new(inner, id)),
             cancel: cancel.clone(),
             timestamp: Some(timestamp),
         };
@@ -947,11 +996,8 @@ fn run_restore(
         });
         inner.set_state(id, JobState::Download);
         inner.set_state(id, JobState::Downloading);
-        let control = JobControl {
-            progress: Some(Arc::new(JobProgress { inner: inner.clone(), id })),
-            cancel: cancel.clone(),
-            timestamp: None,
-        };
+        let control =
+            JobControl { progress: Some(JobProgress::new(inner, id)), cancel: cancel.clone(), timestamp: None };
         inner.packer.restore(
             repo.as_ref(),
             &manifest,

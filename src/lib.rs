@@ -27,7 +27,7 @@ pub mod plan;
 pub mod repo;
 pub mod sql;
 
-pub use engine::{Engine, EngineBuilder, Outcome, ResultSet, Session};
+pub use engine::{Engine, EngineBuilder, JobObserver, Outcome, ResultSet, Session};
 pub use error::{Error, ErrorKind, Result};
 
 /// The version of this library, `MAJOR.MINOR.PATCH`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::boundary::{Failure, boundary, cstring, opt_str_arg, str_arg};
 use super::error::tabsnap_error;
 use super::host::{CallbackHost, tabsnap_host_callbacks};
-use super::options::tabsnap_options;
+use super::options::{ProgressCallback, tabsnap_options};
 use super::repo::{CallbackRepository, tabsnap_repo_callbacks};
 use super::status::tabsnap_status;
 use crate::host::{DirHost, Host};
@@ -134,6 +134,19 @@ fn job_status(j: &JobInfo) -> tabsnap_status {
     }
 }
 
+fn info_of(j: &JobInfo) -> tabsnap_job_info {
+    tabsnap_job_info {
+        struct_size: std::mem::size_of::<tabsnap_job_info>() as u32,
+        state: state_of(j.state) as i32,
+        kind: if j.kind == JobKind::Backup { 0 } else { 1 },
+        status: job_status(j) as i32,
+        files_total: j.files_total,
+        files_done: j.files_done,
+        bytes_total: j.bytes_total,
+        bytes_done: j.bytes_done,
+    }
+}
+
 /// Writes `j` into `out`, as far as `out->struct_size` allows.
 ///
 /// # Safety
@@ -147,21 +160,21 @@ unsafe fn write_info(out: *mut tabsnap_job_info, j: &JobInfo) -> Result<(), Fail
             "tabsnap_job_info.struct_size is too small; set it to sizeof(tabsnap_job_info)",
         ));
     }
-    let info = tabsnap_job_info {
-        struct_size: size.min(std::mem::size_of::<tabsnap_job_info>()) as u32,
-        state: state_of(j.state) as i32,
-        kind: if j.kind == JobKind::Backup { 0 } else { 1 },
-        status: job_status(j) as i32,
-        files_total: j.files_total,
-        files_done: j.files_done,
-        bytes_total: j.bytes_total,
-        bytes_done: j.bytes_done,
-    };
+    let mut info = info_of(j);
+    info.struct_size = size.min(std::mem::size_of::<tabsnap_job_info>()) as u32;
     let n = size.min(std::mem::size_of::<tabsnap_job_info>());
     // SAFETY: `out` has at least `size` writable bytes (the caller's struct_size), and we copy at most that many
     // from a local of the same layout.
     unsafe { std::ptr::copy_nonoverlapping((&raw const info).cast::<u8>(), out.cast::<u8>(), n) };
     Ok(())
+}
+
+fn report_progress(cb: ProgressCallback, j: &JobInfo) {
+    let info = info_of(j);
+    let f = cb.f;
+    // SAFETY: the callback and its user_data were registered with tabsnap_options_set_progress, whose contract
+    // makes them callable from any thread for the engine's lifetime; `info` lives for the call.
+    unsafe { f(cb.user_data, j.id, &info) };
 }
 
 fn build(host: Arc<dyn Host>, opts: *const tabsnap_options) -> Result<Engine, Failure> {
@@ -180,6 +193,9 @@ fn build(host: Arc<dyn Host>, opts: *const tabsnap_options) -> Result<Engine, Fa
         }
         if let Some(t) = o.max_job_timeout {
             b = b.max_job_timeout(t);
+        }
+        if let Some(cb) = o.progress {
+            b = b.on_progress(Arc::new(move |j: &JobInfo| report_progress(cb, j)));
         }
     }
     Ok(b.build()?)

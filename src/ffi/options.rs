@@ -1,6 +1,6 @@
 //! Engine options, set one by one (the struct stays private so it can grow).
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +15,25 @@ pub struct tabsnap_options {
     pub(crate) packer: PackerOptions,
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) max_job_timeout: Option<Duration>,
+    pub(crate) progress: Option<ProgressCallback>,
 }
+
+/// Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
+/// at most every 100 ms, as its progress moves. Runs on the job's thread, possibly several jobs at once: keep
+/// it short, and let no C++ exception or `longjmp` out of it.
+pub type tabsnap_progress_fn = Option<unsafe extern "C" fn(*mut c_void, u64, *const super::engine::tabsnap_job_info)>;
+
+#[derive(Clone, Copy)]
+pub(crate) struct ProgressCallback {
+    pub f: unsafe extern "C" fn(*mut c_void, u64, *const super::engine::tabsnap_job_info),
+    pub user_data: *mut c_void,
+}
+
+// SAFETY: `tabsnap_options_set_progress` documents that the callback may be called from any thread with its
+// user_data; tabsnap only hands user_data back to it.
+unsafe impl Send for ProgressCallback {}
+// SAFETY: as for Send.
+unsafe impl Sync for ProgressCallback {}
 
 /// New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
 /// flight, no state directory). Free with `tabsnap_options_free`.
@@ -25,6 +43,7 @@ pub extern "C" fn tabsnap_options_new() -> *mut tabsnap_options {
         packer: PackerOptions::default(),
         state_dir: None,
         max_job_timeout: None,
+        progress: None,
     }))
 }
 
@@ -183,6 +202,25 @@ pub unsafe extern "C" fn tabsnap_options_set_max_job_timeout_ms(
 ) -> tabsnap_status {
     set(opts, err_out, |o| {
         o.max_job_timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        Ok(())
+    })
+}
+
+/// Watches every job of engines made with these options: `callback(user_data, job, info)` runs when a job changes
+/// state and, at most every 100 ms, as its progress moves (see `tabsnap_progress_fn`). NULL `callback` removes
+/// it. `user_data` must stay valid while an engine made with these options lives.
+///
+/// # Safety
+/// As `tabsnap_options_set_threads`; `callback` is NULL or a function callable from any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_options_set_progress(
+    opts: *mut tabsnap_options,
+    callback: tabsnap_progress_fn,
+    user_data: *mut c_void,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    set(opts, err_out, |o| {
+        o.progress = callback.map(|f| ProgressCallback { f, user_data });
         Ok(())
     })
 }

@@ -49,6 +49,7 @@ SIZE = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(c_bool), POINTER(c_
 LIST = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(tabsnap_list_sink), POINTER(tabsnap_cb_error))
 REMOVE = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(tabsnap_cb_error))
 DESTROY = ctypes.CFUNCTYPE(None, c_void_p)
+PROGRESS = ctypes.CFUNCTYPE(None, c_void_p, c_uint64, POINTER(tabsnap_job_info))
 
 
 class tabsnap_repo_callbacks(ctypes.Structure):
@@ -87,6 +88,7 @@ PROTOTYPES = {
     "tabsnap_options_set_bytes_in_flight": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_state_dir": ([POINTER(tabsnap_options), c_char_p, E], status),
     "tabsnap_options_set_max_job_timeout_ms": ([POINTER(tabsnap_options), c_uint64, E], status),
+    "tabsnap_options_set_progress": ([POINTER(tabsnap_options), PROGRESS, c_void_p, E], status),
     "tabsnap_engine_new_dir": ([c_char_p, POINTER(tabsnap_options), POINTER(POINTER(tabsnap_engine)), E], status),
     "tabsnap_engine_new": ([c_void_p, POINTER(tabsnap_options), POINTER(POINTER(tabsnap_engine)), E], status),
     "tabsnap_engine_free": ([POINTER(tabsnap_engine)], None),

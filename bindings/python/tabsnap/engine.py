@@ -261,7 +261,17 @@ class Engine(Managed):
     _free = lib.tabsnap_engine_free
 
     def __init__(self, data_dir, state_dir=None, threads=0, zstd_level=3, chunk_size=None, pack_size=None,
-                 bytes_in_flight=None, max_job_timeout=None):
+                 bytes_in_flight=None, max_job_timeout=None, progress=None):
+        """`progress(job_id, JobInfo)` is called from tabsnap's job threads when a job changes state and, at most
+        every 100 ms, as it progresses; exceptions it raises are printed and ignored."""
+        self._progress_fn = None
+        if progress is not None:
+            def on_progress(_ud, job_id, info):
+                try:
+                    progress(job_id, JobInfo(info.contents))
+                except Exception as e:  # nothing may cross into tabsnap
+                    print(f"tabsnap progress callback raised {e!r}")
+            self._progress_fn = b.PROGRESS(on_progress)
         opts = lib.tabsnap_options_new()
         try:
             _check(lib.tabsnap_options_set_threads, opts, threads)
@@ -276,6 +286,8 @@ class Engine(Managed):
                 _check(lib.tabsnap_options_set_state_dir, opts, _enc(str(state_dir)))
             if max_job_timeout is not None:
                 _check(lib.tabsnap_options_set_max_job_timeout_ms, opts, int(max_job_timeout * 1000))
+            if self._progress_fn is not None:
+                _check(lib.tabsnap_options_set_progress, opts, self._progress_fn, None)
             out = POINTER(b.tabsnap_engine)()
             _check(lib.tabsnap_engine_new_dir, _enc(str(data_dir)), opts, byref(out))
         finally:

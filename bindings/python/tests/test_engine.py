@@ -56,3 +56,13 @@ def test_state_survives_a_new_engine(tmp_path, data_dir):
     with tabsnap.Engine(data_dir, state_dir=tmp_path / "state") as engine:
         assert [r["RepoName"] for r in engine.query("SHOW REPOSITORIES")] == ["r"]
         assert engine.query("SHOW BACKUP", database="db1")[0]["State"] == "FINISHED"
+
+
+def test_progress_callback_sees_the_job_to_its_end(tmp_path, data_dir):
+    seen = []
+    with tabsnap.Engine(data_dir, progress=lambda job_id, info: seen.append((job_id, info.state))) as engine:
+        engine.execute(f"CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{tmp_path}/repo'")
+        job = engine.query("BACKUP SNAPSHOT db1.s1 TO r")
+        job.wait(timeout=60)
+    states = [s for j, s in seen if j == job.id]
+    assert "UPLOADING" in states and states[-1] == "FINISHED", states
