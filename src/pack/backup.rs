@@ -113,6 +113,30 @@ impl Packer {
         label: &str,
         control: &JobControl,
     ) -> Result<BackupSummary> {
+        let (manifest, mut summary) = self.backup_part(repo, source, label, control)?;
+        let manifest_key = format::manifest_key(label, &summary.timestamp);
+        let data = manifest.encode()?;
+        match repo.put(&manifest_key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the manifest"))? {
+            PutOutcome::Written => {}
+            PutOutcome::AlreadyExists => return Err(already_exists(label, &summary.timestamp)),
+        }
+        summary.bytes_uploaded += data.len() as u64;
+        Ok(summary)
+    }
+
+    /// Stores `source`'s data (packs and their index) in `repo` and returns the manifest that would commit it,
+    /// without writing it: one node's share of a backup that several nodes run (see [`crate::pack::cluster`]).
+    /// [`Packer::backup`] is this plus the manifest.
+    ///
+    /// # Errors
+    /// As [`Packer::backup`].
+    pub fn backup_part(
+        &self,
+        repo: &dyn Repository,
+        source: &BackupSource,
+        label: &str,
+        control: &JobControl,
+    ) -> Result<(Manifest, BackupSummary)> {
         open_repository(repo)?;
         let started = now_ms();
         let timestamp = control.timestamp.clone().unwrap_or_else(|| timestamp_utc(started));
@@ -242,14 +266,8 @@ impl Packer {
             entry.crc32c = crc;
         }
         manifest.indexes = indexes.into_iter().collect();
-        let data = manifest.encode()?;
-        match repo.put(&manifest_key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the manifest"))? {
-            PutOutcome::Written => {}
-            PutOutcome::AlreadyExists => return Err(already_exists(label, &timestamp)),
-        }
-        bytes_uploaded += data.len() as u64;
         let s = &pipe.stats;
-        Ok(BackupSummary {
+        let summary = BackupSummary {
             label: label.into(),
             timestamp,
             files: files.len() as u64,
@@ -258,7 +276,8 @@ impl Packer {
             chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
             packs_written: s.objects.load(Ordering::Relaxed),
             bytes_uploaded,
-        })
+        };
+        Ok((manifest, summary))
     }
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod backup;
+pub mod cluster;
 #[allow(unsafe_code)]
 mod mmap;
 mod restore;

@@ -246,6 +246,10 @@ pub fn collect_garbage(repo: &dyn Repository) -> Result<GcSummary> {
     for s in list_snapshots(repo)? {
         keep_indexes.extend(load_manifest(repo, &s.label, &s.timestamp)?.indexes);
     }
+    // Parts of a backup several nodes are still running are kept, with everything they need.
+    for obj in repo.list(super::cluster::PARTS_PREFIX)? {
+        keep_indexes.extend(Manifest::decode(&obj.key, &get(repo, &obj.key)?)?.indexes);
+    }
     let mut keep_packs = HashSet::new();
     let mut doomed_indexes = Vec::new();
     for obj in repo.list(INDEX_PREFIX)? {

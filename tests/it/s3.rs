@@ -412,3 +412,90 @@ fn operator_tools_take_s3_locations_and_credentials_from_the_environment() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("check s3.secret_key"), "{err}");
 }
+
+#[test]
+fn three_worker_processes_back_up_to_s3_and_a_failed_node_is_retried_elsewhere() {
+    let s = server();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for shard in 0..3 {
+        for t in 0..3u64 {
+            let d = data.join(format!("shard{shard}")).join(format!("{}", 10_000 + shard * 10 + t)).join("0");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("0_0.dat"), noise(300_000 + t as usize * 1000, shard * 100 + t + 1)).unwrap();
+            std::fs::write(d.join("0.idx"), format!("idx {shard} {t}")).unwrap();
+        }
+    }
+    let location = format!("s3://{}/{}", s.bucket, unique("cluster"));
+    let tabsnap = |args: &[&str], fail: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tabsnap"));
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", &s.endpoint)
+            .env("AWS_ACCESS_KEY_ID", &s.key)
+            .env("AWS_SECRET_ACCESS_KEY", &s.secret);
+        if let Some(node) = fail {
+            cmd.env("TABSNAP_FAIL_NODE", node);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let d = data.to_str().unwrap();
+    let (code, out) =
+        tabsnap(&["cluster-backup", &location, "snap", "--data", d, "--db", "db1", "--workers", "3"], Some("node1"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("node node0:") && out.contains("node node2:"), "{out}");
+    assert!(out.contains("node node1 failed; retrying its 3 tablets as node0-for-node1"), "{out}");
+    assert!(out.contains("9 tablets by 3 nodes"), "{out}");
+    // One snapshot, no parts left, and it restores byte for byte.
+    let repo = {
+        let mut c = S3Config::new(&location, &s.endpoint, "us-east-1", &s.key, &s.secret).unwrap();
+        c.path_style = true;
+        S3Repository::new(c).unwrap()
+    };
+    assert_eq!(list_snapshots(&repo).unwrap().len(), 1);
+    assert!(repo.list("parts/").unwrap().is_empty());
+    let to = tmp.path().join("out");
+    let (code, out) = tabsnap(&["restore", &location, "snap", "--to", to.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(files(&to), files(&data));
+    // If every node fails, nothing is committed.
+    let (code, out) = tabsnap(&["cluster-backup", &location, "snap2", "--data", d, "--workers", "1"], Some("node0"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing committed"), "{out}");
+    assert_eq!(list_snapshots(&repo).unwrap().len(), 1);
+}
+
+#[test]
+fn parts_merge_into_one_manifest() {
+    use tabsnap::pack::cluster::{commit_parts, merge_parts, read_parts, write_part};
+    let s = server();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_data(&data);
+    let repo = s3_repo(s, &unique("parts"));
+    init_repository(&repo).unwrap();
+    let packer = Packer::builder().threads(1).build().unwrap();
+    let control = JobControl { timestamp: Some("2024-01-01-10-00-00".into()), ..JobControl::default() };
+    let part = |tablet: &str| {
+        let src = tabsnap::pack::BackupSource::single_table(
+            "db1",
+            "t1",
+            vec![tabsnap::pack::TabletSource::new(tablet, data.join("db1/t1/p1").join(tablet))],
+        );
+        packer.backup_part(&repo, &src, "m", &control).unwrap().0
+    };
+    let (a, b) = (part("1001"), part("1002"));
+    write_part(&repo, "a", &a).unwrap();
+    write_part(&repo, "b", &b).unwrap();
+    assert_eq!(read_parts(&repo, "m", "2024-01-01-10-00-00").unwrap().len(), 2);
+    let e = commit_parts(&repo, "m", "2024-01-01-10-00-00", &["a".into(), "b".into(), "c".into()]).unwrap_err();
+    assert!(e.message().contains("\"c\""), "{e}");
+    let merged = merge_parts(&[a.clone(), b.clone(), a.clone()]).unwrap();
+    assert_eq!(merged.files().count(), 4, "a tablet held twice is taken once");
+    let m = commit_parts(&repo, "m", "2024-01-01-10-00-00", &["a".into(), "b".into()]).unwrap();
+    assert_eq!(m.tables[0].partitions[0].indexes[0].tablets.len(), 2);
+    assert!(packer.verify(&repo, &[load_manifest(&repo, "m", "2024-01-01-10-00-00").unwrap()], false).unwrap().is_ok());
+}
