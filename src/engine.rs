@@ -18,7 +18,7 @@ use crate::pack::{
     ProgressInfo, TableSource, TabletSource,
 };
 use crate::plan::{self, BackupPlan, RestorePlan};
-use crate::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
+use crate::repo::{Limit, LocalRepository, Repository, Retry, S3Config, S3Repository};
 use crate::sql::{self, Statement, ast};
 use crate::{Error, ErrorKind, Result};
 
@@ -696,7 +696,14 @@ fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
             let get = |k: &str| meta.properties.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
             let s3 = S3Repository::new(S3Config::from_properties(&meta.location, &get)?)?;
             s3.probe()?;
-            let repo = Retry::new(s3, 5, Duration::from_millis(200));
+            let number = |k: &str| -> Result<u64> {
+                get(k).map_or(Ok(0), |v| {
+                    v.trim().parse().map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("property {k} must be a whole number, not {v:?}")))
+                })
+            };
+            let max_requests = usize::try_from(number("s3.max_requests")?).unwrap_or(usize::MAX);
+            let bandwidth = number("s3.bandwidth_limit")?;
+            let repo = Limit::new(Retry::new(s3, 5, Duration::from_millis(200)), max_requests, bandwidth);
             pack::init_repository(&repo)?;
             Ok(Arc::new(repo))
         }

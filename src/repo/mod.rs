@@ -2,12 +2,14 @@
 //! behaviour (retry, fault injection) around any implementation.
 
 mod fault;
+mod limit;
 mod local;
 mod memory;
 mod retry;
 mod s3;
 
 pub use fault::{Fault, FaultPlan, Op};
+pub use limit::Limit;
 pub use local::LocalRepository;
 pub use memory::MemoryRepository;
 pub use retry::Retry;

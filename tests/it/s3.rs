@@ -204,7 +204,8 @@ fn backup_and_restore_through_sql_on_s3_with_multipart_and_no_secret_shown() {
     let prefix = unique("sql");
     let create = format!(
         "CREATE REPOSITORY s3r WITH S3 ON LOCATION 's3://{}/{prefix}' PROPERTIES ('s3.endpoint' = '{}', \
-         's3.region' = 'us-east-1', 's3.access_key' = '{}', 's3.secret_key' = '{}', 'use_path_style' = 'true')",
+         's3.region' = 'us-east-1', 's3.access_key' = '{}', 's3.secret_key' = '{}', 'use_path_style' = 'true', \
+         's3.max_requests' = '8', 's3.bandwidth_limit' = '1000000000')",
         s.bucket, s.endpoint, s.key, s.secret
     );
     engine.execute(&root, &create).unwrap();
@@ -253,6 +254,13 @@ fn wrong_settings_are_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("s3.endpoint"), "{e}");
+    let sql = format!(
+        "CREATE REPOSITORY r WITH S3 ON LOCATION '{loc}' PROPERTIES ('s3.endpoint' = '{}', 's3.access_key' = '{}', \
+         's3.secret_key' = '{}', 's3.bandwidth_limit' = 'fast')",
+        s.endpoint, s.key, s.secret
+    );
+    let e = engine.execute(&root, &sql).unwrap_err().to_string();
+    assert!(e.contains("s3.bandwidth_limit must be a whole number"), "{e}");
 }
 
 #[test]
