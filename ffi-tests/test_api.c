@@ -203,6 +203,40 @@ int main(void) {
   st = tabsnap_engine_wait(engine, job, 60000, &info, &err);
   CHECK("restore_replaces", info.state == TABSNAP_JOB_STATE_FINISHED, "%d", info.state);
 
+  /* a backup run by two nodes: each stores its tablets, then the coordinator commits */
+  {
+    tabsnap_tablet_ref t1 = {"t1", "p1", "t1", "1001"};
+    const char *d1 = path("data/db1/t1/p1/1001");
+    tabsnap_tablet_ref t2 = {"t2", "p1", "t2", "1001"};
+    const char *d2 = path("data/db1/t2/p1/1001");
+    st = tabsnap_engine_backup_part(engine, "r", "db1", "multi", "2024-01-01-10-00-00", "node-a", &t1, &d1, 1, &err);
+    CHECK("backup_part_a", st == TABSNAP_STATUS_OK, "%s", tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    const char *two[] = {"node-a", "node-b"};
+    st = tabsnap_engine_commit_parts(engine, "r", "multi", "2024-01-01-10-00-00", two, 2, &err);
+    CHECK("commit_missing_part", st == TABSNAP_STATUS_NOT_FOUND && strstr(tabsnap_error_message(err), "node-b"), "%d %s", st,
+          tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    st = tabsnap_engine_backup_part(engine, "r", "db1", "multi", "2024-01-01-10-00-00", "node-b", &t2, &d2, 1, &err);
+    CHECK("backup_part_b", st == TABSNAP_STATUS_OK, "%s", tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    st = tabsnap_engine_commit_parts(engine, "r", "multi", "2024-01-01-10-00-00", two, 2, &err);
+    CHECK("commit_parts", st == TABSNAP_STATUS_OK, "%s", tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    st = run(engine, "SHOW SNAPSHOT ON r WHERE SNAPSHOT = 'multi' AND TIMESTAMP = '2024-01-01-10-00-00'", &res, &err);
+    CHECK("multi_node_snapshot", st == TABSNAP_STATUS_OK && tabsnap_result_row_count(res, 0) == 1 &&
+          strstr(tabsnap_result_value(res, 0, 0, 3), "\"t1\"") && strstr(tabsnap_result_value(res, 0, 0, 3), "\"t2\""),
+          "%s", res ? tabsnap_result_value(res, 0, 0, 3) : "-");
+    tabsnap_result_free(res);
+    res = NULL;
+    CHECK("backup_part_null", tabsnap_engine_backup_part(engine, "r", "db1", "x", "t", "n", NULL, NULL, 1, NULL) ==
+          TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  }
+
   tabsnap_engine_free(engine);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

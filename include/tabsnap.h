@@ -682,6 +682,45 @@ const char *tabsnap_result_value(const struct tabsnap_result *result,
 void tabsnap_result_free(struct tabsnap_result *result);
 
 /**
+ * One node's share of a backup several nodes run: packs the `n` tablets (`tablets[i]` names one, `dirs[i]` is
+ * the local directory holding its files) into repository `repository` and leaves this node's part; a
+ * coordinator then calls `tabsnap_engine_commit_parts` with every node's name. All nodes of one backup use the
+ * same `label` and `timestamp` (`yyyy-MM-dd-HH-mm-ss`). Runs on the calling thread (and the engine's pool) and
+ * returns when the part is stored. Running a node again replaces its part and uploads only what is missing.
+ *
+ * # Safety
+ * `engine` is live; the strings are NUL-terminated UTF-8; `tablets` and `dirs` point to `n` entries each
+ * (NULL when `n` is 0); `err_out` is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_backup_part(const struct tabsnap_engine *engine,
+                                          const char *repository,
+                                          const char *database,
+                                          const char *label,
+                                          const char *timestamp,
+                                          const char *node,
+                                          const struct tabsnap_tablet_ref *tablets,
+                                          const char *const *dirs,
+                                          size_t n,
+                                          struct tabsnap_error **err_out);
+
+/**
+ * Commits a backup several nodes ran with `tabsnap_engine_backup_part`: every one of the `n` `nodes` must have
+ * left its part (`TABSNAP_STATUS_NOT_FOUND` names those that did not); the parts are merged and the snapshot's
+ * manifest written, after which the snapshot exists.
+ *
+ * # Safety
+ * `engine` is live; the strings are NUL-terminated UTF-8; `nodes` points to `n` strings; `err_out` is NULL or
+ * writable.
+ */
+tabsnap_status tabsnap_engine_commit_parts(const struct tabsnap_engine *engine,
+                                           const char *repository,
+                                           const char *label,
+                                           const char *timestamp,
+                                           const char *const *nodes,
+                                           size_t n,
+                                           struct tabsnap_error **err_out);
+
+/**
  * The status of `err` (`TABSNAP_STATUS_NULL_ARGUMENT` when `err` is NULL).
  *
  * # Safety

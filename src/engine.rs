@@ -412,6 +412,67 @@ impl Engine {
         Ok(())
     }
 
+    /// One node's share of a backup several nodes run (see [`crate::pack::cluster`]): packs `tablets` (each
+    /// with the directory holding its files) into repository `repository` and leaves the part of node `node`
+    /// for [`Engine::commit_parts`]. Every node of one backup uses the same `label` and `timestamp`.
+    ///
+    /// # Errors
+    /// An unknown repository; a read-only one; the packer's errors.
+    pub fn backup_part(
+        &self,
+        repository: &str,
+        database: &str,
+        label: &str,
+        timestamp: &str,
+        node: &str,
+        tablets: &[(TabletRef, PathBuf)],
+    ) -> Result<pack::BackupSummary> {
+        let (meta, repo) = self.repository(repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        let mut tables: Vec<TableSource> = Vec::new();
+        for (t, dir) in tablets {
+            let table = match tables.iter().position(|x| x.name == t.table) {
+                Some(i) => &mut tables[i],
+                None => {
+                    tables.push(TableSource { name: t.table.clone(), partitions: Vec::new() });
+                    tables.last_mut().ok_or_else(|| Error::new(ErrorKind::Io, "internal"))?
+                }
+            };
+            let part = match table.partitions.iter().position(|x| x.name == t.partition) {
+                Some(i) => &mut table.partitions[i],
+                None => {
+                    table.partitions.push(PartitionSource { name: t.partition.clone(), indexes: Vec::new() });
+                    table.partitions.last_mut().ok_or_else(|| Error::new(ErrorKind::Io, "internal"))?
+                }
+            };
+            match part.indexes.iter().position(|x| x.name == t.index) {
+                Some(i) => part.indexes[i].tablets.push(TabletSource::new(t.tablet.clone(), dir.clone())),
+                None => part.indexes.push(IndexSource {
+                    name: t.index.clone(),
+                    tablets: vec![TabletSource::new(t.tablet.clone(), dir.clone())],
+                }),
+            }
+        }
+        let source = BackupSource { database: database.into(), tables, host_metadata: Vec::new() };
+        let control = JobControl { timestamp: Some(timestamp.into()), ..JobControl::default() };
+        let (part, summary) = self.inner.packer.backup_part(repo.as_ref(), &source, label, &control)?;
+        pack::cluster::write_part(repo.as_ref(), node, &part)?;
+        Ok(summary)
+    }
+
+    /// Commits a backup several nodes ran: every node in `nodes` must have left its part; the parts are merged
+    /// and the manifest written. Returns the number of files in the snapshot.
+    ///
+    /// # Errors
+    /// An unknown repository; missing parts (named); an existing snapshot; repository errors.
+    pub fn commit_parts(&self, repository: &str, label: &str, timestamp: &str, nodes: &[String]) -> Result<u64> {
+        let (_, repo) = self.repository(repository)?;
+        let m = pack::cluster::commit_parts(repo.as_ref(), label, timestamp, nodes)?;
+        Ok(m.files().count() as u64)
+    }
+
     // -- repositories ---------------------------------------------------------------------------------------
 
     fn create_repository(&self, s: &ast::CreateRepository) -> Result<()> {
@@ -698,7 +759,12 @@ fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
             s3.probe()?;
             let number = |k: &str| -> Result<u64> {
                 get(k).map_or(Ok(0), |v| {
-                    v.trim().parse().map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("property {k} must be a whole number, not {v:?}")))
+                    v.trim().parse().map_err(|_| {
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!("property {k} must be a whole number, not {v:?}"),
+                        )
+                    })
                 })
             };
             let max_requests = usize::try_from(number("s3.max_requests")?).unwrap_or(usize::MAX);

@@ -587,3 +587,95 @@ pub unsafe extern "C" fn tabsnap_result_free(result: *mut tabsnap_result) {
         drop(unsafe { Box::from_raw(result) });
     }
 }
+
+/// One node's share of a backup several nodes run: packs the `n` tablets (`tablets[i]` names one, `dirs[i]` is
+/// the local directory holding its files) into repository `repository` and leaves this node's part; a
+/// coordinator then calls `tabsnap_engine_commit_parts` with every node's name. All nodes of one backup use the
+/// same `label` and `timestamp` (`yyyy-MM-dd-HH-mm-ss`). Runs on the calling thread (and the engine's pool) and
+/// returns when the part is stored. Running a node again replaces its part and uploads only what is missing.
+///
+/// # Safety
+/// `engine` is live; the strings are NUL-terminated UTF-8; `tablets` and `dirs` point to `n` entries each
+/// (NULL when `n` is 0); `err_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_engine_backup_part(
+    engine: *const tabsnap_engine,
+    repository: *const c_char,
+    database: *const c_char,
+    label: *const c_char,
+    timestamp: *const c_char,
+    node: *const c_char,
+    tablets: *const super::host::tabsnap_tablet_ref,
+    dirs: *const *const c_char,
+    n: usize,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    with_engine(engine, err_out, |e| {
+        // SAFETY: NUL-terminated strings per the contract.
+        let (repository, database, label, timestamp, node) = unsafe {
+            (
+                str_arg(repository, "repository")?,
+                str_arg(database, "database")?,
+                str_arg(label, "label")?,
+                str_arg(timestamp, "timestamp")?,
+                str_arg(node, "node")?,
+            )
+        };
+        if n > 0 && (tablets.is_null() || dirs.is_null()) {
+            return Err(Failure::null("tablets or dirs"));
+        }
+        let mut list = Vec::with_capacity(n);
+        for i in 0..n {
+            // SAFETY: `n` entries each, per the contract.
+            let (t, d) = unsafe { (&*tablets.add(i), *dirs.add(i)) };
+            // SAFETY: the tablet ref's strings and the dir are NUL-terminated per the contract.
+            let r = unsafe {
+                crate::host::TabletRef {
+                    table: str_arg(t.table, "tablets[].table")?.to_owned(),
+                    partition: str_arg(t.partition, "tablets[].partition")?.to_owned(),
+                    index: str_arg(t.index, "tablets[].index")?.to_owned(),
+                    tablet: str_arg(t.tablet, "tablets[].tablet")?.to_owned(),
+                }
+            };
+            // SAFETY: as above.
+            let dir = std::path::PathBuf::from(unsafe { str_arg(d, "dirs[]") }?);
+            list.push((r, dir));
+        }
+        e.backup_part(repository, database, label, timestamp, node, &list)?;
+        Ok(())
+    })
+}
+
+/// Commits a backup several nodes ran with `tabsnap_engine_backup_part`: every one of the `n` `nodes` must have
+/// left its part (`TABSNAP_STATUS_NOT_FOUND` names those that did not); the parts are merged and the snapshot's
+/// manifest written, after which the snapshot exists.
+///
+/// # Safety
+/// `engine` is live; the strings are NUL-terminated UTF-8; `nodes` points to `n` strings; `err_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_engine_commit_parts(
+    engine: *const tabsnap_engine,
+    repository: *const c_char,
+    label: *const c_char,
+    timestamp: *const c_char,
+    nodes: *const *const c_char,
+    n: usize,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    with_engine(engine, err_out, |e| {
+        // SAFETY: NUL-terminated strings per the contract.
+        let (repository, label, timestamp) =
+            unsafe { (str_arg(repository, "repository")?, str_arg(label, "label")?, str_arg(timestamp, "timestamp")?) };
+        if n > 0 && nodes.is_null() {
+            return Err(Failure::null("nodes"));
+        }
+        let mut names = Vec::with_capacity(n);
+        for i in 0..n {
+            // SAFETY: `n` NUL-terminated strings, per the contract.
+            names.push(unsafe { str_arg(*nodes.add(i), "nodes[]") }?.to_owned());
+        }
+        e.commit_parts(repository, label, timestamp, &names)?;
+        Ok(())
+    })
+}

@@ -30,6 +30,10 @@ class tabsnap_list_sink(ctypes.Structure):
     pass
 
 
+class tabsnap_tablet_ref(ctypes.Structure):
+    _fields_ = [("table", c_char_p), ("partition", c_char_p), ("index", c_char_p), ("tablet", c_char_p)]
+
+
 class tabsnap_job_info(ctypes.Structure):
     _fields_ = [
         ("struct_size", c_uint32),
@@ -106,6 +110,8 @@ PROTOTYPES = {
     "tabsnap_result_row_count": ([POINTER(tabsnap_result), c_size_t], c_size_t),
     "tabsnap_result_value": ([POINTER(tabsnap_result), c_size_t, c_size_t, c_size_t], c_char_p),
     "tabsnap_result_free": ([POINTER(tabsnap_result)], None),
+    "tabsnap_engine_backup_part": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, c_char_p, c_char_p, POINTER(tabsnap_tablet_ref), POINTER(c_char_p), c_size_t, E], status),
+    "tabsnap_engine_commit_parts": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, POINTER(c_char_p), c_size_t, E], status),
     "tabsnap_cb_error_set": ([POINTER(tabsnap_cb_error), c_char_p], None),
     "tabsnap_list_sink_add": ([POINTER(tabsnap_list_sink), c_char_p, c_uint64], status),
     # Host callback tables are for C/C++ hosts; Python hosts use the directory host or attach repositories.

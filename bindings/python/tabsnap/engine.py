@@ -330,5 +330,22 @@ class Engine(Managed):
         self._keepalive.append(keep)
         _check(lib.tabsnap_engine_attach_repository, self.ptr, _enc(name), byref(table), c_bool(read_only))
 
+    def backup_part(self, repository, database, label, timestamp, node, tablets):
+        """One node's share of a backup several nodes run. `tablets` is a list of
+        (table, partition, index, tablet_id, directory); every node uses the same label and timestamp."""
+        n = len(tablets)
+        refs = (b.tabsnap_tablet_ref * max(n, 1))()
+        dirs = (ctypes.c_char_p * max(n, 1))()
+        for i, (table, partition, index, tablet, directory) in enumerate(tablets):
+            refs[i] = b.tabsnap_tablet_ref(_enc(table), _enc(partition), _enc(index), _enc(tablet))
+            dirs[i] = _enc(str(directory))
+        _check(lib.tabsnap_engine_backup_part, self.ptr, _enc(repository), _enc(database), _enc(label),
+               _enc(timestamp), _enc(node), refs, dirs, n)
+
+    def commit_parts(self, repository, label, timestamp, nodes):
+        """Commits a backup several nodes ran: every node in `nodes` must have stored its part."""
+        arr = (ctypes.c_char_p * max(len(nodes), 1))(*[_enc(n) for n in nodes])
+        _check(lib.tabsnap_engine_commit_parts, self.ptr, _enc(repository), _enc(label), _enc(timestamp), arr, len(nodes))
+
     def close(self):
         super().close()

@@ -66,3 +66,18 @@ def test_cancel_a_job_mid_upload(data_dir):
         with pytest.raises(tabsnap.Cancelled):
             job.wait(timeout=60)
         assert not any(k.startswith("snapshots/") for k in repo.objects)
+
+
+def test_a_backup_run_by_two_nodes(data_dir):
+    repo = tabsnap.MemoryRepository()
+    ts = "2024-01-01-10-00-00"
+    with tabsnap.Engine(data_dir) as engine:
+        engine.attach_repository("mem", repo)
+        t1 = data_dir / "db1" / "t1"
+        engine.backup_part("mem", "db1", "multi", ts, "a", [("t1", "p1", "t1", "1001", t1 / "p1" / "1001")])
+        with pytest.raises(tabsnap.NotFoundError, match="b"):
+            engine.commit_parts("mem", "multi", ts, ["a", "b"])
+        engine.backup_part("mem", "db1", "multi", ts, "b", [("t1", "p2", "t1", "1002", t1 / "p2" / "1002")])
+        engine.commit_parts("mem", "multi", ts, ["a", "b"])
+        engine.query(f"RESTORE SNAPSHOT db1.multi FROM mem ON (t1 AS t1m) PROPERTIES ('backup_timestamp' = '{ts}')").wait(timeout=60)
+    assert tree(data_dir / "db1" / "t1") == tree(data_dir / "db1" / "t1m")
