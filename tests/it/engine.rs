@@ -1,6 +1,8 @@
 //! The engine end to end over the directory host: statements, jobs, SHOW, CANCEL, timeouts, privileges.
 
 use std::path::{Path, PathBuf};
+
+use crate::util::tree;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -98,22 +100,6 @@ fn create_repo(f: &Fixture) {
     assert_eq!(one(&f.engine, &root(), &sql).unwrap(), Outcome::Done);
 }
 
-fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().unwrap() != "_table.json" {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn backup_show_restore_under_another_name_is_byte_identical() {
     let f = fixture();
@@ -153,7 +139,7 @@ fn backup_show_restore_under_another_name_is_byte_identical() {
     );
     let r = finish(&f.engine, id);
     assert_eq!(r.objects, ["t1 AS t1_copy"]);
-    assert_eq!(files_under(&f.data.join("db1/t1")), files_under(&f.data.join("db1/t1_copy")));
+    assert_eq!(tree(&f.data.join("db1/t1")), tree(&f.data.join("db1/t1_copy")));
     // The restored table is in the catalog with its rollup.
     let copy = DirHost::new(&f.data).unwrap();
     let tables = tabsnap::host::Host::tables(&copy, "db1").unwrap();
@@ -175,7 +161,7 @@ fn backup_show_restore_under_another_name_is_byte_identical() {
         ),
     );
     finish(&f.engine, id);
-    assert_eq!(files_under(&f.data.join("db1/t1/p2")), files_under(&f.data.join("db2/t1/p2")));
+    assert_eq!(tree(&f.data.join("db1/t1/p2")), tree(&f.data.join("db2/t1/p2")));
     assert!(!f.data.join("db2/t1/p1").exists());
 }
 
@@ -361,7 +347,7 @@ fn a_failed_restore_leaves_the_data_directory_as_it_was() {
     gated.release();
     f.engine.attach_repository("mem", gated.clone(), false).unwrap();
     let j = finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT s1 TO mem ON (t1)"));
-    let before = files_under(&f.data);
+    let before = tree(&f.data);
     // Corrupt a pack: the restore fails during download and rolls back.
     let pack = gated.inner.list("packs/").unwrap()[0].key.clone();
     gated.inner.tamper(&pack, |v| v[10] ^= 1);
@@ -373,7 +359,7 @@ fn a_failed_restore_leaves_the_data_directory_as_it_was() {
     let r = f.engine.wait(id, Duration::from_secs(60)).unwrap();
     assert_eq!(r.state, JobState::Cancelled);
     assert!(r.status_text().contains("crc32c mismatch") && r.status_text().contains(&pack), "{}", r.status_text());
-    assert_eq!(files_under(&f.data), before);
+    assert_eq!(tree(&f.data), before);
     assert!(!f.data.join("db1/t9").exists());
     assert!(
         std::fs::read_dir(f.data.join("db1")).unwrap().all(|e| !e

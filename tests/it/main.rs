@@ -9,3 +9,4 @@ mod fuzz;
 mod pack;
 mod s3;
 mod sql;
+mod util;

@@ -1,7 +1,8 @@
 //! The packer end to end: backup → restore → byte comparison, dedup and resume, corruption, faults, safety.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use crate::util::tree;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,23 +71,6 @@ fn control(ts: &str) -> JobControl {
     JobControl { timestamp: Some(ts.into()), ..JobControl::default() }
 }
 
-/// Every file under `dir`, relative path → bytes.
-fn read_tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 fn restore_all(
     packer: &Packer,
     repo: &dyn Repository,
@@ -113,7 +97,7 @@ fn backup_restore_compares_every_byte_and_verifies() {
     let out = tmp.path().join("out");
     let r = restore_all(&p, &repo, &m, &out).unwrap();
     assert_eq!(r.files, s.files);
-    assert_eq!(read_tree(&out), read_tree(&tmp.path().join("data")));
+    assert_eq!(tree(&out), tree(&tmp.path().join("data")));
     for (t, _, _, tablet, f) in m.files() {
         assert!(check_restored_file(&out.join(&t.name).join(&tablet.id).join(&f.path), f).unwrap(), "{}", f.path);
     }
@@ -149,12 +133,12 @@ fn unchanged_data_uploads_only_a_manifest_and_changes_upload_only_themselves() {
     let m = load_manifest(&repo, "full3", "2024-01-01-12-00-00").unwrap();
     let out = tmp.path().join("out");
     restore_all(&p, &repo, &m, &out).unwrap();
-    assert_eq!(read_tree(&out), read_tree(&data));
+    assert_eq!(tree(&out), tree(&data));
     // The older snapshot still restores to the older bytes.
     let m1 = load_manifest(&repo, "full1", "2024-01-01-10-00-00").unwrap();
     let out1 = tmp.path().join("out1");
     restore_all(&p, &repo, &m1, &out1).unwrap();
-    assert_ne!(read_tree(&out1), read_tree(&data));
+    assert_ne!(tree(&out1), tree(&data));
     assert!(p.verify(&repo, &[m, m1], false).unwrap().is_ok());
 }
 
@@ -218,14 +202,14 @@ fn an_interrupted_backup_leaves_no_snapshot_and_resumes_uploading_only_what_is_m
     assert!(again.chunks_reused > 0, "chunks of the pack left behind are reused: {again:?}");
     let m = load_manifest(&repo, "n", "2024-01-01-10-00-00").unwrap();
     restore_all(&small, &repo, &m, &tmp.path().join("noisy-out")).unwrap();
-    assert_eq!(read_tree(&tmp.path().join("noisy-out/t/1")), read_tree(&noisy));
+    assert_eq!(tree(&tmp.path().join("noisy-out/t/1")), tree(&noisy));
     let repo = Fault::new(MemoryRepository::new(), FaultPlan::default());
     init_repository(&repo).unwrap();
     p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     let m = load_manifest(&repo, "snap", "2024-01-01-10-00-00").unwrap();
     let out = tmp.path().join("out");
     restore_all(&p, &repo, &m, &out).unwrap();
-    assert_eq!(read_tree(&out), read_tree(&tmp.path().join("data")));
+    assert_eq!(tree(&out), tree(&tmp.path().join("data")));
 }
 
 #[test]
@@ -242,7 +226,7 @@ fn transient_failures_are_retried() {
     let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
     restore_all(&p, &repo, &m, &tmp.path().join("out")).unwrap();
-    assert_eq!(read_tree(&tmp.path().join("out")), read_tree(&tmp.path().join("data")));
+    assert_eq!(tree(&tmp.path().join("out")), tree(&tmp.path().join("data")));
 }
 
 #[test]
@@ -312,7 +296,7 @@ fn restore_of_one_tablet_reads_only_what_it_needs() {
         p.restore(&repo, &m, &|_, _, _, t| (t.id == "10011").then(|| out.join(&t.id)), &JobControl::default()).unwrap();
     assert_eq!(r.files, 21);
     assert!(r.bytes_read < s.bytes_uploaded / 3, "read {} of {}", r.bytes_read, s.bytes_uploaded);
-    assert_eq!(read_tree(&out.join("10011")), read_tree(&tmp.path().join("data/orders/10011")));
+    assert_eq!(tree(&out.join("10011")), tree(&tmp.path().join("data/orders/10011")));
     assert!(!out.join("10010").exists());
 }
 
@@ -445,7 +429,7 @@ fn the_committed_golden_repository_still_decodes_and_restores() {
     let out = tmp.path().join("out");
     let p = packer();
     p.restore(&repo, &m, &|_, _, _, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
-    assert_eq!(read_tree(&out.join("1001")), read_tree(&expected.join("t/1001")));
+    assert_eq!(tree(&out.join("1001")), tree(&expected.join("t/1001")));
     assert!(p.verify(&repo, &[m], false).unwrap().is_ok());
     // The pack's name is its content hash: the bytes on disk are exactly what was written.
     for o in repo.list("packs/").unwrap() {

@@ -3,6 +3,8 @@
 //! PATH or in target/py/bin, where scripts/test-all.sh installs it) and fail, with instructions, if there is none.
 
 use std::path::{Path, PathBuf};
+
+use crate::util::tree;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -173,22 +175,6 @@ fn make_data(root: &Path) {
     }
 }
 
-fn files(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().unwrap() != "_table.json" {
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn backup_and_restore_through_sql_on_s3_with_multipart_and_no_secret_shown() {
     let s = server();
@@ -216,7 +202,7 @@ fn backup_and_restore_through_sql_on_s3_with_multipart_and_no_secret_shown() {
         format!("RESTORE SNAPSHOT s1 FROM s3r ON (t1 AS t1_copy) PROPERTIES ('backup_timestamp' = '{}')", j.timestamp);
     let Outcome::Job(id) = engine.execute(&root, &sql).unwrap().remove(0) else { panic!() };
     assert_eq!(engine.wait(id, Duration::from_secs(120)).unwrap().state, JobState::Finished);
-    assert_eq!(files(&data.join("db1/t1")), files(&data.join("db1/t1_copy")));
+    assert_eq!(tree(&data.join("db1/t1")), tree(&data.join("db1/t1_copy")));
 
     // No SHOW output and no job record carries the secret.
     for sql in ["SHOW REPOSITORIES", "SHOW BACKUP", "SHOW RESTORE", "SHOW SNAPSHOT ON s3r"] {
@@ -329,7 +315,7 @@ fn resume_after_failures_uploads_only_what_is_missing_and_retries_transient_erro
     let m = load_manifest(&repo, "s", "2024-01-01-10-00-00").unwrap();
     let out = tmp.path().join("out");
     single.restore(&repo, &m, &|_, _, _, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
-    assert_eq!(files(&out.join("1001")), files(&data.join("db1/t1/p1/1001")));
+    assert_eq!(tree(&out.join("1001")), tree(&data.join("db1/t1/p1/1001")));
 }
 
 #[test]
@@ -409,7 +395,7 @@ fn operator_tools_take_s3_locations_and_credentials_from_the_environment() {
     let to = tmp.path().join("out");
     let (code, out) = run(&["restore", &location, "snap1", "--to", to.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(files(&to.join("db1/t1")), files(&data.join("db1/t1")));
+    assert_eq!(tree(&to.join("db1/t1")), tree(&data.join("db1/t1")));
     let out = Command::new(env!("CARGO_BIN_EXE_tabsnap"))
         .args(["snapshots", &location])
         .env("AWS_ENDPOINT_URL", &s.endpoint)
@@ -468,7 +454,7 @@ fn three_worker_processes_back_up_to_s3_and_a_failed_node_is_retried_elsewhere()
     let to = tmp.path().join("out");
     let (code, out) = tabsnap(&["restore", &location, "snap", "--to", to.to_str().unwrap()], None);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(files(&to), files(&data));
+    assert_eq!(tree(&to), tree(&data));
     // If every node fails, nothing is committed.
     let (code, out) = tabsnap(&["cluster-backup", &location, "snap2", "--data", d, "--workers", "1"], Some("node0"));
     assert_eq!(code, 1, "{out}");
