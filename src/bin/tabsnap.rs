@@ -322,6 +322,12 @@ fn tree_source(data: &Path, db: &str, depth: usize) -> Result<BackupSource, Erro
             format!("no tablet directories {depth} levels below {}", data.display()),
         ));
     }
+    Ok(source_of(db, tables))
+}
+
+/// A backup source of directory-mode tables: each table one partition and one (base) index, both named after
+/// it, tablets sorted by id.
+fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<TabletSource>>) -> BackupSource {
     let tables = tables
         .into_iter()
         .map(|(name, mut tablets)| {
@@ -332,7 +338,7 @@ fn tree_source(data: &Path, db: &str, depth: usize) -> Result<BackupSource, Erro
             }
         })
         .collect();
-    Ok(BackupSource { database: db.into(), tables, host_metadata: Vec::new() })
+    BackupSource { database: db.into(), tables, host_metadata: Vec::new() }
 }
 
 fn snapshots_command(location: &str) -> Result<(), Error> {
@@ -793,17 +799,7 @@ fn worker_command(
         }
         tables.entry(table.to_owned()).or_default().push(TabletSource::new(tablet, data.join(rel)));
     }
-    let source = BackupSource {
-        database: db.into(),
-        tables: tables
-            .into_iter()
-            .map(|(name, tablets)| TableSource {
-                name: name.clone(),
-                partitions: vec![PartitionSource { name: name.clone(), indexes: vec![IndexSource { name, tablets }] }],
-            })
-            .collect(),
-        host_metadata: Vec::new(),
-    };
+    let source = source_of(db, tables);
     let packer = tuning.packer()?;
     let start = Instant::now();
     let control = JobControl { timestamp: Some(timestamp.into()), ..JobControl::default() };

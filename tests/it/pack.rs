@@ -80,6 +80,18 @@ fn restore_all(
     packer.restore(repo, m, &|t, _, _, tablet| Some(out.join(&t.name).join(&tablet.id)), &JobControl::default())
 }
 
+/// A tree backed up as "snap" into a fresh in-memory repository: (dir, repo, packer, summary, manifest).
+fn backed_up() -> (tempfile::TempDir, MemoryRepository, Packer, tabsnap::pack::BackupSummary, Manifest) {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = make_tree(&tmp.path().join("data"));
+    let repo = MemoryRepository::new();
+    init_repository(&repo).unwrap();
+    let p = packer();
+    let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
+    let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
+    (tmp, repo, p, s, m)
+}
+
 #[test]
 fn backup_restore_compares_every_byte_and_verifies() {
     let tmp = tempfile::tempdir().unwrap();
@@ -231,13 +243,7 @@ fn transient_failures_are_retried() {
 
 #[test]
 fn corruption_is_found_and_named_on_restore_and_verify() {
-    let tmp = tempfile::tempdir().unwrap();
-    let source = make_tree(&tmp.path().join("data"));
-    let repo = MemoryRepository::new();
-    init_repository(&repo).unwrap();
-    let p = packer();
-    let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
-    let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
+    let (tmp, repo, p, _, m) = backed_up();
     let pack = repo.list("packs/").unwrap()[0].key.clone();
     repo.tamper(&pack, |v| v[100] ^= 0x40);
 
@@ -302,13 +308,7 @@ fn restore_of_one_tablet_reads_only_what_it_needs() {
 
 #[test]
 fn restore_never_escapes_overwrites_or_follows_links() {
-    let tmp = tempfile::tempdir().unwrap();
-    let source = make_tree(&tmp.path().join("data"));
-    let repo = MemoryRepository::new();
-    init_repository(&repo).unwrap();
-    let p = packer();
-    let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
-    let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
+    let (tmp, repo, p, _, m) = backed_up();
 
     for bad in ["../escape", "/etc/passwd", "a/../../b", "a//b", "./x"] {
         let mut evil = m.clone();
