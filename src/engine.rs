@@ -579,11 +579,8 @@ impl Engine {
         for s in &doomed {
             repo.delete(&crate::format::manifest_key(&s.label, &s.timestamp))?;
         }
-        // Never collect while a job may be writing packs into this repository; the next DROP SNAPSHOT will.
-        let busy = self.inner.jobs.lock().values().any(|j| !j.state.is_done() && j.repository == repository);
-        if !busy {
-            pack::collect_garbage(repo.as_ref())?;
-        }
+        // Frees the space now unless others use the repository (any process): then a later collection will.
+        crate::store::collect_garbage(repo.as_ref(), false)?;
         Ok(())
     }
 

@@ -37,9 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backup::BackupSummary;
 pub use restore::{RestoreSummary, TabletTarget};
-pub use state::{
-    GcSummary, SnapshotId, collect_garbage, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc,
-};
+pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
 pub use verify::{Problem, VerifyReport, check_restored_file};
 
 use crate::{Error, ErrorKind, Result};
