@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+#[path = "tabsnap/maintenance.rs"]
+mod maintenance;
+
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use tabsnap::host::DirHost;
 use tabsnap::job::{JobInfo, JobKind};
 use tabsnap::pack::{self, BackupSource, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource};
 use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
+use tabsnap::store;
 use tabsnap::{Engine, Error, ErrorKind, Outcome, ResultSet, Session, sql};
 
 /// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
@@ -163,6 +167,30 @@ enum Command {
         #[command(flatten)]
         tuning: Tuning,
     },
+    /// Remove what no snapshot needs (index objects and packs), under the repository's exclusive lock.
+    ///
+    /// Runs only when no backup, restore, verify or collection (of any process or host) holds the repository:
+    /// otherwise it removes nothing and exits with status 75; run it again later. Stale locks (their process
+    /// exited, or not refreshed for TABSNAP_LOCK_STALE_SECS, default 600) do not block it.
+    Gc {
+        /// Repository location.
+        location: String,
+        /// Only list what would be removed, with sizes.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove stale locks (their process exited, or they were not refreshed for TABSNAP_LOCK_STALE_SECS) and
+    /// list the live ones.
+    Unlock {
+        /// Repository location.
+        location: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check snapshots end to end; exit 1 naming every bad object, chunk and file.
     Verify {
         /// Repository location.
@@ -215,6 +243,16 @@ fn main() -> ExitCode {
         Command::Restore { location, label, timestamp, to, tuning } => {
             restore_command(&location, &label, timestamp, &to, &tuning)
         }
+        Command::Gc { location, dry_run, json } => {
+            return maintenance_exit(
+                open_location(&location, false).and_then(|r| maintenance::gc_command(r.as_ref(), dry_run, json)),
+            );
+        }
+        Command::Unlock { location, json } => {
+            return maintenance_exit(
+                open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
+            );
+        }
         Command::Verify { location, label, timestamp, quick } => {
             return verify_command(&location, label, timestamp, quick);
         }
@@ -254,6 +292,13 @@ fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>, Er
         return Err(Error::new(ErrorKind::NotFound, format!("no repository at {}", path.display())));
     }
     Ok(Box::new(LocalRepository::new(path)?))
+}
+
+fn maintenance_exit(result: Result<ExitCode, Error>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn mb_per_s(bytes: u64, secs: f64) -> f64 {
@@ -389,7 +434,9 @@ fn restore_command(
         let safe = |s: &str| !s.is_empty() && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
         (safe(&t.name) && safe(&tablet.id) && !tablet.id.contains('/')).then(|| to.join(&t.name).join(&tablet.id))
     };
-    let r = packer.restore(repo.as_ref(), m, &target, &JobControl::default())?;
+    let r = store::with_shared_lock(repo.as_ref(), "restore", |_| {
+        packer.restore(repo.as_ref(), m, &target, &JobControl::default())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "restored {} {} into {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
@@ -408,8 +455,10 @@ fn restore_command(
 fn verify_command(location: &str, label: Option<String>, timestamp: Option<String>, quick: bool) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
-        let manifests = pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
-        Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)
+        store::with_shared_lock(repo.as_ref(), "verify", |_| {
+            let manifests = pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
+            Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)
+        })
     };
     match run() {
         Ok(report) if report.is_ok() => {

@@ -1,0 +1,111 @@
+//! What a BACKUP job does: tablet snapshots from the host, the packer into the repository, the snapshots
+//! released; and the source of one node's part of a backup several nodes run.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Inner;
+use crate::Result;
+use crate::host::TabletRef;
+use crate::job::{JobHandle, JobState};
+use crate::pack::{
+    self, BackupSource, CancelToken, IndexSource, JobControl, PartitionSource, TableSource, TabletSource,
+};
+use crate::plan::BackupPlan;
+use crate::repo::Repository;
+
+/// Runs the backup `plan` as job `job`: snapshots, packs and uploads, commits the manifest, releases.
+pub(super) fn run_backup(
+    inner: &Inner,
+    job: &JobHandle,
+    plan: BackupPlan,
+    label: &str,
+    repo: Arc<dyn Repository>,
+    timestamp: String,
+    cancel: CancelToken,
+) -> Result<()> {
+    let db = plan.database.clone();
+    job.set_state(JobState::Snapshoting);
+    cancel.check()?;
+    let tablets = plan.tablets();
+    let dirs = inner.host.snapshot(&db, &tablets)?;
+    let result = (|| -> Result<()> {
+        let mut dir_of: HashMap<&TabletRef, PathBuf> = tablets.iter().zip(dirs).collect();
+        let tables = plan
+            .tables
+            .iter()
+            .map(|(table, partitions)| TableSource {
+                name: table.clone(),
+                partitions: partitions
+                    .iter()
+                    .map(|p| PartitionSource {
+                        name: p.name.clone(),
+                        indexes: p
+                            .indexes
+                            .iter()
+                            .map(|i| IndexSource {
+                                name: i.name.clone(),
+                                tablets: i
+                                    .tablets
+                                    .iter()
+                                    .map(|t| {
+                                        let r = TabletRef {
+                                            table: table.clone(),
+                                            partition: p.name.clone(),
+                                            index: i.name.clone(),
+                                            tablet: t.id.clone(),
+                                        };
+                                        TabletSource::new(t.id.clone(), dir_of.remove(&r).unwrap_or_default())
+                                    })
+                                    .collect(),
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let source = BackupSource {
+            database: db.clone(),
+            tables,
+            host_metadata: inner.host.metadata(&db, &plan.table_names())?,
+        };
+        job.update(|j| j.snapshot_finished_ms = Some(pack::now_ms()));
+        job.set_state(JobState::UploadSnapshot);
+        job.set_state(JobState::Uploading);
+        let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: Some(timestamp) };
+        inner.packer.backup(repo.as_ref(), &source, label, &control)?;
+        job.update(|j| j.transfer_finished_ms = Some(pack::now_ms()));
+        job.set_state(JobState::SaveMeta);
+        job.set_state(JobState::UploadInfo);
+        Ok(())
+    })();
+    let released = inner.host.release(&db, &tablets);
+    result?;
+    released.map_err(|e| e.context("releasing the tablet snapshots"))
+}
+
+/// The backup source of one node's part: `tablets` (each with the directory holding its files) as a tree.
+pub(super) fn part_source(database: &str, tablets: &[(TabletRef, PathBuf)]) -> BackupSource {
+    let mut tables: Vec<TableSource> = Vec::new();
+    for (t, dir) in tablets {
+        let ti = tables.iter().position(|x| x.name == t.table).unwrap_or_else(|| {
+            tables.push(TableSource { name: t.table.clone(), partitions: Vec::new() });
+            tables.len() - 1
+        });
+        let partitions = &mut tables[ti].partitions;
+        let pi = partitions.iter().position(|x| x.name == t.partition).unwrap_or_else(|| {
+            partitions.push(PartitionSource { name: t.partition.clone(), indexes: Vec::new() });
+            partitions.len() - 1
+        });
+        let indexes = &mut partitions[pi].indexes;
+        match indexes.iter().position(|x| x.name == t.index) {
+            Some(i) => indexes[i].tablets.push(TabletSource::new(t.tablet.clone(), dir.clone())),
+            None => indexes.push(IndexSource {
+                name: t.index.clone(),
+                tablets: vec![TabletSource::new(t.tablet.clone(), dir.clone())],
+            }),
+        }
+    }
+    BackupSource { database: database.into(), tables, host_metadata: Vec::new() }
+}

@@ -1,0 +1,235 @@
+//! One statement to its effect: privileges checked, then repositories created or dropped, jobs started or
+//! cancelled, snapshots shown or dropped.
+
+use super::backup::run_backup;
+use super::restore::run_restore;
+use super::{Engine, Outcome, Session, analysis};
+use crate::host::Privilege;
+use crate::job::persist::RepoMeta;
+use crate::job::{JobInfo, JobKind};
+use crate::sql::{self, NameFilter, Statement, ast};
+use crate::{Error, ErrorKind, Result, pack, plan};
+
+fn denied(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Analysis,
+        format!("Access denied; you need (at least one of) the {what} privilege(s) for this operation"),
+    )
+}
+
+impl Engine {
+    pub(super) fn execute_one(&self, session: &Session, stmt: &Statement) -> Result<Outcome> {
+        let host = &self.inner.host;
+        let admin = || if host.has_privilege(&session.user, &Privilege::Admin) { Ok(()) } else { Err(denied("ADMIN")) };
+        let load = |db: &str| {
+            if host.has_privilege(&session.user, &Privilege::Load(db.into())) { Ok(()) } else { Err(denied("LOAD")) }
+        };
+        let current_db = |db: &Option<String>| -> Result<String> {
+            db.clone().or_else(|| session.database.clone()).ok_or_else(|| analysis("No database selected"))
+        };
+        match stmt {
+            Statement::CreateRepository(s) => {
+                admin()?;
+                self.create_repository(s).map(|()| Outcome::Done)
+            }
+            Statement::DropRepository(s) => {
+                admin()?;
+                self.drop_repository(&s.name).map(|()| Outcome::Done)
+            }
+            Statement::ShowRepositories => {
+                admin()?;
+                Ok(Outcome::Rows(self.show_repositories()))
+            }
+            Statement::Backup(s) => {
+                let db = sql::resolve_database(&s.label, session.database.as_deref())?.to_owned();
+                load(&db)?;
+                self.start_backup(s, &db).map(Outcome::Job)
+            }
+            Statement::Restore(s) => {
+                let db = sql::resolve_database(&s.label, session.database.as_deref())?.to_owned();
+                load(&db)?;
+                self.start_restore(s, &db).map(Outcome::Job)
+            }
+            Statement::ShowBackup(s) => {
+                let db = current_db(&s.database)?;
+                load(&db)?;
+                let filter = sql::read_name_filter(&s.filter, "SnapshotName")?;
+                Ok(Outcome::Rows(self.show_backup(&db, filter.as_ref())))
+            }
+            Statement::ShowRestore(s) => {
+                let db = current_db(&s.database)?;
+                load(&db)?;
+                let filter = sql::read_name_filter(&s.filter, "Label")?;
+                Ok(Outcome::Rows(self.show_restore(&db, filter.as_ref(), s.brief)))
+            }
+            Statement::CancelBackup(s) | Statement::CancelRestore(s) => {
+                let db = current_db(&s.database)?;
+                load(&db)?;
+                let kind = if matches!(stmt, Statement::CancelBackup(_)) { JobKind::Backup } else { JobKind::Restore };
+                let filter = sql::read_name_filter(&s.filter, "Label")?;
+                self.cancel_running(&db, kind, filter.as_ref()).map(|_| Outcome::Done)
+            }
+            Statement::ShowSnapshot(s) => {
+                admin()?;
+                let filter = sql::snapshot_filter(&s.filter)?;
+                self.show_snapshot(&s.repository, &filter).map(Outcome::Rows)
+            }
+            Statement::DropSnapshot(s) => {
+                admin()?;
+                let timestamp = sql::drop_snapshot_filter(&s.filter)?;
+                self.drop_snapshot(&s.repository, &s.label, timestamp.as_deref()).map(|()| Outcome::Done)
+            }
+        }
+    }
+
+    fn create_repository(&self, s: &ast::CreateRepository) -> Result<()> {
+        let inner = &self.inner;
+        if inner.registry.contains(&s.name) {
+            return Err(analysis(format!("Repository {} already exists", s.name)));
+        }
+        let kind = match &s.storage {
+            ast::StorageKind::Local => "LOCAL",
+            ast::StorageKind::S3 => "S3",
+            ast::StorageKind::Hdfs => "HDFS",
+            ast::StorageKind::Broker(_) => "BROKER",
+        };
+        let meta = RepoMeta {
+            id: inner.jobs.next_id(),
+            name: s.name.clone(),
+            kind: kind.into(),
+            location: s.location.clone(),
+            read_only: s.read_only,
+            create_ms: pack::now_ms(),
+            properties: s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        };
+        inner.registry.create(meta)?;
+        inner.jobs.save()
+    }
+
+    fn drop_repository(&self, name: &str) -> Result<()> {
+        let inner = &self.inner;
+        if !inner.registry.contains(name) {
+            return Err(analysis("Repository does not exist"));
+        }
+        if inner.jobs.any_running_on(name) {
+            return Err(analysis("Backup or restore job is running on this repository. Can not drop it"));
+        }
+        inner.registry.remove(name);
+        inner.jobs.save()
+    }
+
+    fn drop_snapshot(&self, repository: &str, name: &ast::LabelName, timestamp: Option<&str>) -> Result<()> {
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        let label = &name.label;
+        let mut doomed = Vec::new();
+        for s in pack::list_snapshots(repo.as_ref())? {
+            if s.label != *label || timestamp.is_some_and(|t| s.timestamp != t) {
+                continue;
+            }
+            // `db.label` drops only that database's snapshot; the repository keys snapshots by label.
+            if let Some(db) = &name.database {
+                if pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database != *db {
+                    continue;
+                }
+            }
+            doomed.push(s);
+        }
+        if doomed.is_empty() {
+            let shown = name.database.as_ref().map_or_else(|| label.clone(), |db| format!("{db}.{label}"));
+            return Err(analysis(format!("Snapshot {shown} does not exist in repository {repository}")));
+        }
+        for s in &doomed {
+            repo.delete(&crate::format::manifest_key(&s.label, &s.timestamp))?;
+        }
+        // Frees the space now, under the repository's exclusive lock, unless another job or process uses the
+        // repository: then the snapshot is gone at once and a later collection frees its space.
+        crate::store::collect_garbage(repo.as_ref(), false)?;
+        Ok(())
+    }
+
+    fn cancel_running(&self, db: &str, kind: JobKind, filter: Option<&NameFilter>) -> Result<u64> {
+        let running = self.jobs_of(db, kind, filter).into_iter().find(|j| !j.state.is_done()).ok_or_else(|| {
+            analysis(match kind {
+                JobKind::Backup => "No backup job is currently running",
+                JobKind::Restore => "No restore is currently running",
+            })
+        })?;
+        self.cancel(running.id);
+        Ok(running.id)
+    }
+
+    fn start_backup(&self, s: &ast::Backup, db: &str) -> Result<u64> {
+        if s.global {
+            return Err(analysis("BACKUP GLOBAL (privileges, catalogs, workload groups) is not supported by tabsnap"));
+        }
+        let (meta, repo) = self.inner.registry.get(&s.repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {} is read only", s.repository)));
+        }
+        let timeout = sql::timeout_secs(&s.properties)?;
+        if pack::list_snapshots(repo.as_ref())?.iter().any(|x| x.label == s.label.label) {
+            return Err(analysis(format!("Snapshot with name '{}' already exist in repository", s.label.label)));
+        }
+        let catalog = self
+            .inner
+            .host
+            .tables(db)
+            .map_err(|e| if e.kind() == ErrorKind::NotFound { analysis(e.message()) } else { e })?;
+        let plan = plan::plan_backup(s, db, &catalog)?;
+        let mut job = JobInfo::new(0, JobKind::Backup, db, &s.label.label, &s.repository, timeout);
+        job.timestamp = pack::timestamp_utc(job.create_ms);
+        job.objects = plan.tables.iter().map(|(t, _)| format!("{db}.{t}")).collect();
+        job.tablets = plan.tablets().len() as u64;
+        let timestamp = job.timestamp.clone();
+        let (id, token) = self.inner.jobs.admit(job)?;
+        self.inner.jobs.save()?;
+        let inner = self.inner.clone();
+        let label = s.label.label.clone();
+        let handle = self.inner.jobs.handle(id);
+        self.inner.jobs.spawn(id, token.clone(), timeout, move || {
+            run_backup(&inner, &handle, plan, &label, repo, timestamp, token)
+        });
+        Ok(id)
+    }
+
+    fn start_restore(&self, s: &ast::Restore, db: &str) -> Result<u64> {
+        if s.global {
+            return Err(analysis("RESTORE GLOBAL (privileges, catalogs, workload groups) is not supported by tabsnap"));
+        }
+        let (_, repo) = self.inner.registry.get(&s.repository)?;
+        let timeout = sql::timeout_secs(&s.properties)?;
+        let timestamp = s.properties.get("backup_timestamp").unwrap_or_default().to_owned();
+        let manifest = pack::load_manifest(repo.as_ref(), &s.label.label, &timestamp).map_err(|e| {
+            analysis(format!(
+                "Failed to get info of snapshot '{}' because: {}. Maybe specified wrong backup timestamp",
+                s.label.label,
+                e.message()
+            ))
+        })?;
+        let catalog = match self.inner.host.tables(db) {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let plan = plan::plan_restore(s, db, &manifest, &catalog)?;
+        let mut job = JobInfo::new(0, JobKind::Restore, db, &s.label.label, &s.repository, timeout);
+        job.timestamp = timestamp;
+        job.objects = plan
+            .tables
+            .iter()
+            .map(|t| if t.source == t.target { t.source.clone() } else { format!("{} AS {}", t.source, t.target) })
+            .collect();
+        job.restore_properties = s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let (id, token) = self.inner.jobs.admit(job)?;
+        self.inner.jobs.save()?;
+        let inner = self.inner.clone();
+        let handle = self.inner.jobs.handle(id);
+        self.inner
+            .jobs
+            .spawn(id, token.clone(), timeout, move || run_restore(&inner, &handle, plan, manifest, repo, token));
+        Ok(id)
+    }
+}

@@ -1,0 +1,155 @@
+//! The repository registry: the repositories an engine knows by name, and the one factory that opens a
+//! repository from its declaration (CREATE REPOSITORY, the state file).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::job::persist::RepoMeta;
+use crate::pack;
+use crate::repo::{Limit, LocalRepository, Repository, Retry, S3Config, S3Repository};
+use crate::{Error, ErrorKind, Result};
+
+/// The kind of repositories a host attaches itself; they are not saved.
+pub(crate) const HOST_KIND: &str = "HOST";
+
+struct RepoEntry {
+    meta: RepoMeta,
+    repo: Arc<dyn Repository>,
+}
+
+/// The repositories of one engine, by name.
+#[derive(Default)]
+pub(crate) struct Registry {
+    repos: RwLock<BTreeMap<String, RepoEntry>>,
+}
+
+fn already_exists(name: &str) -> Error {
+    Error::new(ErrorKind::Analysis, format!("Repository {name} already exists"))
+}
+
+impl Registry {
+    /// Opens every repository of `saved`.
+    ///
+    /// # Errors
+    /// The first repository that cannot be opened, named.
+    pub(crate) fn load(&self, saved: Vec<RepoMeta>) -> Result<()> {
+        let mut repos = self.repos.write();
+        for meta in saved {
+            let repo = open_repository(&meta).map_err(|e| e.context(format!("repository {}", meta.name)))?;
+            repos.insert(meta.name.clone(), RepoEntry { meta, repo });
+        }
+        Ok(())
+    }
+
+    /// The repositories the state file keeps (those not attached by the host), by name.
+    pub(crate) fn saved(&self) -> Vec<RepoMeta> {
+        self.repos.read().values().filter(|e| e.meta.kind != HOST_KIND).map(|e| e.meta.clone()).collect()
+    }
+
+    /// Whether a repository is called `name`.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.repos.read().contains_key(name)
+    }
+
+    /// The repository called `name`.
+    ///
+    /// # Errors
+    /// "Repository `name` does not exist".
+    pub(crate) fn get(&self, name: &str) -> Result<(RepoMeta, Arc<dyn Repository>)> {
+        self.repos
+            .read()
+            .get(name)
+            .map(|e| (e.meta.clone(), e.repo.clone()))
+            .ok_or_else(|| Error::new(ErrorKind::Analysis, format!("Repository {name} does not exist")))
+    }
+
+    /// Every repository, by name.
+    pub(crate) fn entries(&self) -> Vec<(RepoMeta, Arc<dyn Repository>)> {
+        self.repos.read().values().map(|e| (e.meta.clone(), e.repo.clone())).collect()
+    }
+
+    /// Opens the repository `meta` declares and registers it.
+    ///
+    /// # Errors
+    /// The factory's errors, as "Failed to create repository: …".
+    pub(crate) fn create(&self, meta: RepoMeta) -> Result<()> {
+        let repo = open_repository(&meta).map_err(|e| e.context("Failed to create repository"))?;
+        self.repos.write().insert(meta.name.clone(), RepoEntry { meta, repo });
+        Ok(())
+    }
+
+    /// Registers `repo`, which the host provides, under `name` and initialises it; `meta` is built with the
+    /// repository's description once the name is known to be free.
+    ///
+    /// # Errors
+    /// "Repository `name` already exists"; the repository's own errors while initialising it.
+    pub(crate) fn attach(
+        &self,
+        name: &str,
+        repo: Arc<dyn Repository>,
+        meta: impl FnOnce(&dyn Repository) -> RepoMeta,
+    ) -> Result<()> {
+        let mut repos = self.repos.write();
+        if repos.contains_key(name) {
+            return Err(already_exists(name));
+        }
+        pack::init_repository(repo.as_ref()).map_err(|e| e.context("Failed to create repository"))?;
+        let meta = meta(repo.as_ref());
+        repos.insert(name.into(), RepoEntry { meta, repo });
+        Ok(())
+    }
+
+    /// Forgets repository `name`.
+    pub(crate) fn remove(&self, name: &str) {
+        self.repos.write().remove(name);
+    }
+}
+
+/// Opens (and initialises, when new) the repository `meta` declares: LOCAL or S3, with S3's retry and limits.
+///
+/// # Errors
+/// An unsupported kind; a relative LOCAL location; invalid S3 properties; the repository's own errors.
+pub(crate) fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
+    match meta.kind.as_str() {
+        "LOCAL" => {
+            let path = meta.location.strip_prefix("file://").unwrap_or(&meta.location);
+            if !Path::new(path).is_absolute() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("location {} must be an absolute file:/// path", meta.location),
+                ));
+            }
+            let repo = LocalRepository::new(path)?;
+            pack::init_repository(&repo)?;
+            Ok(Arc::new(repo))
+        }
+        "S3" => {
+            let get = |k: &str| meta.properties.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+            let s3 = S3Repository::new(S3Config::from_properties(&meta.location, &get)?)?;
+            s3.probe()?;
+            let number = |k: &str| -> Result<u64> {
+                get(k).map_or(Ok(0), |v| {
+                    v.trim().parse().map_err(|_| {
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!("property {k} must be a whole number, not {v:?}"),
+                        )
+                    })
+                })
+            };
+            let max_requests = usize::try_from(number("s3.max_requests")?).unwrap_or(usize::MAX);
+            let bandwidth = number("s3.bandwidth_limit")?;
+            let repo = Limit::new(Retry::new(s3, 5, Duration::from_millis(200)), max_requests, bandwidth);
+            pack::init_repository(&repo)?;
+            Ok(Arc::new(repo))
+        }
+        other => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{other} repositories are not supported by tabsnap; use WITH S3 or WITH LOCAL"),
+        )),
+    }
+}

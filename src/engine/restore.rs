@@ -1,0 +1,87 @@
+//! What a RESTORE job does: a target from the host for every tablet, the packer from the repository, the
+//! restored tables committed (or the uncommitted ones aborted).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Inner;
+use crate::Result;
+use crate::format::Manifest;
+use crate::host::TabletRef;
+use crate::job::{JobHandle, JobState};
+use crate::pack::{self, CancelToken, JobControl};
+use crate::plan::RestorePlan;
+use crate::repo::Repository;
+
+/// Runs the restore `plan` of `manifest` as job `job`.
+pub(super) fn run_restore(
+    inner: &Inner,
+    job: &JobHandle,
+    plan: RestorePlan,
+    manifest: Manifest,
+    repo: Arc<dyn Repository>,
+    cancel: CancelToken,
+) -> Result<()> {
+    let db = plan.database.clone();
+    let id = job.id();
+    job.set_state(JobState::Snapshoting);
+    let mut committed: Vec<&str> = Vec::new();
+    let result = (|| -> Result<()> {
+        // Prepare a target for every tablet restored.
+        let mut targets: HashMap<(String, String, String, String), PathBuf> = HashMap::new();
+        for t in &manifest.tables {
+            for p in &t.partitions {
+                let Some(target) = plan.target_of(&t.name, &p.name) else { continue };
+                for i in &p.indexes {
+                    let index = if i.name == t.name { target.to_owned() } else { i.name.clone() };
+                    for tablet in &i.tablets {
+                        cancel.check()?;
+                        let r = TabletRef {
+                            table: target.to_owned(),
+                            partition: p.name.clone(),
+                            index: index.clone(),
+                            tablet: tablet.id.clone(),
+                        };
+                        let dir = inner.host.restore_target(&db, id, &r)?;
+                        targets.insert((t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone()), dir);
+                    }
+                }
+            }
+        }
+        job.update(|j| {
+            j.snapshot_finished_ms = Some(pack::now_ms());
+            j.tablets = targets.len() as u64;
+        });
+        job.set_state(JobState::Download);
+        job.set_state(JobState::Downloading);
+        let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: None };
+        // Under a shared lock: no garbage collection runs while the packs are read.
+        crate::store::with_shared_lock(repo.as_ref(), "restore", |_| {
+            inner.packer.restore(
+                repo.as_ref(),
+                &manifest,
+                &|t, p, i, tablet| {
+                    targets.get(&(t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone())).cloned()
+                },
+                &control,
+            )
+        })?;
+        job.update(|j| j.transfer_finished_ms = Some(pack::now_ms()));
+        job.set_state(JobState::Commit);
+        cancel.check()?;
+        job.set_state(JobState::Committing);
+        let metadata = manifest.host_metadata_bytes();
+        for t in &plan.tables {
+            inner.host.commit_restore(&db, id, &t.target, &t.source, &metadata)?;
+            committed.push(&t.target);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for t in plan.tables.iter().filter(|t| !committed.contains(&t.target.as_str())) {
+            let _ = inner.host.abort_restore(&db, id, &t.target);
+        }
+    }
+    result
+}

@@ -1,0 +1,147 @@
+//! Running a job: one thread per job, a watchdog that times it out, the closing of its record with the outcome,
+//! and the handle the job's work reports through.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::{JobManager, JobState};
+use crate::pack::{self, CancelToken, Progress, ProgressInfo};
+use crate::{Error, ErrorKind, Result};
+
+impl JobManager {
+    /// Runs `body` on a thread of its own, with a watchdog that times the job out after `timeout_secs` (capped
+    /// by the manager's maximum); the job's record is closed with the outcome.
+    pub(crate) fn spawn(
+        self: &Arc<Self>,
+        id: u64,
+        token: CancelToken,
+        timeout_secs: u64,
+        body: impl FnOnce() -> Result<()> + Send + 'static,
+    ) {
+        let mut timeout = Duration::from_secs(timeout_secs);
+        if let Some(cap) = self.max_timeout {
+            timeout = timeout.min(cap);
+        }
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let watchdog_token = token.clone();
+        std::thread::Builder::new()
+            .name(format!("tabsnap-job-{id}-timeout"))
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
+                    watchdog_token.time_out();
+                }
+            })
+            .ok();
+        let manager = self.clone();
+        let spawned = std::thread::Builder::new().name(format!("tabsnap-job-{id}")).spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the job panicked (internal error)")));
+            drop(done_tx);
+            manager.finish(id, result);
+        });
+        match spawned {
+            Ok(handle) => {
+                let mut threads = self.threads.lock();
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+            }
+            Err(e) => {
+                token.cancel();
+                self.finish(id, Err(Error::new(ErrorKind::Io, format!("cannot start the job's thread: {e}"))));
+            }
+        }
+    }
+
+    /// Closes job `id`'s record with `result`.
+    fn finish(&self, id: u64, result: Result<()>) {
+        self.cancels.lock().remove(&id);
+        // The end of a job is saved before anyone can see it: `wait` takes the save lock after seeing a job end.
+        let guard = self.save_lock.lock();
+        if let Some(j) = self.jobs.lock().get_mut(&id) {
+            j.finished_ms = Some(pack::now_ms());
+            match result {
+                Ok(()) => {
+                    j.state = JobState::Finished;
+                    j.files_done = j.files_total;
+                    j.bytes_done = j.bytes_total;
+                }
+                Err(e) => {
+                    j.state = JobState::Cancelled;
+                    let (status, msg) = match e.kind() {
+                        ErrorKind::Cancelled => ("CANCELLED", "user cancelled".to_owned()),
+                        ErrorKind::TimedOut => ("TIMEOUT", "the job ran past its timeout".to_owned()),
+                        _ => ("COMMON_ERROR", e.to_string()),
+                    };
+                    j.status = status.into();
+                    j.error = Some(msg);
+                    j.error_kind = Some(e.kind());
+                }
+            }
+        }
+        let _ = self.save_locked();
+        drop(guard);
+        self.changed.notify_all();
+        self.notify_observer(id);
+    }
+
+    /// The handle job `id`'s work reports through.
+    pub(crate) fn handle(self: &Arc<Self>, id: u64) -> JobHandle {
+        JobHandle { manager: self.clone(), id }
+    }
+}
+
+/// What a running job reports through: its state, its record, its progress.
+pub(crate) struct JobHandle {
+    manager: Arc<JobManager>,
+    id: u64,
+}
+
+impl JobHandle {
+    /// The job's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Moves the job to `state`.
+    pub(crate) fn set_state(&self, state: JobState) {
+        self.manager.set_state(self.id, state);
+    }
+
+    /// Changes the job's record.
+    pub(crate) fn update(&self, f: impl FnOnce(&mut super::JobInfo)) {
+        self.manager.update(self.id, f);
+    }
+
+    /// A progress sink that copies the packer's counters into the job's record.
+    pub(crate) fn progress(&self) -> Arc<dyn Progress> {
+        Arc::new(JobProgress { manager: self.manager.clone(), id: self.id, last_observed: Mutex::new(None) })
+    }
+}
+
+/// Feeds packer progress into the job record.
+struct JobProgress {
+    manager: Arc<JobManager>,
+    id: u64,
+    last_observed: Mutex<Option<Instant>>,
+}
+
+impl Progress for JobProgress {
+    fn update(&self, info: &ProgressInfo) {
+        self.manager.update(self.id, |j| j.set_progress(info));
+        if self.manager.observer.is_some() {
+            let due = {
+                let mut last = self.last_observed.lock();
+                let due = last.is_none_or(|t| t.elapsed() >= Duration::from_millis(100));
+                if due {
+                    *last = Some(Instant::now());
+                }
+                due
+            };
+            if due {
+                self.manager.notify_observer(self.id);
+            }
+        }
+    }
+}
