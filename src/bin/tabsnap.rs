@@ -617,10 +617,10 @@ fn sql_command(
     }
     // Jobs started with --async live in this process: let them finish before exiting.
     for id in started {
-        if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4)) {
-            if !report_job(&job) {
-                code = ExitCode::from(1);
-            }
+        if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4))
+            && !report_job(&job)
+        {
+            code = ExitCode::from(1);
         }
     }
     code

@@ -27,6 +27,10 @@ impl Engine {
         let current_db = |db: &Option<String>| -> Result<String> {
             db.clone().or_else(|| session.database.clone()).ok_or_else(|| analysis("No database selected"))
         };
+        // Other processes sharing the state directory may have created or dropped repositories.
+        if let Some(saved) = self.inner.jobs.saved_repositories()? {
+            self.inner.registry.sync(saved)?;
+        }
         match stmt {
             Statement::CreateRepository(s) => {
                 admin()?;
@@ -94,7 +98,7 @@ impl Engine {
             ast::StorageKind::Broker(_) => "BROKER",
         };
         let meta = RepoMeta {
-            id: inner.jobs.next_id(),
+            id: inner.jobs.next_id()?,
             name: s.name.clone(),
             kind: kind.into(),
             location: s.location.clone(),
@@ -102,8 +106,21 @@ impl Engine {
             create_ms: pack::now_ms(),
             properties: s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         };
-        inner.registry.create(meta)?;
-        inner.jobs.save()
+        let name = meta.name.clone();
+        inner.registry.create(meta.clone())?;
+        // Saved in the same transaction that checks the name: another process may have taken it meanwhile.
+        let saved = inner.jobs.change_repositories(|list| {
+            if list.iter().any(|m| m.name == meta.name) {
+                return Err(analysis(format!("Repository {} already exists", meta.name)));
+            }
+            list.push(meta);
+            Ok(())
+        });
+        if let Err(e) = saved {
+            inner.registry.remove(&name);
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn drop_repository(&self, name: &str) -> Result<()> {
@@ -114,8 +131,12 @@ impl Engine {
         if inner.jobs.any_running_on(name) {
             return Err(analysis("Backup or restore job is running on this repository. Can not drop it"));
         }
+        inner.jobs.change_repositories(|list| {
+            list.retain(|m| m.name != name);
+            Ok(())
+        })?;
         inner.registry.remove(name);
-        inner.jobs.save()
+        Ok(())
     }
 
     fn drop_snapshot(&self, repository: &str, name: &ast::LabelName, timestamp: Option<&str>) -> Result<()> {
@@ -130,10 +151,10 @@ impl Engine {
                 continue;
             }
             // `db.label` drops only that database's snapshot; the repository keys snapshots by label.
-            if let Some(db) = &name.database {
-                if pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database != *db {
-                    continue;
-                }
+            if let Some(db) = &name.database
+                && pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database != *db
+            {
+                continue;
             }
             doomed.push(s);
         }

@@ -96,11 +96,11 @@ impl Packer {
                 .iter()
                 .flat_map(move |p| p.indexes.iter().flat_map(move |i| i.tablets.iter().map(move |tb| (t, p, i, tb))))
         }) {
-            if let Some(dir) = target(t, p, i, tablet) {
-                if !root_ids.contains_key(&dir) {
-                    root_ids.insert(dir.clone(), roots.len());
-                    roots.push(dir);
-                }
+            if let Some(dir) = target(t, p, i, tablet)
+                && !root_ids.contains_key(&dir)
+            {
+                root_ids.insert(dir.clone(), roots.len());
+                roots.push(dir);
             }
         }
         for root in &roots {

@@ -130,10 +130,10 @@ impl<R: Repository> Repository for Fault<R> {
             v.pop();
         }
         for (p, at) in &plan.corrupt_reads {
-            if key.starts_with(p.as_str()) {
-                if let Some(b) = v.get_mut(*at) {
-                    *b ^= 0x01;
-                }
+            if key.starts_with(p.as_str())
+                && let Some(b) = v.get_mut(*at)
+            {
+                *b ^= 0x01;
             }
         }
         Ok(v)

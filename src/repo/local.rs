@@ -126,14 +126,25 @@ impl Repository for LocalRepository {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
             };
+            // Other processes write and delete while this lists: an entry that vanished meanwhile is simply not
+            // listed (it was deleted after the listing began).
+            let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
             for entry in entries {
-                let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+                };
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
                 if name.starts_with(TMP_PREFIX) {
                     continue;
                 }
-                let ft = entry.file_type().map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+                let ft = match entry.file_type() {
+                    Ok(ft) => ft,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+                };
                 let path = entry.path();
                 let Ok(rel) = path.strip_prefix(&self.root) else { continue };
                 let key: String = rel.to_string_lossy().into_owned();
@@ -142,7 +153,11 @@ impl Repository for LocalRepository {
                         stack.push(path);
                     }
                 } else if ft.is_file() && key.starts_with(prefix) {
-                    let size = entry.metadata().map_err(|e| Error::io(format!("listing {key}"), e))?.len();
+                    let size = match entry.metadata() {
+                        Ok(m) => m.len(),
+                        Err(e) if vanished(&e) => continue,
+                        Err(e) => return Err(Error::io(format!("listing {key}"), e)),
+                    };
                     out.push(ObjectInfo { key, size });
                 }
             }

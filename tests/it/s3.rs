@@ -18,11 +18,11 @@ use tabsnap::{Engine, Outcome, Session};
 const KEY: &str = "testkey";
 const SECRET: &str = "s3cr3t-never-shown";
 
-struct Server {
-    endpoint: String,
-    bucket: String,
-    key: String,
-    secret: String,
+pub(crate) struct Server {
+    pub(crate) endpoint: String,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) secret: String,
     _child: Option<Child>,
 }
 
@@ -118,7 +118,7 @@ fn ureq_free_probe(endpoint: &str) -> bool {
     false
 }
 
-fn server() -> &'static Server {
+pub(crate) fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| match std::env::var("S3_ENDPOINT") {
         Ok(endpoint) => Server {
@@ -142,7 +142,7 @@ fn server() -> &'static Server {
     })
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), tabsnap::pack::now_ms() % 1_000_000_007)
 }
 
@@ -154,7 +154,7 @@ fn s3_repo(s: &Server, prefix: &str) -> S3Repository {
     S3Repository::new(c).unwrap()
 }
 
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
