@@ -9,5 +9,6 @@ mod engine;
 mod fuzz;
 mod pack;
 mod s3;
+mod shared_state;
 mod sql;
 mod util;
