@@ -300,3 +300,52 @@ fn a_backup_killed_while_a_collection_runs_is_collected_and_the_rerun_restores()
     assert_eq!(code, 0, "{out}");
     check_snapshot(&place, tmp.path(), "big", "db1", &tree(&data.join("db1")));
 }
+
+/// The field case locks alone cannot cover: a backup paused (SIGSTOP) past the stale time, a collection that
+/// takes its lock for dead and removes what the backup was about to reference; the backup, resumed, must find
+/// out at its commit re-check and commit nothing.
+#[test]
+fn a_backup_paused_past_the_stale_time_refuses_to_commit_what_a_collection_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut place = local(tmp.path());
+    place.env.push(("TABSNAP_LOCK_STALE_SECS", "1".into()));
+    let data = tmp.path().join("data");
+    make_db(&data, "db1", 96, 11);
+    let d = data.to_str().unwrap();
+    let (code, out) = place.run(&["backup", &place.location, "s0", "--data", d, "--db", "db1"]);
+    assert_eq!(code, 0, "{out}");
+    // s0 dropped without collecting: its index and packs are garbage the next backup will dedup against.
+    std::fs::remove_dir_all(Path::new(&place.location).join("snapshots/s0")).unwrap();
+    let child =
+        place.cmd(&["backup", &place.location, "s1", "--data", d, "--db", "db1", "--threads", "1"]).spawn().unwrap();
+    // Paused once it holds its lock and has read the indexes (a few milliseconds after the lock appears),
+    // long before it has hashed 96 MiB.
+    let locks = Path::new(&place.location).join("locks");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let holds_lock = || {
+        std::fs::read_dir(&locks)
+            .is_ok_and(|d| d.flatten().any(|e| !e.file_name().to_string_lossy().starts_with(".tmp-")))
+    };
+    while !holds_lock() {
+        assert!(Instant::now() < deadline, "the backup never took its lock");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(2500));
+    let (code, out) = place.run(&["gc", &place.location, "--json"]);
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    assert_eq!(code, 0, "the paused backup's lock should be stale: {out}");
+    let report: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(!report["indexes"].as_array().unwrap().is_empty(), "nothing was collected: {out}");
+    assert!(report["stale_locks"][0]["stale_reason"].as_str().unwrap().contains("not refreshed"), "{out}");
+    let (code, out) = text(child.wait_with_output().unwrap());
+    assert_ne!(code, 0, "the backup committed after its references were collected: {out}");
+    assert!(out.contains("is no longer in the repository") && out.contains("nothing was committed"), "{out}");
+    let (_, out) = place.run(&["snapshots", &place.location]);
+    assert!(!out.contains("s1"), "{out}");
+    let (code, out) = place.run(&["backup", &place.location, "s1", "--data", d, "--db", "db1"]);
+    assert_eq!(code, 0, "{out}");
+    check_snapshot(&place, tmp.path(), "s1", "db1", &tree(&data.join("db1")));
+}
