@@ -116,6 +116,10 @@ pub struct JobInfo {
     /// What kind of error ended the job, when one did (not kept across restarts).
     #[serde(skip)]
     pub error_kind: Option<crate::ErrorKind>,
+    /// Failures that did not change the job's outcome: a tablet snapshot that could not be released after the
+    /// snapshot was committed, a restore that could not be aborted, a job state that could not be saved.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl JobInfo {
@@ -144,7 +148,13 @@ impl JobInfo {
             timeout_secs,
             restore_properties: Vec::new(),
             error_kind: None,
+            warnings: Vec::new(),
         }
+    }
+
+    /// Doris's TaskErrMsg column: the error that ended the job, then any warnings, `; `-separated.
+    pub fn task_err_msg(&self) -> String {
+        self.error.iter().chain(&self.warnings).cloned().collect::<Vec<_>>().join("; ")
     }
 
     /// Copies the packer's counters.
@@ -190,7 +200,7 @@ impl JobInfo {
             time_text(self.finished_ms),
             (self.files_total - self.files_done.min(self.files_total)).to_string(),
             self.progress_text(),
-            self.error.clone().unwrap_or_default(),
+            self.task_err_msg(),
             self.status_text(),
             self.timeout_secs.to_string(),
         ]
@@ -227,7 +237,7 @@ impl JobInfo {
             time_text(self.finished_ms),
             (self.files_total - self.files_done.min(self.files_total)).to_string(),
             self.progress_text(),
-            self.error.clone().unwrap_or_default(),
+            self.task_err_msg(),
             self.status_text(),
             self.timeout_secs.to_string(),
         ];

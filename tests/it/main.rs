@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
 mod cli;
+mod contracts;
 mod corpus;
 mod engine;
 mod fuzz;
