@@ -2,8 +2,6 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use parking_lot::Mutex;
-
 use super::boundary::{Failure, boundary, str_arg};
 use super::status::tabsnap_status;
 use crate::repo::{ObjectInfo, Properties, PutMode, PutOutcome, Repository};
@@ -119,14 +117,15 @@ pub struct tabsnap_repo_callbacks {
     pub destroy: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The adapter: a `Repository` over a copied callback table.
+/// The adapter: a `Repository` over a copied callback table. Its `max_concurrency` is enforced by the engine's
+/// registry, which wraps every repository it holds in a `repo::Limit` of that many calls.
 pub(crate) struct CallbackRepository {
     cb: tabsnap_repo_callbacks,
-    serial: Option<Mutex<()>>,
 }
 
 // SAFETY: the table's contract (written on `tabsnap_repo_callbacks`) makes the callbacks callable from any thread,
-// and `max_concurrency == 1` is honoured with a mutex; `user_data` is only handed back to those callbacks.
+// at most `max_concurrency` at once, which the engine's registry enforces for every repository it holds (the only
+// place an adapter goes); `user_data` is only handed back to those callbacks.
 unsafe impl Send for CallbackRepository {}
 // SAFETY: as for Send: concurrent calls are allowed by the table's contract unless serialised.
 unsafe impl Sync for CallbackRepository {}
@@ -141,7 +140,7 @@ impl CallbackRepository {
     ) -> std::result::Result<CallbackRepository, Failure> {
         // SAFETY: NULL (refused) or initialised, per the contract.
         let cb = *unsafe { table.as_ref() }.ok_or_else(|| Failure::null("repo"))?;
-        let repo = CallbackRepository { cb, serial: (cb.max_concurrency == 1).then(|| Mutex::new(())) };
+        let repo = CallbackRepository { cb };
         if cb.version != TABSNAP_REPO_CALLBACKS_VERSION {
             return Err(Failure::new(
                 tabsnap_status::InvalidArgument,
@@ -160,9 +159,8 @@ impl CallbackRepository {
         Ok(repo)
     }
 
-    /// Calls one callback with a fresh error slot, serialised when the table asks for it.
+    /// Calls one callback with a fresh error slot.
     fn call(&self, what: &str, key: &str, f: impl FnOnce(*mut tabsnap_cb_error) -> i32) -> Result<()> {
-        let _guard = self.serial.as_ref().map(|m| m.lock());
         let mut err = tabsnap_cb_error { message: None };
         let rc = f(&mut err);
         if rc == 0 {

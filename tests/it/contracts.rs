@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tabsnap::Engine;
 use tabsnap::host::{DirHost, Host, Privilege, TableInfo, TabletRef};
 use tabsnap::job::{JobInfo, JobState};
-use tabsnap::repo::Repository;
+use tabsnap::repo::{MemoryRepository, ObjectInfo, Properties, PutMode, PutOutcome, Repository};
+use tabsnap::{Engine, Session};
 
 use crate::engine::{Gated, finish, job, make_data, one, root, rows};
 
@@ -282,4 +282,78 @@ fn an_observer_may_call_the_engine_and_sees_the_end_before_wait_returns() {
     assert_eq!(state, JobState::Finished);
     assert!(seen, "wait returned before the observer saw the job's end");
     assert!(calls.load(Ordering::SeqCst) >= 2);
+}
+
+/// A memory repository that declares `max_concurrency` and records the most calls it saw at once.
+struct Counting {
+    inner: MemoryRepository,
+    max: usize,
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Counting {
+    fn call<T>(&self, f: impl FnOnce() -> T) -> T {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(n, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(2));
+        let r = f();
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+}
+
+impl Repository for Counting {
+    fn properties(&self) -> Properties {
+        let mut p = Properties::default();
+        p.max_concurrency = self.max;
+        p
+    }
+    fn put(&self, key: &str, data: &[u8], mode: PutMode) -> tabsnap::Result<PutOutcome> {
+        self.call(|| self.inner.put(key, data, mode))
+    }
+    fn get_range(&self, key: &str, offset: u64, len: Option<u64>) -> tabsnap::Result<Vec<u8>> {
+        self.call(|| self.inner.get_range(key, offset, len))
+    }
+    fn size(&self, key: &str) -> tabsnap::Result<Option<u64>> {
+        self.call(|| self.inner.size(key))
+    }
+    fn list(&self, prefix: &str) -> tabsnap::Result<Vec<ObjectInfo>> {
+        self.call(|| self.inner.list(prefix))
+    }
+    fn delete(&self, key: &str) -> tabsnap::Result<()> {
+        self.call(|| self.inner.delete(key))
+    }
+    fn describe(&self) -> String {
+        format!("counting://{}", self.max)
+    }
+}
+
+#[test]
+fn a_repository_max_concurrency_is_honoured_for_every_n() {
+    for n in 1..=3 {
+        let s = setup();
+        let engine = s.engine(|b| b.threads(4).chunk_size(64 << 10).pack_size(1 << 20));
+        let repo = Arc::new(Counting {
+            inner: MemoryRepository::new(),
+            max: n,
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        });
+        engine.attach_repository("c", repo.clone(), false).unwrap();
+        let db2 = Session::new("root", Some("db2"));
+        let a = job(&engine, &root(), "BACKUP SNAPSHOT a TO c");
+        let b = job(&engine, &db2, "BACKUP SNAPSHOT b TO c");
+        let (a, b) = (finish(&engine, a), finish(&engine, b));
+        let restore = |session: &Session, label: &str, on: &str, ts: &str| {
+            let sql = format!("RESTORE SNAPSHOT {label} FROM c ON ({on}) PROPERTIES ('backup_timestamp' = '{ts}')");
+            job(&engine, session, &sql)
+        };
+        let ra = restore(&root(), "a", "t1 AS t1r", &a.timestamp);
+        let rb = restore(&db2, "b", "t3 AS t3r", &b.timestamp);
+        finish(&engine, ra);
+        finish(&engine, rb);
+        let peak = repo.peak.load(Ordering::SeqCst);
+        assert!(peak <= n, "max_concurrency {n}: {peak} calls ran at once");
+    }
 }
