@@ -72,8 +72,9 @@ pub unsafe extern "C" fn tabsnap_list_sink_add(
 pub const TABSNAP_REPO_CALLBACKS_VERSION: u32 = 1;
 
 /// A repository the host stores itself. Every callback gets `user_data` first and a `tabsnap_cb_error *` last,
-/// returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`),
-/// and may be called from tabsnap's worker threads, several at once unless `max_concurrency` is 1. Callbacks
+/// returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`; a
+/// job it fails ends with `TABSNAP_STATUS_CALLBACK`), and may be called from tabsnap's worker threads, at most
+/// `max_concurrency` at once (0: any number). Callbacks
 /// must not let C++ exceptions or `longjmp` cross into tabsnap. Keys are `/`-separated UTF-8 strings, valid only
 /// during the call.
 ///
@@ -83,7 +84,7 @@ pub const TABSNAP_REPO_CALLBACKS_VERSION: u32 = 1;
 pub struct tabsnap_repo_callbacks {
     /// `TABSNAP_REPO_CALLBACKS_VERSION` at compile time (1).
     pub version: u32,
-    /// 0: no limit; 1: never call two callbacks at once; n: at most n at once.
+    /// 0: no limit; n: at most n callbacks run at once, across every job and thread of the engine.
     pub max_concurrency: u32,
     /// Passed to every callback.
     pub user_data: *mut c_void,
@@ -168,7 +169,7 @@ impl CallbackRepository {
         } else {
             let msg = err.message.unwrap_or_else(|| "no message".into());
             Err(Error::new(
-                ErrorKind::Repository,
+                ErrorKind::Callback,
                 format!("repository callback {what} failed for {key} (code {rc}): {msg}"),
             )
             .with_object(key))
