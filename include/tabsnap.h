@@ -90,7 +90,7 @@ enum tabsnap_status
    */
   TABSNAP_STATUS_TIMED_OUT = 601,
   /**
-   * A host callback reported a failure.
+   * A host or repository callback reported a failure (the message is the callback's own).
    */
   TABSNAP_STATUS_CALLBACK = 700,
   /**
@@ -320,8 +320,9 @@ typedef struct tabsnap_tablet_ref {
 /**
  * The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
  * `tabsnap_cb_error *` last, returns 0 on success or a nonzero host code (with a message through
- * `tabsnap_cb_error_set`) and may be called from tabsnap's job threads, several at once for different
- * databases. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
+ * `tabsnap_cb_error_set`; a job it fails ends with `TABSNAP_STATUS_CALLBACK`) and may be called from tabsnap's
+ * job threads, several at once for different databases, with no lock of the engine held: a callback may call
+ * the engine's functions, except `tabsnap_engine_free`. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
  * the call. The table is copied by `tabsnap_engine_new`; `user_data` must stay valid until `destroy`.
  */
 typedef struct tabsnap_host_callbacks {
@@ -340,7 +341,10 @@ typedef struct tabsnap_host_callbacks {
   int32_t (*list_tables)(void*, const char*, struct tabsnap_catalog_sink*, struct tabsnap_cb_error*);
   /**
    * Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
-   * its files, unchanged until `release_tablet`.
+   * its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
+   * `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
+   * cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
+   * `TABSNAP_STATUS_CALLBACK` and the callback's message.
    */
   int32_t (*snapshot_tablet)(void*,
                              const char*,
@@ -348,7 +352,9 @@ typedef struct tabsnap_host_callbacks {
                              struct tabsnap_path_sink*,
                              struct tabsnap_cb_error*);
   /**
-   * Releases a snapshot taken by `snapshot_tablet` (may be NULL).
+   * Releases a snapshot taken by `snapshot_tablet` (may be NULL). A failure does not change the job's outcome:
+   * a backup already committed stays FINISHED, and the message is reported beside it
+   * (`tabsnap_engine_job_error`).
    */
   int32_t (*release_tablet)(void*,
                             const char*,
@@ -376,7 +382,8 @@ typedef struct tabsnap_host_callbacks {
                             size_t,
                             struct tabsnap_cb_error*);
   /**
-   * Drops what restore job `job` wrote for `table` (may be NULL).
+   * Drops what restore job `job` wrote for `table` (may be NULL). Called for every table not committed when a
+   * restore fails; a failure is reported beside the job's error (`tabsnap_engine_job_error`).
    */
   int32_t (*abort_restore)(void*, const char*, uint64_t, const char*, struct tabsnap_cb_error*);
   /**
@@ -396,8 +403,9 @@ typedef struct tabsnap_host_callbacks {
 
 /**
  * A repository the host stores itself. Every callback gets `user_data` first and a `tabsnap_cb_error *` last,
- * returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`),
- * and may be called from tabsnap's worker threads, several at once unless `max_concurrency` is 1. Callbacks
+ * returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`; a
+ * job it fails ends with `TABSNAP_STATUS_CALLBACK`), and may be called from tabsnap's worker threads, at most
+ * `max_concurrency` at once (0: any number). Callbacks
  * must not let C++ exceptions or `longjmp` cross into tabsnap. Keys are `/`-separated UTF-8 strings, valid only
  * during the call.
  *
@@ -409,7 +417,7 @@ typedef struct tabsnap_repo_callbacks {
    */
   uint32_t version;
   /**
-   * 0: no limit; 1: never call two callbacks at once; n: at most n at once.
+   * 0: no limit; n: at most n callbacks run at once, across every job and thread of the engine.
    */
   uint32_t max_concurrency;
   /**
@@ -511,7 +519,9 @@ tabsnap_status tabsnap_engine_new_dir(const char *data_dir,
 
 /**
  * Creates an engine over the host described by `host` (copied; its `user_data` must stay valid until its
- * `destroy` is called, when the engine is freed). `opts` may be NULL.
+ * `destroy` is called, when the engine is freed). `opts` may be NULL. If this call fails for any reason (a
+ * NULL `engine_out`, an unsupported table, options or a state directory that cannot be used), `destroy` has
+ * been called already, unless `host` itself is NULL.
  *
  * # Safety
  * `host` points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is writable;
@@ -551,7 +561,8 @@ tabsnap_status tabsnap_engine_execute(const struct tabsnap_engine *engine,
 /**
  * Registers a repository the host stores itself, under `name`, as CREATE REPOSITORY would (its snapshots, if
  * any, show up). The table is copied; its `user_data` must stay valid until its `destroy` is called (when the
- * engine is freed). If this call fails, `destroy` has been called already.
+ * engine is freed). If this call fails for any reason (a NULL or poisoned `engine` included), `destroy` has
+ * been called already, unless `repo` itself is NULL.
  *
  * # Safety
  * `engine` is live; `name` is NUL-terminated UTF-8; `repo` points to an initialised `tabsnap_repo_callbacks`;
@@ -599,8 +610,10 @@ tabsnap_status tabsnap_engine_cancel(const struct tabsnap_engine *engine,
                                      struct tabsnap_error **err_out);
 
 /**
- * The error message of an ended job (its TaskErrMsg), or NULL in `*message_out` when it has none. The string
- * is owned: free it with `tabsnap_string_free`.
+ * The job's TaskErrMsg: the error that ended it, then the failures that did not change its outcome (a
+ * `release_tablet` failure after a backup committed, an `abort_restore` failure, a state file that could not be
+ * written), `; `-separated; NULL in `*message_out` when there are none (a FINISHED job may have some). The
+ * string is owned: free it with `tabsnap_string_free`.
  *
  * # Safety
  * `engine` is live; `message_out` is writable; `err_out` is NULL or writable.

@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Cancelled,
     /// The operation ran past its timeout.
     TimedOut,
+    /// A callback of the host (a C host table or a C repository table) reported a failure; the message is the
+    /// callback's own.
+    Callback,
 }
 
 /// An error of tabsnap: what went wrong and where.

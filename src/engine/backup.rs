@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Inner;
 use crate::Result;
-use crate::host::TabletRef;
+use crate::host::{Host, TabletRef};
 use crate::job::{JobHandle, JobState};
 use crate::pack::{
     self, BackupSource, CancelToken, IndexSource, JobControl, PartitionSource, TableSource, TabletSource,
@@ -15,7 +15,35 @@ use crate::pack::{
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
 
+/// The tablet snapshots a backup holds: released exactly once, by [`Snapshots::release`] or, on a panic, when
+/// dropped.
+struct Snapshots<'a> {
+    host: &'a dyn Host,
+    database: &'a str,
+    tablets: &'a [TabletRef],
+    held: bool,
+}
+
+impl Snapshots<'_> {
+    fn release(mut self) -> Result<()> {
+        self.held = false;
+        self.host.release(self.database, self.tablets)
+    }
+}
+
+impl Drop for Snapshots<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            let _ = self.host.release(self.database, self.tablets);
+        }
+    }
+}
+
 /// Runs the backup `plan` as job `job`: snapshots, packs and uploads, commits the manifest, releases.
+///
+/// The snapshots are released on every path once taken (success, failure, cancel, timeout, shutdown, panic).
+/// Once the manifest is committed the backup stands: a failure to release is reported beside it as a warning,
+/// never instead of it.
 pub(super) fn run_backup(
     inner: &Inner,
     job: &JobHandle,
@@ -30,6 +58,7 @@ pub(super) fn run_backup(
     cancel.check()?;
     let tablets = plan.tablets();
     let dirs = inner.host.snapshot(&db, &tablets)?;
+    let snapshots = Snapshots { host: inner.host.as_ref(), database: &db, tablets: &tablets, held: true };
     let result = (|| -> Result<()> {
         let mut dir_of: HashMap<&TabletRef, PathBuf> = tablets.iter().zip(dirs).collect();
         let tables = plan
@@ -80,9 +109,10 @@ pub(super) fn run_backup(
         job.set_state(JobState::UploadInfo);
         Ok(())
     })();
-    let released = inner.host.release(&db, &tablets);
-    result?;
-    released.map_err(|e| e.context("releasing the tablet snapshots"))
+    if let Err(e) = snapshots.release() {
+        job.warn(format!("releasing the tablet snapshots failed: {e}"));
+    }
+    result
 }
 
 /// The backup source of one node's part: `tablets` (each with the directory holding its files) as a tree.

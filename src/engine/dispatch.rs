@@ -205,8 +205,7 @@ impl Engine {
         job.objects = plan.tables.iter().map(|(t, _)| format!("{db}.{t}")).collect();
         job.tablets = plan.tablets().len() as u64;
         let timestamp = job.timestamp.clone();
-        let (id, token) = self.inner.jobs.admit(job)?;
-        self.inner.jobs.save()?;
+        let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
         let label = s.label.label.clone();
         let handle = self.inner.jobs.handle(id);
@@ -244,8 +243,7 @@ impl Engine {
             .map(|t| if t.source == t.target { t.source.clone() } else { format!("{} AS {}", t.source, t.target) })
             .collect();
         job.restore_properties = s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
-        let (id, token) = self.inner.jobs.admit(job)?;
-        self.inner.jobs.save()?;
+        let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
         let handle = self.inner.jobs.handle(id);
         self.inner

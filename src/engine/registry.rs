@@ -40,6 +40,7 @@ impl Registry {
         let mut repos = self.repos.write();
         for meta in saved {
             let repo = open_repository(&meta).map_err(|e| e.context(format!("repository {}", meta.name)))?;
+            let repo = honour_limits(repo);
             repos.insert(meta.name.clone(), RepoEntry { meta, repo });
         }
         Ok(())
@@ -110,7 +111,7 @@ impl Registry {
     /// # Errors
     /// The factory's errors, as "Failed to create repository: …".
     pub(crate) fn create(&self, meta: RepoMeta) -> Result<()> {
-        let repo = open_repository(&meta).map_err(|e| e.context("Failed to create repository"))?;
+        let repo = honour_limits(open_repository(&meta).map_err(|e| e.context("Failed to create repository"))?);
         self.repos.write().insert(meta.name.clone(), RepoEntry { meta, repo });
         Ok(())
     }
@@ -130,6 +131,7 @@ impl Registry {
         if repos.contains_key(name) {
             return Err(already_exists(name));
         }
+        let repo = honour_limits(repo);
         pack::init_repository(repo.as_ref()).map_err(|e| e.context("Failed to create repository"))?;
         let meta = meta(repo.as_ref());
         repos.insert(name.into(), RepoEntry { meta, repo });
@@ -139,6 +141,15 @@ impl Registry {
     /// Forgets repository `name`.
     pub(crate) fn remove(&self, name: &str) {
         self.repos.write().remove(name);
+    }
+}
+
+/// `repo` with its own [`crate::repo::Properties::max_concurrency`] enforced: at most that many calls at once,
+/// whoever makes them (every job, every worker thread). Every repository the registry holds goes through here.
+fn honour_limits(repo: Arc<dyn Repository>) -> Arc<dyn Repository> {
+    match repo.properties().max_concurrency {
+        0 => repo,
+        n => Arc::new(Limit::new(repo, n, 0)),
     }
 }
 

@@ -14,7 +14,8 @@ use crate::pack::{self, CancelToken, JobControl};
 use crate::plan::RestorePlan;
 use crate::repo::Repository;
 
-/// Runs the restore `plan` of `manifest` as job `job`.
+/// Runs the restore `plan` of `manifest` as job `job`. When it fails, every table not yet committed is aborted;
+/// a failure to abort is reported beside the job's error as a warning.
 pub(super) fn run_restore(
     inner: &Inner,
     job: &JobHandle,
@@ -80,7 +81,9 @@ pub(super) fn run_restore(
     })();
     if result.is_err() {
         for t in plan.tables.iter().filter(|t| !committed.contains(&t.target.as_str())) {
-            let _ = inner.host.abort_restore(&db, id, &t.target);
+            if let Err(e) = inner.host.abort_restore(&db, id, &t.target) {
+                job.warn(format!("aborting the restore of table {} failed: {e}", t.target));
+            }
         }
     }
     result

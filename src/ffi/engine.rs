@@ -238,7 +238,9 @@ pub unsafe extern "C" fn tabsnap_engine_new_dir(
 }
 
 /// Creates an engine over the host described by `host` (copied; its `user_data` must stay valid until its
-/// `destroy` is called, when the engine is freed). `opts` may be NULL.
+/// `destroy` is called, when the engine is freed). `opts` may be NULL. If this call fails for any reason (a
+/// NULL `engine_out`, an unsupported table, options or a state directory that cannot be used), `destroy` has
+/// been called already, unless `host` itself is NULL.
 ///
 /// # Safety
 /// `host` points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is writable;
@@ -254,11 +256,12 @@ pub unsafe extern "C" fn tabsnap_engine_new(
         err_out,
         || {},
         || {
+            // Ownership of the table passes first, so that `destroy` runs on every failure below.
+            // SAFETY: NULL or a valid callback table per the contract.
+            let host = unsafe { CallbackHost::from_table(host) }?;
             if engine_out.is_null() {
                 return Err(Failure::null("engine_out"));
             }
-            // SAFETY: a valid callback table per the contract.
-            let host = unsafe { CallbackHost::from_table(host) }?;
             let engine = build(Arc::new(host), opts)?;
             put_engine(engine_out, engine);
             Ok(())
@@ -282,24 +285,41 @@ pub unsafe extern "C" fn tabsnap_engine_free(engine: *mut tabsnap_engine) {
     }
 }
 
+/// The engine behind `engine`, refusing NULL and poisoned engines.
+///
+/// # Safety
+/// `engine` is NULL or a live engine that outlives the returned borrow.
+unsafe fn live_engine<'a>(engine: *const tabsnap_engine) -> Result<&'a Engine, Failure> {
+    // SAFETY: NULL or a live engine, per this function's contract.
+    let handle = unsafe { engine.as_ref::<'a>() }.ok_or_else(|| Failure::null("engine"))?;
+    if handle.poisoned.load(Ordering::Acquire) {
+        return Err(Failure::new(tabsnap_status::Poisoned, "the engine is poisoned by an earlier internal error"));
+    }
+    Ok(&handle.engine)
+}
+
+/// Marks `engine` (NULL: nothing) poisoned after a panic in a call on it.
+fn poison(engine: *const tabsnap_engine) {
+    // SAFETY: NULL or a live engine, per every caller's contract.
+    if let Some(handle) = unsafe { engine.as_ref() } {
+        handle.poisoned.store(true, Ordering::Release);
+    }
+}
+
 /// Runs `f` with the engine, refusing NULL and poisoned engines and poisoning it on a panic.
 fn with_engine(
     engine: *const tabsnap_engine,
     err_out: *mut *mut tabsnap_error,
     f: impl FnOnce(&Engine) -> Result<(), Failure>,
 ) -> tabsnap_status {
-    // SAFETY: NULL or a live engine, per every caller's contract.
-    let Some(handle) = (unsafe { engine.as_ref() }) else {
-        return boundary(err_out, || {}, || Err(Failure::null("engine")));
-    };
-    if handle.poisoned.load(Ordering::Acquire) {
-        return boundary(
-            err_out,
-            || {},
-            || Err(Failure::new(tabsnap_status::Poisoned, "the engine is poisoned by an earlier internal error")),
-        );
-    }
-    boundary(err_out, || handle.poisoned.store(true, Ordering::Release), || f(&handle.engine))
+    boundary(
+        err_out,
+        || poison(engine),
+        || {
+            // SAFETY: NULL or a live engine, per every caller's contract.
+            f(unsafe { live_engine(engine) }?)
+        },
+    )
 }
 
 /// Runs the statements of `sql` (separated by `;`) as `user` with current database `database` (NULL: none).
@@ -346,7 +366,8 @@ pub unsafe extern "C" fn tabsnap_engine_execute(
 
 /// Registers a repository the host stores itself, under `name`, as CREATE REPOSITORY would (its snapshots, if
 /// any, show up). The table is copied; its `user_data` must stay valid until its `destroy` is called (when the
-/// engine is freed). If this call fails, `destroy` has been called already.
+/// engine is freed). If this call fails for any reason (a NULL or poisoned `engine` included), `destroy` has
+/// been called already, unless `repo` itself is NULL.
 ///
 /// # Safety
 /// `engine` is live; `name` is NUL-terminated UTF-8; `repo` points to an initialised `tabsnap_repo_callbacks`;
@@ -359,14 +380,21 @@ pub unsafe extern "C" fn tabsnap_engine_attach_repository(
     read_only: bool,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    with_engine(engine, err_out, |e| {
-        // SAFETY: a valid callback table per the contract (ownership of user_data passes to the adapter).
-        let r = unsafe { CallbackRepository::from_table(repo) }?;
-        // SAFETY: NUL-terminated per the contract.
-        let name = unsafe { str_arg(name, "name") }?;
-        e.attach_repository(name, Arc::new(r), read_only)?;
-        Ok(())
-    })
+    boundary(
+        err_out,
+        || poison(engine),
+        || {
+            // Ownership of the table passes first, so that `destroy` runs on every failure below.
+            // SAFETY: NULL or a valid callback table per the contract.
+            let r = unsafe { CallbackRepository::from_table(repo) }?;
+            // SAFETY: NULL or a live engine per the contract.
+            let e = unsafe { live_engine(engine) }?;
+            // SAFETY: NUL-terminated per the contract.
+            let name = unsafe { str_arg(name, "name") }?;
+            e.attach_repository(name, Arc::new(r), read_only)?;
+            Ok(())
+        },
+    )
 }
 
 fn job_call(
@@ -439,8 +467,10 @@ pub unsafe extern "C" fn tabsnap_engine_cancel(
     })
 }
 
-/// The error message of an ended job (its TaskErrMsg), or NULL in `*message_out` when it has none. The string
-/// is owned: free it with `tabsnap_string_free`.
+/// The job's TaskErrMsg: the error that ended it, then the failures that did not change its outcome (a
+/// `release_tablet` failure after a backup committed, an `abort_restore` failure, a state file that could not be
+/// written), `; `-separated; NULL in `*message_out` when there are none (a FINISHED job may have some). The
+/// string is owned: free it with `tabsnap_string_free`.
 ///
 /// # Safety
 /// `engine` is live; `message_out` is writable; `err_out` is NULL or writable.
@@ -456,7 +486,8 @@ pub unsafe extern "C" fn tabsnap_engine_job_error(
             return Err(Failure::null("message_out"));
         }
         let j = e.job(job).ok_or_else(|| Failure::new(tabsnap_status::NotFound, format!("no job {job}")))?;
-        let m = j.error.as_deref().map_or(std::ptr::null_mut(), |m| cstring(m).into_raw());
+        let text = j.task_err_msg();
+        let m = if text.is_empty() { std::ptr::null_mut() } else { cstring(&text).into_raw() };
         // SAFETY: checked not NULL; writable per the contract.
         unsafe { *message_out = m };
         Ok(())

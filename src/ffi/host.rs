@@ -222,8 +222,9 @@ pub const TABSNAP_HOST_CALLBACKS_VERSION: u32 = 1;
 
 /// The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
 /// `tabsnap_cb_error *` last, returns 0 on success or a nonzero host code (with a message through
-/// `tabsnap_cb_error_set`) and may be called from tabsnap's job threads, several at once for different
-/// databases. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
+/// `tabsnap_cb_error_set`; a job it fails ends with `TABSNAP_STATUS_CALLBACK`) and may be called from tabsnap's
+/// job threads, several at once for different databases, with no lock of the engine held: a callback may call
+/// the engine's functions, except `tabsnap_engine_free`. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
 /// the call. The table is copied by `tabsnap_engine_new`; `user_data` must stay valid until `destroy`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -238,7 +239,10 @@ pub struct tabsnap_host_callbacks {
         unsafe extern "C" fn(*mut c_void, *const c_char, *mut tabsnap_catalog_sink, *mut tabsnap_cb_error) -> i32,
     >,
     /// Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
-    /// its files, unchanged until `release_tablet`.
+    /// its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
+    /// `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
+    /// cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
+    /// `TABSNAP_STATUS_CALLBACK` and the callback's message.
     pub snapshot_tablet: Option<
         unsafe extern "C" fn(
             *mut c_void,
@@ -248,7 +252,9 @@ pub struct tabsnap_host_callbacks {
             *mut tabsnap_cb_error,
         ) -> i32,
     >,
-    /// Releases a snapshot taken by `snapshot_tablet` (may be NULL).
+    /// Releases a snapshot taken by `snapshot_tablet` (may be NULL). A failure does not change the job's outcome:
+    /// a backup already committed stays FINISHED, and the message is reported beside it
+    /// (`tabsnap_engine_job_error`).
     pub release_tablet: Option<
         unsafe extern "C" fn(*mut c_void, *const c_char, *const tabsnap_tablet_ref, *mut tabsnap_cb_error) -> i32,
     >,
@@ -277,7 +283,8 @@ pub struct tabsnap_host_callbacks {
             *mut tabsnap_cb_error,
         ) -> i32,
     >,
-    /// Drops what restore job `job` wrote for `table` (may be NULL).
+    /// Drops what restore job `job` wrote for `table` (may be NULL). Called for every table not committed when a
+    /// restore fails; a failure is reported beside the job's error (`tabsnap_engine_job_error`).
     pub abort_restore:
         Option<unsafe extern "C" fn(*mut c_void, *const c_char, u64, *const c_char, *mut tabsnap_cb_error) -> i32>,
     /// Whether `user` holds a privilege: 0 ADMIN, 1 LOAD on `database` (NULL for ADMIN). NULL callback: every
@@ -345,7 +352,7 @@ fn call(what: &str, f: impl FnOnce(*mut tabsnap_cb_error) -> i32) -> Result<()> 
         Ok(())
     } else {
         Err(Error::new(
-            ErrorKind::Io,
+            ErrorKind::Callback,
             format!("host callback {what} failed (code {rc}): {}", err.take().unwrap_or_else(|| "no message".into())),
         ))
     }
@@ -379,7 +386,10 @@ impl RefC {
 
 fn need_path(what: &str, t: &TabletRef, sink: tabsnap_path_sink) -> Result<PathBuf> {
     sink.path.ok_or_else(|| {
-        Error::new(ErrorKind::Io, format!("host callback {what} gave no path for tablet {} of {}", t.tablet, t.table))
+        Error::new(
+            ErrorKind::Callback,
+            format!("host callback {what} gave no path for tablet {} of {}", t.tablet, t.table),
+        )
     })
 }
 
@@ -399,32 +409,54 @@ impl Host for CallbackHost {
         Ok(sink.tables)
     }
 
+    /// All or nothing: when `snapshot_tablet` fails for one tablet, the snapshots taken before it are released
+    /// before the error is returned.
     fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> Result<Vec<PathBuf>> {
         let db = cstr(database)?;
-        let f = self.cb.snapshot_tablet.ok_or_else(|| Error::new(ErrorKind::Io, "no snapshot_tablet callback"))?;
-        tablets
-            .iter()
-            .map(|t| {
-                let r = RefC::new(t)?;
+        let f =
+            self.cb.snapshot_tablet.ok_or_else(|| Error::new(ErrorKind::Callback, "no snapshot_tablet callback"))?;
+        let mut dirs = Vec::with_capacity(tablets.len());
+        for (i, t) in tablets.iter().enumerate() {
+            let mut sink = tabsnap_path_sink { path: None };
+            let taken = RefC::new(t).and_then(|r| {
                 let raw = r.raw();
-                let mut sink = tabsnap_path_sink { path: None };
                 // SAFETY: the callback's contract; all pointers live for the call.
-                call("snapshot_tablet", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &raw, &mut sink, err) })?;
-                need_path("snapshot_tablet", t, sink)
-            })
-            .collect()
+                call("snapshot_tablet", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &raw, &mut sink, err) })
+            });
+            // A tablet whose callback succeeded is taken, even when it answered no path.
+            let (held, result) = match taken {
+                Ok(()) => (i + 1, need_path("snapshot_tablet", t, sink)),
+                Err(e) => (i, Err(e)),
+            };
+            match result {
+                Ok(dir) => dirs.push(dir),
+                Err(e) => {
+                    return Err(match self.release(database, &tablets[..held]) {
+                        Ok(()) => e,
+                        Err(undo) => Error::new(e.kind(), format!("{}; then {}", e.message(), undo.message())),
+                    });
+                }
+            }
+        }
+        Ok(dirs)
     }
 
+    /// Releases every tablet, even after one fails; the failures are reported together.
     fn release(&self, database: &str, tablets: &[TabletRef]) -> Result<()> {
         let Some(f) = self.cb.release_tablet else { return Ok(()) };
         let db = cstr(database)?;
+        let mut failures = Vec::new();
         for t in tablets {
-            let r = RefC::new(t)?;
-            let raw = r.raw();
-            // SAFETY: the callback's contract; all pointers live for the call.
-            call("release_tablet", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &raw, err) })?;
+            let released = RefC::new(t).and_then(|r| {
+                let raw = r.raw();
+                // SAFETY: the callback's contract; all pointers live for the call.
+                call("release_tablet", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &raw, err) })
+            });
+            if let Err(e) = released {
+                failures.push(e.message().to_owned());
+            }
         }
-        Ok(())
+        if failures.is_empty() { Ok(()) } else { Err(Error::new(ErrorKind::Callback, failures.join("; "))) }
     }
 
     fn restore_target(&self, database: &str, job: u64, t: &TabletRef) -> Result<PathBuf> {

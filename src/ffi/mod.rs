@@ -14,6 +14,8 @@ mod host;
 mod options;
 mod repo;
 mod status;
+#[cfg(test)]
+mod tests;
 mod version;
 
 pub use engine::*;

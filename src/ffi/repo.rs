@@ -2,8 +2,6 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use parking_lot::Mutex;
-
 use super::boundary::{Failure, boundary, str_arg};
 use super::status::tabsnap_status;
 use crate::repo::{ObjectInfo, Properties, PutMode, PutOutcome, Repository};
@@ -74,8 +72,9 @@ pub unsafe extern "C" fn tabsnap_list_sink_add(
 pub const TABSNAP_REPO_CALLBACKS_VERSION: u32 = 1;
 
 /// A repository the host stores itself. Every callback gets `user_data` first and a `tabsnap_cb_error *` last,
-/// returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`),
-/// and may be called from tabsnap's worker threads, several at once unless `max_concurrency` is 1. Callbacks
+/// returns 0 on success or a nonzero host code on failure (with a message set through `tabsnap_cb_error_set`; a
+/// job it fails ends with `TABSNAP_STATUS_CALLBACK`), and may be called from tabsnap's worker threads, at most
+/// `max_concurrency` at once (0: any number). Callbacks
 /// must not let C++ exceptions or `longjmp` cross into tabsnap. Keys are `/`-separated UTF-8 strings, valid only
 /// during the call.
 ///
@@ -85,7 +84,7 @@ pub const TABSNAP_REPO_CALLBACKS_VERSION: u32 = 1;
 pub struct tabsnap_repo_callbacks {
     /// `TABSNAP_REPO_CALLBACKS_VERSION` at compile time (1).
     pub version: u32,
-    /// 0: no limit; 1: never call two callbacks at once; n: at most n at once.
+    /// 0: no limit; n: at most n callbacks run at once, across every job and thread of the engine.
     pub max_concurrency: u32,
     /// Passed to every callback.
     pub user_data: *mut c_void,
@@ -119,14 +118,15 @@ pub struct tabsnap_repo_callbacks {
     pub destroy: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// The adapter: a `Repository` over a copied callback table.
+/// The adapter: a `Repository` over a copied callback table. Its `max_concurrency` is enforced by the engine's
+/// registry, which wraps every repository it holds in a `repo::Limit` of that many calls.
 pub(crate) struct CallbackRepository {
     cb: tabsnap_repo_callbacks,
-    serial: Option<Mutex<()>>,
 }
 
 // SAFETY: the table's contract (written on `tabsnap_repo_callbacks`) makes the callbacks callable from any thread,
-// and `max_concurrency == 1` is honoured with a mutex; `user_data` is only handed back to those callbacks.
+// at most `max_concurrency` at once, which the engine's registry enforces for every repository it holds (the only
+// place an adapter goes); `user_data` is only handed back to those callbacks.
 unsafe impl Send for CallbackRepository {}
 // SAFETY: as for Send: concurrent calls are allowed by the table's contract unless serialised.
 unsafe impl Sync for CallbackRepository {}
@@ -141,7 +141,7 @@ impl CallbackRepository {
     ) -> std::result::Result<CallbackRepository, Failure> {
         // SAFETY: NULL (refused) or initialised, per the contract.
         let cb = *unsafe { table.as_ref() }.ok_or_else(|| Failure::null("repo"))?;
-        let repo = CallbackRepository { cb, serial: (cb.max_concurrency == 1).then(|| Mutex::new(())) };
+        let repo = CallbackRepository { cb };
         if cb.version != TABSNAP_REPO_CALLBACKS_VERSION {
             return Err(Failure::new(
                 tabsnap_status::InvalidArgument,
@@ -160,9 +160,8 @@ impl CallbackRepository {
         Ok(repo)
     }
 
-    /// Calls one callback with a fresh error slot, serialised when the table asks for it.
+    /// Calls one callback with a fresh error slot.
     fn call(&self, what: &str, key: &str, f: impl FnOnce(*mut tabsnap_cb_error) -> i32) -> Result<()> {
-        let _guard = self.serial.as_ref().map(|m| m.lock());
         let mut err = tabsnap_cb_error { message: None };
         let rc = f(&mut err);
         if rc == 0 {
@@ -170,7 +169,7 @@ impl CallbackRepository {
         } else {
             let msg = err.message.unwrap_or_else(|| "no message".into());
             Err(Error::new(
-                ErrorKind::Repository,
+                ErrorKind::Callback,
                 format!("repository callback {what} failed for {key} (code {rc}): {msg}"),
             )
             .with_object(key))

@@ -39,7 +39,7 @@ pub enum tabsnap_status {
     Cancelled = 600,
     /// The job ran past its timeout.
     TimedOut = 601,
-    /// A host callback reported a failure.
+    /// A host or repository callback reported a failure (the message is the callback's own).
     Callback = 700,
     /// tabsnap panicked; the engine is now poisoned.
     InternalPanic = 900,
@@ -61,6 +61,7 @@ impl tabsnap_status {
             ErrorKind::Format => tabsnap_status::Format,
             ErrorKind::Cancelled => tabsnap_status::Cancelled,
             ErrorKind::TimedOut => tabsnap_status::TimedOut,
+            ErrorKind::Callback => tabsnap_status::Callback,
         }
     }
 
@@ -106,7 +107,7 @@ impl tabsnap_status {
             Format => c"unsupported or damaged format",
             Cancelled => c"cancelled",
             TimedOut => c"timed out",
-            Callback => c"a host callback failed",
+            Callback => c"a host or repository callback failed",
             InternalPanic => c"internal error (panic)",
             Poisoned => c"the engine is poisoned by an earlier internal error",
         }

@@ -85,8 +85,9 @@ pub enum Privilege {
 
 /// The engine tabsnap is linked into.
 ///
-/// Duties: every method may be called from tabsnap's job threads, several at once for different databases.
-/// Errors should say what failed and where; they reach the job's TaskErrMsg and Status.
+/// Duties: every method may be called from tabsnap's job threads, several at once for different databases, with
+/// no lock of the engine held (so a method may call the engine back). Errors should say what failed and where;
+/// they reach the job's TaskErrMsg and Status.
 pub trait Host: Send + Sync {
     /// The tables of `database`, with partitions, indexes and tablets.
     ///
@@ -97,14 +98,20 @@ pub trait Host: Send + Sync {
     /// Takes a consistent snapshot of `tablets` and returns, in the same order, a local directory holding each
     /// tablet's files. The files must not change until [`Host::release`] is called.
     ///
-    /// # Errors
-    /// When a snapshot cannot be taken; tabsnap then releases nothing and fails the job.
-    fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> Result<Vec<PathBuf>>;
-
-    /// Releases the snapshot of `tablets` taken by [`Host::snapshot`].
+    /// All or nothing: when it fails part way, the implementation releases the snapshots it took before
+    /// returning the error.
     ///
     /// # Errors
-    /// Reported in the job's message; the job's outcome does not change.
+    /// When a snapshot cannot be taken; tabsnap then fails the job and calls [`Host::release`] for none of them.
+    fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> Result<Vec<PathBuf>>;
+
+    /// Releases the snapshot of `tablets` taken by [`Host::snapshot`]. tabsnap calls it exactly once for every
+    /// successful `snapshot`, whatever happens next: success, a failure anywhere, CANCEL, a timeout, the engine's
+    /// shutdown.
+    ///
+    /// # Errors
+    /// Reported beside the job's outcome (a warning in its TaskErrMsg); the outcome does not change: a backup
+    /// whose snapshot is committed stays FINISHED.
     fn release(&self, database: &str, tablets: &[TabletRef]) -> Result<()>;
 
     /// An empty directory where the files of a restored tablet go before commit. `tablet.table` is the
@@ -125,7 +132,7 @@ pub trait Host: Send + Sync {
     /// Drops everything restored for `table` by `job`; the table is left as it was before the job.
     ///
     /// # Errors
-    /// Reported in the job's message.
+    /// Reported beside the job's error (a warning in its TaskErrMsg).
     fn abort_restore(&self, database: &str, job: u64, table: &str) -> Result<()>;
 
     /// Whether `user` holds `privilege`.

@@ -122,6 +122,10 @@ pub struct JobInfo {
     /// Set by CANCEL from another process sharing the state directory; the owner cancels the job when it sees it.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// Failures that did not change the job's outcome: a tablet snapshot that could not be released after the
+    /// snapshot was committed, a restore that could not be aborted, a job state that could not be saved.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl JobInfo {
@@ -152,7 +156,13 @@ impl JobInfo {
             error_kind: None,
             owner: None,
             cancel_requested: false,
+            warnings: Vec::new(),
         }
+    }
+
+    /// Doris's TaskErrMsg column: the error that ended the job, then any warnings, `; `-separated.
+    pub fn task_err_msg(&self) -> String {
+        self.error.iter().chain(&self.warnings).cloned().collect::<Vec<_>>().join("; ")
     }
 
     /// Copies the packer's counters.
@@ -198,7 +208,7 @@ impl JobInfo {
             time_text(self.finished_ms),
             (self.files_total - self.files_done.min(self.files_total)).to_string(),
             self.progress_text(),
-            self.error.clone().unwrap_or_default(),
+            self.task_err_msg(),
             self.status_text(),
             self.timeout_secs.to_string(),
         ]
@@ -235,7 +245,7 @@ impl JobInfo {
             time_text(self.finished_ms),
             (self.files_total - self.files_done.min(self.files_total)).to_string(),
             self.progress_text(),
-            self.error.clone().unwrap_or_default(),
+            self.task_err_msg(),
             self.status_text(),
             self.timeout_secs.to_string(),
         ];

@@ -54,36 +54,46 @@ impl JobManager {
         }
     }
 
-    /// Closes job `id`'s record with `result`.
+    /// Closes job `id`'s record with `result`: the end is saved (a failure to save is kept as a warning), then
+    /// shown to `job` readers, then to the observer (no lock held), and only then to `wait`.
     fn finish(&self, id: u64, result: Result<()>) {
         self.cancels.lock().remove(&id);
-        // The end of a job is saved before anyone can see it: `wait` takes the save lock after seeing a job end.
         let guard = self.save_lock.lock();
-        if let Some(j) = self.jobs.lock().get_mut(&id) {
-            j.finished_ms = Some(pack::now_ms());
-            match result {
-                Ok(()) => {
-                    j.state = JobState::Finished;
-                    j.files_done = j.files_total;
-                    j.bytes_done = j.bytes_total;
-                }
-                Err(e) => {
-                    j.state = JobState::Cancelled;
-                    let (status, msg) = match e.kind() {
-                        ErrorKind::Cancelled => ("CANCELLED", "user cancelled".to_owned()),
-                        ErrorKind::TimedOut => ("TIMEOUT", "the job ran past its timeout".to_owned()),
-                        _ => ("COMMON_ERROR", e.to_string()),
-                    };
-                    j.status = status.into();
-                    j.error = Some(msg);
-                    j.error_kind = Some(e.kind());
+        {
+            let mut table = self.jobs.lock();
+            if let Some(j) = table.records.get_mut(&id) {
+                j.finished_ms = Some(pack::now_ms());
+                match result {
+                    Ok(()) => {
+                        j.state = JobState::Finished;
+                        j.files_done = j.files_total;
+                        j.bytes_done = j.bytes_total;
+                    }
+                    Err(e) => {
+                        j.state = JobState::Cancelled;
+                        let (status, msg) = match e.kind() {
+                            ErrorKind::Cancelled => ("CANCELLED", "user cancelled".to_owned()),
+                            ErrorKind::TimedOut => ("TIMEOUT", "the job ran past its timeout".to_owned()),
+                            _ => ("COMMON_ERROR", e.to_string()),
+                        };
+                        j.status = status.into();
+                        j.error = Some(msg);
+                        j.error_kind = Some(e.kind());
+                    }
                 }
             }
+            table.settling.insert(id);
         }
-        let _ = self.save_locked();
+        if let Err(e) = self.save_locked() {
+            self.warn(id, format!("saving the job state failed: {e}"));
+        }
         drop(guard);
         self.changed.notify_all();
-        self.notify_observer(id);
+        if let Some(job) = self.get(id) {
+            self.notify_end(&job);
+        }
+        self.jobs.lock().settling.remove(&id);
+        self.changed.notify_all();
     }
 
     /// The handle job `id`'s work reports through.
@@ -112,6 +122,11 @@ impl JobHandle {
     /// Changes the job's record.
     pub(crate) fn update(&self, f: impl FnOnce(&mut super::JobInfo)) {
         self.manager.update(self.id, f);
+    }
+
+    /// Reports a failure that does not change the job's outcome (shown beside it, in TaskErrMsg).
+    pub(crate) fn warn(&self, warning: String) {
+        self.manager.warn(self.id, warning);
     }
 
     /// A progress sink that copies the packer's counters into the job's record.

@@ -6,6 +6,7 @@
 //! `cancel_requested`, which the owner watches for. Admission (one BACKUP or RESTORE per database, one running
 //! backup per label and repository) is decided on the shared table, inside the same lock.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::persist::{RepoMeta, SavedState, StateFile};
@@ -56,13 +57,14 @@ pub(super) fn check_admission(jobs: &[&JobInfo], job: &JobInfo) -> Result<()> {
     Ok(())
 }
 
-/// Keeps the last `history` finished jobs per database.
-pub(super) fn prune_history(jobs: &mut Vec<JobInfo>, history: usize) {
+/// Keeps the last `history` finished jobs per database (and every job in `settling`: ended, but the observer
+/// has not seen its end yet).
+pub(super) fn prune_history(jobs: &mut Vec<JobInfo>, history: usize, settling: &HashSet<u64>) {
     let mut per_db: std::collections::HashMap<String, Vec<u64>> = std::collections::HashMap::new();
-    for j in jobs.iter().filter(|j| j.state.is_done()) {
+    for j in jobs.iter().filter(|j| j.state.is_done() && !settling.contains(&j.id)) {
         per_db.entry(j.database.clone()).or_default().push(j.id);
     }
-    let mut drop = std::collections::HashSet::new();
+    let mut drop = HashSet::new();
     for ids in per_db.values_mut() {
         ids.sort_unstable();
         drop.extend(ids.iter().take(ids.len().saturating_sub(history)).copied());
@@ -78,11 +80,14 @@ impl JobManager {
     /// Takes the shared table as this process's view: records this process owns stay as it knows them (while
     /// the file still has them, or while they run), every other record comes from the file.
     pub(super) fn absorb(&self, state: &SavedState) {
-        let mut jobs = self.jobs.lock();
+        let mut table = self.jobs.lock();
+        let settling = table.settling.clone();
+        let jobs = &mut table.records;
         let mine: Vec<JobInfo> = jobs
             .values()
             .filter(|j| {
-                j.owner.as_ref() == Some(&self.me) && (!j.state.is_done() || state.jobs.iter().any(|s| s.id == j.id))
+                j.owner.as_ref() == Some(&self.me)
+                    && (!j.state.is_done() || settling.contains(&j.id) || state.jobs.iter().any(|s| s.id == j.id))
             })
             .cloned()
             .collect();
@@ -97,7 +102,7 @@ impl JobManager {
         for j in mine {
             jobs.insert(j.id, j);
         }
-        drop(jobs);
+        drop(table);
         self.next_id.fetch_max(state.next_id, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -115,8 +120,8 @@ impl JobManager {
     pub(super) fn save_own(&self) -> Result<()> {
         let Some(file) = self.file() else { return Ok(()) };
         let state = file.transact(|state| {
-            let jobs = self.jobs.lock();
-            for j in jobs.values().filter(|j| j.owner.as_ref() == Some(&self.me)) {
+            let table = self.jobs.lock();
+            for j in table.records.values().filter(|j| j.owner.as_ref() == Some(&self.me)) {
                 match state.jobs.iter_mut().find(|s| s.id == j.id) {
                     Some(s) => {
                         let requested = s.cancel_requested && !j.state.is_done();
@@ -128,7 +133,7 @@ impl JobManager {
                     None => {}
                 }
             }
-            drop(jobs);
+            drop(table);
             state.next_id = state.next_id.max(self.next_id.load(std::sync::atomic::Ordering::Relaxed));
             reconcile(&mut state.jobs);
             Ok(state.clone())
@@ -147,12 +152,24 @@ impl JobManager {
             state.next_id = id + 1;
             job.id = id;
             state.jobs.push(job.clone());
-            prune_history(&mut state.jobs, self.history);
+            let settling = self.jobs.lock().settling.clone();
+            prune_history(&mut state.jobs, self.history, &settling);
             Ok((id, state.clone()))
         })?;
-        self.jobs.lock().insert(id, job);
+        self.jobs.lock().records.insert(id, job);
         self.absorb(&state);
         Ok(id)
+    }
+
+    /// Removes job `id`, admitted but never started, from the shared table (best effort: its start could not be
+    /// saved, so the table may not be writable).
+    pub(super) fn forget_shared(&self, id: u64) {
+        if let Some(file) = self.file() {
+            let _ = file.transact(|state| {
+                state.jobs.retain(|j| j.id != id);
+                Ok(())
+            });
+        }
     }
 
     /// A new id from the shared sequence.

@@ -33,20 +33,23 @@ impl<R: Repository> Limit<R> {
     }
 
     fn call<T>(&self, bytes: u64, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        if self.max_requests > 0 {
-            let mut n = self.running.lock();
-            while *n >= self.max_requests {
-                self.freed.wait(&mut n);
-            }
-            *n += 1;
-        }
+        let _permit = self.acquire();
         self.spend(bytes);
-        let r = f();
-        if self.max_requests > 0 {
-            *self.running.lock() -= 1;
-            self.freed.notify_one();
+        f()
+    }
+
+    /// Waits for one of the `max_requests` slots; the slot is given back when the permit drops (a panic in the
+    /// call included).
+    fn acquire(&self) -> Option<Permit<'_, R>> {
+        if self.max_requests == 0 {
+            return None;
         }
-        r
+        let mut n = self.running.lock();
+        while *n >= self.max_requests {
+            self.freed.wait(&mut n);
+        }
+        *n += 1;
+        Some(Permit { limit: self })
     }
 
     /// Token bucket: waits until `bytes` fit in the budget (which refills at `bytes_per_sec`, up to one
@@ -68,6 +71,18 @@ impl<R: Repository> Limit<R> {
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
+    }
+}
+
+/// One running call of a [`Limit`].
+struct Permit<'a, R> {
+    limit: &'a Limit<R>,
+}
+
+impl<R> Drop for Permit<'_, R> {
+    fn drop(&mut self) {
+        *self.limit.running.lock() -= 1;
+        self.limit.freed.notify_one();
     }
 }
 

@@ -72,7 +72,8 @@ pub struct ObjectInfo {
 ///   written by an unfinished `put` are not listed.
 /// - **delete** of a key that does not exist succeeds.
 /// - Errors name the key; a failure that may pass on retry is marked [`crate::Error::is_transient`].
-/// - Every method may be called from several threads at once unless [`Properties::max_concurrency`] says 1.
+/// - Every method may be called from several threads at once, at most [`Properties::max_concurrency`] at a
+///   time when it is not 0 (the engine wraps every repository it holds in a [`Limit`] of that many calls).
 pub trait Repository: Send + Sync {
     /// What this repository can do.
     fn properties(&self) -> Properties {

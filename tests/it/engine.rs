@@ -12,12 +12,12 @@ use tabsnap::job::JobState;
 use tabsnap::repo::{MemoryRepository, ObjectInfo, PutMode, PutOutcome, Repository};
 use tabsnap::{Engine, ErrorKind, Outcome, ResultSet, Session};
 
-fn write(path: &Path, bytes: &[u8]) {
+pub(crate) fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
 }
 
-fn seg(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn seg(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|i| {
@@ -32,7 +32,7 @@ fn seg(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// db1: t1 (partitions p1, p2; rollup r1), t2 (one partition), v1 (a view); db2: t3.
-fn make_data(root: &Path) {
+pub(crate) fn make_data(root: &Path) {
     for (p, base) in [("p1", 100), ("p2", 200)] {
         for k in 0..2u64 {
             write(&root.join(format!("db1/t1/{p}/{}/0/0_0.dat", base + k)), &seg(base + k, 40_000 + k as usize * 5000));
@@ -47,14 +47,14 @@ fn make_data(root: &Path) {
     write(&root.join("db2/t3/p/400/x.dat"), &seg(400, 1000));
 }
 
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    repo_dir: PathBuf,
-    engine: Engine,
+pub(crate) struct Fixture {
+    pub(crate) _tmp: tempfile::TempDir,
+    pub(crate) data: PathBuf,
+    pub(crate) repo_dir: PathBuf,
+    pub(crate) engine: Engine,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     make_data(&data);
@@ -67,35 +67,35 @@ fn fixture() -> Fixture {
     Fixture { data, repo_dir, engine, _tmp: tmp }
 }
 
-fn root() -> Session {
+pub(crate) fn root() -> Session {
     Session::new("root", Some("db1"))
 }
 
-fn one(engine: &Engine, session: &Session, sql: &str) -> tabsnap::Result<Outcome> {
+pub(crate) fn one(engine: &Engine, session: &Session, sql: &str) -> tabsnap::Result<Outcome> {
     engine.execute(session, sql).map(|mut v| v.remove(0))
 }
 
-fn rows(engine: &Engine, session: &Session, sql: &str) -> ResultSet {
+pub(crate) fn rows(engine: &Engine, session: &Session, sql: &str) -> ResultSet {
     match one(engine, session, sql).unwrap() {
         Outcome::Rows(rs) => rs,
         other => panic!("{sql}: {other:?}"),
     }
 }
 
-fn job(engine: &Engine, session: &Session, sql: &str) -> u64 {
+pub(crate) fn job(engine: &Engine, session: &Session, sql: &str) -> u64 {
     match one(engine, session, sql).unwrap_or_else(|e| panic!("{sql}: {e}")) {
         Outcome::Job(id) => id,
         other => panic!("{sql}: {other:?}"),
     }
 }
 
-fn finish(engine: &Engine, id: u64) -> tabsnap::job::JobInfo {
+pub(crate) fn finish(engine: &Engine, id: u64) -> tabsnap::job::JobInfo {
     let j = engine.wait(id, Duration::from_secs(60)).unwrap();
     assert_eq!(j.state, JobState::Finished, "{:?}", j);
     j
 }
 
-fn create_repo(f: &Fixture) {
+pub(crate) fn create_repo(f: &Fixture) {
     let sql = format!("CREATE REPOSITORY repo1 WITH LOCAL ON LOCATION 'file://{}'", f.repo_dir.display());
     assert_eq!(one(&f.engine, &root(), &sql).unwrap(), Outcome::Done);
 }
@@ -238,15 +238,15 @@ fn statement_errors_use_doris_messages() {
 }
 
 /// A repository whose pack uploads wait at a gate, so a job can be caught mid-upload.
-struct Gated {
-    inner: MemoryRepository,
+pub(crate) struct Gated {
+    pub(crate) inner: MemoryRepository,
     open: Mutex<bool>,
     arrived: Mutex<u32>,
     cv: Condvar,
 }
 
 impl Gated {
-    fn new() -> Arc<Gated> {
+    pub(crate) fn new() -> Arc<Gated> {
         Arc::new(Gated {
             inner: MemoryRepository::new(),
             open: Mutex::new(false),
@@ -254,13 +254,13 @@ impl Gated {
             cv: Condvar::new(),
         })
     }
-    fn wait_arrival(&self) {
+    pub(crate) fn wait_arrival(&self) {
         let mut a = self.arrived.lock();
         while *a == 0 {
             self.cv.wait(&mut a);
         }
     }
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         *self.open.lock() = true;
         self.cv.notify_all();
     }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod concurrency;
+mod contracts;
 mod corpus;
 mod engine;
 mod fuzz;

@@ -7,15 +7,15 @@
         job.wait()
         print(engine.query("SHOW BACKUP", database="db1"))
 """
-from ._errors import (AlreadyExistsError, AnalysisError, ArgumentError, Cancelled, CorruptionError, InternalError,
-                      NotFoundError, ParseError, RepositoryError, TabsnapError, TimedOut)
+from ._errors import (AlreadyExistsError, AnalysisError, ArgumentError, CallbackError, Cancelled, CorruptionError,
+                      InternalError, NotFoundError, ParseError, RepositoryError, TabsnapError, TimedOut)
 from ._ffi import lib as _lib
 from .engine import Engine, Job, JobInfo, MemoryRepository, Repository
 
 __all__ = [
     "Engine", "Job", "JobInfo", "Repository", "MemoryRepository", "TabsnapError", "ArgumentError", "ParseError",
     "AnalysisError", "NotFoundError", "AlreadyExistsError", "RepositoryError", "CorruptionError", "Cancelled",
-    "TimedOut", "InternalError", "version",
+    "TimedOut", "CallbackError", "InternalError", "version",
 ]
 
 

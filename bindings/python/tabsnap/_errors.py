@@ -52,6 +52,10 @@ class TimedOut(TabsnapError):
     """The job ran past its timeout (601)."""
 
 
+class CallbackError(TabsnapError):
+    """A host or repository callback failed (700); the message is the callback's own."""
+
+
 class InternalError(TabsnapError):
     """tabsnap panicked or the engine is poisoned (9xx)."""
 
@@ -69,5 +73,7 @@ def class_for(status):
         return Cancelled
     if status == 601:
         return TimedOut
+    if status == 700:
+        return CallbackError
     ranges = {1: ArgumentError, 4: RepositoryError, 5: CorruptionError, 9: InternalError}
     return ranges.get(status // 100, TabsnapError)

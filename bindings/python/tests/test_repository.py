@@ -33,7 +33,7 @@ def test_a_failing_python_repository_fails_the_job_with_its_message(data_dir):
     with tabsnap.Engine(data_dir) as engine:
         engine.attach_repository("flaky", Flaky())
         job = engine.query("BACKUP SNAPSHOT db1.s1 TO flaky")
-        with pytest.raises(tabsnap.RepositoryError, match="bucket quota exceeded"):
+        with pytest.raises(tabsnap.CallbackError, match="bucket quota exceeded"):
             job.wait(timeout=60)
         info = job.wait(timeout=60, raise_on_failure=False)
         assert info.state == "CANCELLED"
