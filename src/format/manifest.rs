@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::limits::MAX_META_BODY;
 use crate::format::{ContentHash, ObjectKind, decode_meta, encode_meta};
 use crate::{Error, ErrorKind, Result};
 
@@ -87,17 +88,25 @@ impl Manifest {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let body = serde_json::to_vec(self)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cannot encode manifest: {e}")))?;
+        if body.len() > MAX_META_BODY {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("manifest of {} bytes is over the format's limit of {MAX_META_BODY}", body.len()),
+            ));
+        }
         encode_meta(ObjectKind::Manifest, &body, true)
     }
 
-    /// Decodes the manifest stored under `key`.
+    /// Decodes the manifest stored under `key` and checks it ([`Manifest::check`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
+    /// [`ErrorKind::Format`], [`ErrorKind::Corruption`] or [`ErrorKind::InvalidArgument`], naming `key`.
     pub fn decode(key: &str, data: &[u8]) -> Result<Manifest> {
         let body = decode_meta(ObjectKind::Manifest, key, data)?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))
+        let m: Manifest = serde_json::from_slice(&body)
+            .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))?;
+        m.check(key)?;
+        Ok(m)
     }
 
     /// Every file with its table, partition, index and tablet.
