@@ -385,9 +385,19 @@ fn restore_command(
     let Some(m) = manifests.last() else { return Ok(()) };
     let packer = tuning.packer()?;
     let start = Instant::now();
+    // The manifest's names are single safe components (checked when it was decoded); the target directory is
+    // the operator's, but a table directory in it must not be a link leading elsewhere.
+    for t in &m.tables {
+        let dir = to.join(&t.name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|md| md.file_type().is_symlink()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{} is a symlink; restore does not write through links", dir.display()),
+            ));
+        }
+    }
     let target = |t: &tabsnap::format::TableEntry, _: &_, _: &_, tablet: &tabsnap::format::TabletEntry| {
-        let safe = |s: &str| !s.is_empty() && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
-        (safe(&t.name) && safe(&tablet.id) && !tablet.id.contains('/')).then(|| to.join(&t.name).join(&tablet.id))
+        Some(to.join(&t.name).join(&tablet.id))
     };
     let r = packer.restore(repo.as_ref(), m, &target, &JobControl::default())?;
     let secs = start.elapsed().as_secs_f64();

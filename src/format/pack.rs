@@ -19,7 +19,7 @@ pub const PACK_TRAILER_LEN: usize = 16;
 const PACK_MAGIC: &[u8; 4] = b"TSPK";
 
 /// How a chunk's bytes are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// As they are (compression did not pay).
@@ -39,7 +39,7 @@ impl Compression {
 }
 
 /// Where a chunk lives in its pack and how to check it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChunkEntry {
     /// BLAKE3 of the raw bytes.
     pub hash: ContentHash,
