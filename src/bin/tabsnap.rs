@@ -509,6 +509,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
     let host = DirHost::new(data)?;
+    for line in host.recovered() {
+        eprintln!("tabsnap: {line}");
+    }
     Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
 }
 
