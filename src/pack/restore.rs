@@ -162,7 +162,7 @@ impl Packer {
                 let bytes = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
                     let uses = &plan.slots[slot].uses;
                     let name_file =
-                        || uses.first().map_or(String::new(), |u| format!(" while restoring {}", files[u.file].label));
+                        || uses.first().map_or(String::new(), |u| format!("while restoring {}", files[u.file].label));
                     let raw = raw.map_err(|e| e.context(name_file()))?;
                     chunk_crc[slot].store(u64::from(crc32c::crc32c(&raw)), Ordering::Relaxed);
                     for u in uses {

@@ -4,8 +4,10 @@
 
 mod cli;
 mod corpus;
+mod crash;
 mod engine;
 mod fuzz;
+mod hostile;
 mod pack;
 mod s3;
 mod sql;
