@@ -1,12 +1,15 @@
 //! Writes that cannot leave a tablet directory: restore refuses a tablet directory that is a symlink, creates
-//! every directory below it itself, checks each component below it without following links before every
-//! open, and opens files with `O_NOFOLLOW` (and `O_EXCL` when creating). What is above a tablet directory is
-//! the caller's.
+//! every directory below it itself (refusing a link or a file in the way), and opens every file by walking from
+//! the tablet directory with `openat(O_DIRECTORY | O_NOFOLLOW)` component by component, the file itself with
+//! `O_NOFOLLOW` (and `O_EXCL` when creating): a link swapped in at any moment is never followed. What is above
+//! a tablet directory is the caller's.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use rustix::fs::{CWD, Mode, OFlags, openat};
 
 use crate::{Error, ErrorKind, Result};
 
@@ -79,47 +82,49 @@ pub(crate) fn create_dirs_below(root: &Path, rel: &str) -> Result<()> {
     Ok(())
 }
 
-/// `root/rel` after checking that `root` and every directory of `rel` are real directories, not links.
-fn checked_path(root: &Path, rel: &str) -> io::Result<PathBuf> {
-    let mut current = root.to_path_buf();
-    let mut parts = rel.split('/').peekable();
-    let check = |p: &Path| -> io::Result<()> {
-        let m = fs::symlink_metadata(p)?;
-        if m.file_type().is_symlink() {
-            Err(symlink_error(p))
-        } else if m.is_dir() {
-            Ok(())
-        } else {
-            Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} is not a directory", p.display())))
-        }
-    };
-    check(&current)?;
-    while let Some(c) = parts.next() {
-        current.push(c);
-        if parts.peek().is_some() {
-            check(&current)?;
-        }
+/// Opens `root` (which must not be a link) and walks `dirs` below it with `openat(O_DIRECTORY | O_NOFOLLOW)`,
+/// so that no component is followed even if it is swapped for a link meanwhile.
+fn open_dir_below<'a>(root: &Path, dirs: impl Iterator<Item = &'a str>) -> io::Result<OwnedFd> {
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut fd = openat(CWD, root, dir_flags, Mode::empty()).map_err(|e| walk_error(e, root))?;
+    let mut path = root.to_path_buf();
+    for c in dirs {
+        path.push(c);
+        fd = openat(&fd, c, dir_flags, Mode::empty()).map_err(|e| walk_error(e, &path))?;
     }
-    Ok(current)
+    Ok(fd)
 }
 
-fn nofollow(e: io::Error, path: &Path) -> io::Error {
-    if e.raw_os_error() == Some(libc::ELOOP) { symlink_error(path) } else { e }
+fn walk_error(e: rustix::io::Errno, path: &Path) -> io::Error {
+    match e {
+        rustix::io::Errno::LOOP => symlink_error(path),
+        rustix::io::Errno::NOTDIR => io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is not a directory (a link or a file in the way)", path.display()),
+        ),
+        e => io::Error::from(e),
+    }
+}
+
+/// Opens the file `rel` below `root` with `flags` added to `O_WRONLY | O_NOFOLLOW | O_CLOEXEC`, never through a
+/// link at any component below `root`.
+fn open_below(root: &Path, rel: &str, flags: OFlags) -> io::Result<File> {
+    let (dirs, name) = match rel.rsplit_once('/') {
+        Some((dirs, name)) => (Some(dirs), name),
+        None => (None, rel),
+    };
+    let dir = open_dir_below(root, dirs.into_iter().flat_map(|d| d.split('/')))?;
+    let flags = flags | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = openat(&dir, name, flags, Mode::from_raw_mode(0o644)).map_err(|e| walk_error(e, &root.join(rel)))?;
+    Ok(File::from(fd))
 }
 
 /// Creates the new file `rel` below `root` for writing; an existing file or link is an error.
 pub(crate) fn create_file(root: &Path, rel: &str) -> io::Result<File> {
-    let path = checked_path(root, rel)?;
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(|e| nofollow(e, &path))
+    open_below(root, rel, OFlags::CREATE | OFlags::EXCL)
 }
 
 /// Opens the existing file `rel` below `root` for writing, never through a link.
 pub(crate) fn open_file(root: &Path, rel: &str) -> io::Result<File> {
-    let path = checked_path(root, rel)?;
-    OpenOptions::new().write(true).custom_flags(libc::O_NOFOLLOW).open(&path).map_err(|e| nofollow(e, &path))
+    open_below(root, rel, OFlags::empty())
 }
