@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::format::limits::MAX_META_BODY;
-use crate::format::{ContentHash, ObjectKind, decode_meta, encode_meta};
+use crate::format::{ContentHash, ObjectKind, SNAPSHOTS_PREFIX, decode_meta, encode_meta, manifest_key};
 use crate::{Error, ErrorKind, Result};
 
 /// One file of a tablet.
@@ -97,7 +97,8 @@ impl Manifest {
         encode_meta(ObjectKind::Manifest, &body, true)
     }
 
-    /// Decodes the manifest stored under `key` and checks it ([`Manifest::check`]).
+    /// Decodes the manifest stored under `key` and checks it ([`Manifest::check`]); a snapshot's manifest must
+    /// also record the label and timestamp its key names.
     ///
     /// # Errors
     /// [`ErrorKind::Format`], [`ErrorKind::Corruption`] or [`ErrorKind::InvalidArgument`], naming `key`.
@@ -106,6 +107,13 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(&body)
             .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))?;
         m.check(key)?;
+        if key.starts_with(SNAPSHOTS_PREFIX) && key != manifest_key(&m.label, &m.timestamp) {
+            return Err(Error::new(
+                ErrorKind::Format,
+                format!("manifest {key}: records snapshot {} {} instead", m.label, m.timestamp),
+            )
+            .with_object(key));
+        }
         Ok(m)
     }
 
