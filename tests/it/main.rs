@@ -5,6 +5,7 @@
 mod cli;
 mod corpus;
 mod crash;
+mod decoders;
 mod engine;
 mod fuzz;
 mod hostile;
