@@ -1,6 +1,9 @@
 //! A corpus of hostile snapshots (written with the real encoders, plus hand-made bytes): the Rust restore,
 //! `tabsnap restore`, `tabsnap verify` and SQL RESTORE each refuse every one, naming the object, and nothing
 //! is written outside the target or left changed in the data directory.
+//!
+//! With `TABSNAP_HOSTILE_KEEP=DIR`, the corpus is also copied to `DIR/<case number>/` (with the case's name in
+//! `DIR/<case number>/CASE`), e.g. to measure the memory a restore or verify of each takes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -297,6 +300,12 @@ fn restore_verify_and_sql_restore_refuse_every_hostile_snapshot() {
         let object = edit(&repo);
         let object = if object.is_empty() { key.clone() } else { object };
         let before_outside = tree(&outside);
+
+        if let Some(keep) = std::env::var_os("TABSNAP_HOSTILE_KEEP") {
+            let keep = Path::new(&keep).join(i.to_string());
+            copy_tree(&repo_dir, &keep);
+            std::fs::write(keep.join("CASE"), format!("{name}\n{ts}\n")).unwrap();
+        }
 
         // The Rust API: loading or restoring fails, naming the object.
         let local = LocalRepository::new(&repo_dir).unwrap();
