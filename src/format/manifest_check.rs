@@ -12,7 +12,8 @@ impl Manifest {
     /// Checks this manifest, stored (or to be stored) under `key`, for internal consistency:
     /// - the chunk size is 1 byte to [`MAX_CHUNK_SIZE`];
     /// - table names are unique, partition names unique in their table, index names unique in their
-    ///   partition, tablet ids unique in the manifest, and every one of them a safe single path component;
+    ///   partition, tablet ids unique in their table (across its partitions and indexes), and every one of them
+    ///   a safe single path component;
     /// - file paths are safe relative paths, unique in their tablet, and none is a directory of another;
     /// - a file of `size` bytes has exactly `ceil(size / chunk_size)` chunks;
     /// - the host metadata is lower-case hex of even length.
@@ -38,9 +39,9 @@ impl Manifest {
             Ok(())
         };
         let mut tables = HashSet::new();
-        let mut tablets = HashSet::new();
         for t in &self.tables {
             name("table", &t.name, &mut tables)?;
+            let mut tablets = HashSet::new();
             let mut partitions = HashSet::new();
             for p in &t.partitions {
                 name(&format!("table {} partition", t.name), &p.name, &mut partitions)?;
@@ -142,6 +143,13 @@ mod tests {
     #[test]
     fn a_consistent_manifest_passes_and_every_inconsistency_is_named() {
         check(|_| {}).unwrap();
+        // One tablet id in two tables is fine: their directories differ.
+        check(|m| {
+            let mut t = m.tables[0].clone();
+            t.name = "t2".into();
+            m.tables.push(t);
+        })
+        .unwrap();
         fn tablet(m: &mut Manifest) -> &mut TabletEntry {
             &mut m.tables[0].partitions[0].indexes[0].tablets[0]
         }
