@@ -138,7 +138,10 @@ impl DirHost {
         if let Some(s) = stagings.get(&(db.to_owned(), job)) {
             return Ok(s.dir.clone());
         }
-        let s = staging::create(&self.db_dir(db)?, job)?;
+        // What a dead job left in this database is finished or removed first.
+        let db_dir = self.db_dir(db)?;
+        staging::recover_db(db, &db_dir)?;
+        let s = staging::create(&db_dir, job)?;
         let dir = s.dir.clone();
         stagings.insert((db.to_owned(), job), s);
         Ok(dir)

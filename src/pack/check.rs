@@ -101,7 +101,7 @@ pub(crate) fn plan_chunks(
                 continue;
             };
             let offset = ci as u64 * f.chunk_size;
-            let want = if ci as u64 + 1 < n { f.chunk_size } else { f.entry.size - offset };
+            let want = if ci as u64 + 1 < n { f.chunk_size } else { f.entry.size.saturating_sub(offset) };
             if u64::from(entry.raw_len) != want {
                 let key = format::pack_key(&pack);
                 problems.push(

@@ -10,8 +10,9 @@
 //!   are removed. The journal is the commit point: a crash before it leaves the table as it was, a crash after
 //!   it is rolled forward by the next start.
 //!
-//! [`recover`] runs when a [`super::DirHost`] is created: every staging directory whose lock no live process
-//! holds is rolled forward (its journals) and removed. Only names this module creates are ever removed, and
+//! [`recover`] runs when a [`super::DirHost`] is created, and [`recover_db`] when a restore job stages its
+//! first tablet in a database: every staging directory whose lock no live process holds is rolled forward (its
+//! journals) and removed. Only names this module creates are ever removed, and
 //! never through a symlink.
 
 use std::fs::{self, File, OpenOptions};
@@ -211,40 +212,46 @@ pub(super) fn remove_if_done(staging: &Path) -> Result<()> {
 pub(super) fn recover(root: &Path) -> Result<Vec<String>> {
     let mut done = Vec::new();
     for db in super::visible_dirs(root)? {
-        let db_dir = root.join(&db);
-        let Ok(entries) = fs::read_dir(&db_dir) else { continue };
-        for entry in entries.filter_map(|e| e.ok()) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let dir = db_dir.join(&name);
-            if !name.starts_with(STAGING_PREFIX) || !is_real_dir(&dir) {
+        done.extend(recover_db(&db, &root.join(&db))?);
+    }
+    Ok(done)
+}
+
+/// [`recover`] for the database `db` in `db_dir`.
+pub(super) fn recover_db(db: &str, db_dir: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let Ok(entries) = fs::read_dir(db_dir) else { return Ok(done) };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dir = db_dir.join(&name);
+        if !name.starts_with(STAGING_PREFIX) || !is_real_dir(&dir) {
+            continue;
+        }
+        // A live job holds the lock; a dead one's lock went with its process.
+        if let Ok(lock) = OpenOptions::new().write(true).open(dir.join(LOCK)) {
+            if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
                 continue;
             }
-            // A live job holds the lock; a dead one's lock went with its process.
-            if let Ok(lock) = OpenOptions::new().write(true).open(dir.join(LOCK)) {
-                if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
-                    continue;
-                }
-            }
-            for j in fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))?.filter_map(|e| e.ok()) {
-                let jname = j.file_name().to_string_lossy().into_owned();
-                if !(jname.starts_with(JOURNAL_PREFIX) && jname.ends_with(".json")) {
-                    continue;
-                }
-                let bytes = fs::read(j.path()).map_err(|e| io("reading", &j.path(), e))?;
-                let journal: Journal = serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::new(ErrorKind::Io, format!("restore journal {}: {e}", j.path().display())))?;
-                if !crate::format::limits::is_safe_component(&journal.table) {
-                    return Err(Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!("restore journal {} names table {:?}", j.path().display(), journal.table),
-                    ));
-                }
-                roll_forward(&db_dir, &dir, &journal)?;
-                done.push(format!("completed the interrupted restore of {db}.{} ({})", journal.table, dir.display()));
-            }
-            remove_tree(&dir)?;
-            done.push(format!("removed the staging directory of a dead restore: {}", dir.display()));
         }
+        for j in fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))?.filter_map(|e| e.ok()) {
+            let jname = j.file_name().to_string_lossy().into_owned();
+            if !(jname.starts_with(JOURNAL_PREFIX) && jname.ends_with(".json")) {
+                continue;
+            }
+            let bytes = fs::read(j.path()).map_err(|e| io("reading", &j.path(), e))?;
+            let journal: Journal = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("restore journal {}: {e}", j.path().display())))?;
+            if !crate::format::limits::is_safe_component(&journal.table) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("restore journal {} names table {:?}", j.path().display(), journal.table),
+                ));
+            }
+            roll_forward(db_dir, &dir, &journal)?;
+            done.push(format!("completed the interrupted restore of {db}.{} ({})", journal.table, dir.display()));
+        }
+        remove_tree(&dir)?;
+        done.push(format!("removed the staging directory of a dead restore: {}", dir.display()));
     }
     Ok(done)
 }
