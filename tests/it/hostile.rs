@@ -363,6 +363,7 @@ fn symlinks_in_the_target_are_never_followed() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     make_data(&data);
+    write(&data.join("db1/t1/_table.json"), br#"{"kind": "olap"}"#);
     let repo = tmp.path().join("repo");
     let ts = backup(&data, &tmp.path().join("state"), &repo);
     let outside = tmp.path().join("outside");
@@ -391,7 +392,8 @@ fn symlinks_in_the_target_are_never_followed() {
     // when the restore fails and cleans up.
     let pack = std::fs::read_dir(repo.join("packs")).unwrap().next().unwrap().unwrap().path();
     let pack = std::fs::read_dir(pack).unwrap().next().unwrap().unwrap().path();
-    let mut bytes = std::fs::read(&pack).unwrap();
+    let good_pack = std::fs::read(&pack).unwrap();
+    let mut bytes = good_pack.clone();
     bytes[50] ^= 1;
     std::fs::write(&pack, bytes).unwrap();
     for job in 0..5 {
@@ -408,4 +410,23 @@ fn symlinks_in_the_target_are_never_followed() {
     for job in 0..5 {
         assert!(std::fs::symlink_metadata(data.join(format!("db1/.restore-{job}"))).is_ok());
     }
+
+    // A table that is a link to elsewhere is not replaced through it, and a link planted at the temporary name
+    // of a table description is not written through.
+    std::fs::write(&pack, &good_pack).unwrap();
+    std::os::unix::fs::symlink(&outside, data.join("db1/t8")).unwrap();
+    std::os::unix::fs::symlink(outside.join("keep"), data.join("db1/t1/_table.tmp")).unwrap();
+    let sql = format!("RESTORE SNAPSHOT snap FROM r ON (t1 AS t8) PROPERTIES ('backup_timestamp' = '{ts}')");
+    let Outcome::Job(id) = e.execute(&root(), &sql).unwrap().remove(0) else { panic!() };
+    let j = e.wait(id, Duration::from_secs(60)).unwrap();
+    assert_eq!(j.state, JobState::Cancelled, "{j:?}");
+    assert!(j.status_text().contains("restore does not replace it"), "{}", j.status_text());
+    std::fs::remove_file(data.join("db1/t1/_table.json")).unwrap();
+    let sql = format!("RESTORE SNAPSHOT snap FROM r ON (t1) PROPERTIES ('backup_timestamp' = '{ts}')");
+    let Outcome::Job(id) = e.execute(&root(), &sql).unwrap().remove(0) else { panic!() };
+    let j = e.wait(id, Duration::from_secs(60)).unwrap();
+    assert_eq!(j.state, JobState::Finished, "{j:?}");
+    assert!(std::fs::read_to_string(data.join("db1/t1/_table.json")).unwrap().contains("olap"));
+    assert_eq!(std::fs::read(outside.join("keep")).unwrap(), b"keep");
+    assert_eq!(tree(&outside).len(), 1);
 }

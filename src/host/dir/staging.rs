@@ -139,11 +139,16 @@ pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, descripti
     }
 }
 
-/// Writes `path` through a temporary name, synced, then renamed into place.
+/// Writes `path` through a temporary name, synced, then renamed into place (a link at either name is replaced,
+/// never written through).
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
