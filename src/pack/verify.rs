@@ -66,8 +66,15 @@ const MAX_FILES_NAMED: usize = 3;
 /// What one read found: bytes read, the crc32c of each chunk read whole, the problems.
 type ReadOutcome = (u64, Vec<(usize, u32)>, Vec<Problem>);
 
+/// The problem an error describes; a message that starts by naming its object ("index K: …") says it once.
 fn problem_of(e: &Error, chunk: Option<ContentHash>, files: Vec<String>) -> Problem {
-    Problem { object: e.object().unwrap_or("repository").to_owned(), chunk, files, message: e.message().to_owned() }
+    let object = e.object().unwrap_or("repository").to_owned();
+    let named = format!("{object}: ");
+    let message = match e.message().find(&named) {
+        Some(at) if !e.message()[..at].contains(':') => &e.message()[at + named.len()..],
+        _ => e.message(),
+    };
+    Problem { object, chunk, files, message: message.to_owned() }
 }
 
 impl Packer {
