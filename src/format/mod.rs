@@ -5,6 +5,11 @@
 //! (magic, kind, version, body length, body crc32c); packs end with a trailer (magic, version, entry count,
 //! footer crc32c). An unknown version, a wrong magic or a truncated object is a [`ErrorKind::Format`] error
 //! naming the object.
+//!
+//! Bytes are not beliefs: every decoder checks what it decoded before returning it (a manifest's names, paths
+//! and sizes, an index's and a footer's entries against their pack), every length against the bounds in
+//! [`limits`], and decompression never produces more than those bounds; a violation is an error naming the
+//! object.
 
 mod config;
 mod index;
