@@ -430,9 +430,19 @@ fn restore_command(
     let Some(m) = manifests.last() else { return Ok(()) };
     let packer = tuning.packer()?;
     let start = Instant::now();
+    // The manifest's names are single safe components (checked when it was decoded); the target directory is
+    // the operator's, but a table directory in it must not be a link leading elsewhere.
+    for t in &m.tables {
+        let dir = to.join(&t.name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|md| md.file_type().is_symlink()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{} is a symlink; restore does not write through links", dir.display()),
+            ));
+        }
+    }
     let target = |t: &tabsnap::format::TableEntry, _: &_, _: &_, tablet: &tabsnap::format::TabletEntry| {
-        let safe = |s: &str| !s.is_empty() && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
-        (safe(&t.name) && safe(&tablet.id) && !tablet.id.contains('/')).then(|| to.join(&t.name).join(&tablet.id))
+        Some(to.join(&t.name).join(&tablet.id))
     };
     let r = store::with_shared_lock(repo.as_ref(), "restore", |_| {
         packer.restore(repo.as_ref(), m, &target, &JobControl::default())
@@ -455,9 +465,36 @@ fn restore_command(
 fn verify_command(location: &str, label: Option<String>, timestamp: Option<String>, quick: bool) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
+        // Under a shared lock: no collection removes what is being checked.
         store::with_shared_lock(repo.as_ref(), "verify", |_| {
-            let manifests = pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
-            Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)
+            // A manifest that cannot be read is a problem of its own; the other snapshots are still checked.
+            let snaps: Vec<_> = pack::list_snapshots(repo.as_ref())?
+                .into_iter()
+                .filter(|s| label.as_ref().is_none_or(|l| &s.label == l))
+                .filter(|s| timestamp.as_ref().is_none_or(|t| &s.timestamp == t))
+                .collect();
+            if snaps.is_empty() {
+                pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
+            }
+            let mut manifests = Vec::new();
+            let mut unreadable = Vec::new();
+            for s in &snaps {
+                match pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp) {
+                    Ok(m) => manifests.push(m),
+                    Err(e) => unreadable.push(tabsnap::pack::Problem {
+                        object: e
+                            .object()
+                            .map_or_else(|| format!("snapshots/{}/{}", s.label, s.timestamp), str::to_owned),
+                        chunk: None,
+                        files: Vec::new(),
+                        message: e.message().to_owned(),
+                    }),
+                }
+            }
+            let mut report = Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)?;
+            report.snapshots = snaps.len() as u64;
+            report.problems.splice(0..0, unreadable);
+            Ok(report)
         })
     };
     match run() {
@@ -548,6 +585,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
     let host = DirHost::new(data)?;
+    for line in host.recovered() {
+        eprintln!("tabsnap: {line}");
+    }
     Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
 }
 

@@ -24,10 +24,12 @@
 //! ```
 
 mod backup;
+mod check;
 pub mod cluster;
 #[allow(unsafe_code)]
 mod mmap;
 mod restore;
+mod safe_fs;
 mod state;
 mod verify;
 
