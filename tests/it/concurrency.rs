@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::s3::{noise, server, unique};
+use tabsnap::repo::{LocalRepository, Repository};
+
+use crate::s3::{noise, s3_repo, server, unique};
 use crate::util::tree;
 
 /// Where the repository is, and how a `tabsnap` process reaches it.
@@ -17,6 +19,8 @@ struct Place {
     /// For `tabsnap sql`: the CREATE REPOSITORY statement of repository `r`.
     create: String,
     env: Vec<(&'static str, String)>,
+    /// The same repository, opened by the test to look at and remove objects directly.
+    repo: Box<dyn Repository>,
 }
 
 fn local(dir: &Path) -> Place {
@@ -25,6 +29,7 @@ fn local(dir: &Path) -> Place {
         location: repo.to_str().unwrap().to_owned(),
         create: format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'", repo.display()),
         env: Vec::new(),
+        repo: Box::new(LocalRepository::new(&repo).unwrap()),
     }
 }
 
@@ -44,10 +49,26 @@ fn s3() -> Place {
             ("AWS_SECRET_ACCESS_KEY", s.secret.clone()),
             ("AWS_REGION", "us-east-1".into()),
         ],
+        repo: Box::new(s3_repo(s, &prefix)),
     }
 }
 
 impl Place {
+    /// Removes a snapshot's manifests without collecting: what it referenced becomes garbage.
+    fn forget(&self, label: &str) {
+        for o in self.repo.list(&format!("snapshots/{label}/")).unwrap() {
+            self.repo.delete(&o.key).unwrap();
+        }
+    }
+
+    fn has_snapshot(&self, label: &str) -> bool {
+        !self.repo.list(&format!("snapshots/{label}/")).unwrap().is_empty()
+    }
+
+    fn holds_lock(&self) -> bool {
+        !self.repo.list("locks/").unwrap().is_empty()
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tabsnap"));
         c.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -215,19 +236,27 @@ fn repository_with_garbage(place: &Place, data: &Path, dropped: usize) -> String
             place.run(&["backup", &place.location, &label, "--data", data.to_str().unwrap(), "--db", "db1"]);
         assert_eq!(code, 0, "{out}");
         if i < dropped {
-            let dir = Path::new(&place.location).join("snapshots").join(&label);
-            std::fs::remove_dir_all(dir).unwrap();
+            place.forget(&label);
         }
     }
     format!("s{dropped}")
 }
 
 #[test]
-fn a_collector_killed_at_any_point_leaves_a_valid_repository() {
+fn a_collector_killed_at_any_point_leaves_a_valid_local_repository() {
     let tmp = tempfile::tempdir().unwrap();
-    let place = local(tmp.path());
-    let data = tmp.path().join("data");
-    let kept = repository_with_garbage(&place, &data, 8);
+    collector_killed_at_any_point(&local(tmp.path()), tmp.path());
+}
+
+#[test]
+fn a_collector_killed_at_any_point_leaves_a_valid_s3_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    collector_killed_at_any_point(&s3(), tmp.path());
+}
+
+fn collector_killed_at_any_point(place: &Place, tmp: &Path) {
+    let data = tmp.join("data");
+    let kept = repository_with_garbage(place, &data, 8);
     let expected = tree(&data.join("db1"));
     let (code, out) = place.run(&["gc", &place.location, "--dry-run", "--json"]);
     assert_eq!(code, 0, "{out}");
@@ -241,16 +270,16 @@ fn a_collector_killed_at_any_point_leaves_a_valid_repository() {
         kill(&mut gc);
         // The killed collector's lock does not block anyone (its process is gone), and nothing it left breaks
         // the kept snapshot or a new backup.
-        check_snapshot(&place, tmp.path(), &kept, "db1", &expected);
+        check_snapshot(place, tmp, &kept, "db1", &expected);
         let label = format!("after{round}");
         let (code, out) =
             place.run(&["backup", &place.location, &label, "--data", data.to_str().unwrap(), "--db", "db1"]);
         assert_eq!(code, 0, "{out}");
-        check_snapshot(&place, tmp.path(), &label, "db1", &expected);
+        check_snapshot(place, tmp, &label, "db1", &expected);
     }
     let (code, out) = place.run(&["gc", &place.location, "--json"]);
     assert_eq!(code, 0, "{out}");
-    check_snapshot(&place, tmp.path(), &kept, "db1", &expected);
+    check_snapshot(place, tmp, &kept, "db1", &expected);
     let (code, out) = place.run(&["gc", &place.location, "--dry-run"]);
     assert!(code == 0 && out.contains("would remove 0 index object(s) and 0 pack(s)"), "{out}");
     // Whatever locks the killed collectors left are stale and `unlock` removes them.
@@ -261,20 +290,24 @@ fn a_collector_killed_at_any_point_leaves_a_valid_repository() {
     for l in report["removed"].as_array().unwrap() {
         assert!(l["stale_reason"].as_str().unwrap().contains("exited"), "{out}");
     }
-    // (A collector killed while writing its lock may leave a temporary file, which no listing shows.)
-    let left: Vec<String> = std::fs::read_dir(Path::new(&place.location).join("locks"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(".tmp-"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
+    assert!(!place.holds_lock(), "{:?}", place.repo.list("locks/").unwrap());
 }
 
 #[test]
-fn a_backup_killed_while_a_collection_runs_is_collected_and_the_rerun_restores() {
+fn a_backup_killed_while_a_collection_runs_is_collected_and_the_rerun_restores_local() {
     let tmp = tempfile::tempdir().unwrap();
-    let place = local(tmp.path());
-    let data = tmp.path().join("data");
+    backup_killed_while_a_collection_runs(&local(tmp.path()), tmp.path());
+}
+
+#[test]
+fn a_backup_killed_while_a_collection_runs_is_collected_and_the_rerun_restores_s3() {
+    let tmp = tempfile::tempdir().unwrap();
+    backup_killed_while_a_collection_runs(&s3(), tmp.path());
+}
+
+fn backup_killed_while_a_collection_runs(place: &Place, tmp: &Path) {
+    tabsnap::pack::init_repository(place.repo.as_ref()).unwrap();
+    let data = tmp.join("data");
     make_db(&data, "db1", 48, 5);
     let d = data.to_str().unwrap();
     for delay_ms in [30u64, 120] {
@@ -289,16 +322,16 @@ fn a_backup_killed_while_a_collection_runs_is_collected_and_the_rerun_restores()
         // With the backup dead, its lock no longer counts: the collection runs and removes its packs.
         let (code, out) = place.run(&["gc", &place.location]);
         assert_eq!(code, 0, "{out}");
-        if Path::new(&place.location).join("snapshots/big").exists() {
+        if place.has_snapshot("big") {
             let (code, out) = place.run(&["verify", &place.location]);
             assert_eq!(code, 0, "{out}");
             // The backup finished before the kill: drop it for the next round.
-            std::fs::remove_dir_all(Path::new(&place.location).join("snapshots/big")).unwrap();
+            place.forget("big");
         }
     }
     let (code, out) = place.run(&["backup", &place.location, "big", "--data", d, "--db", "db1"]);
     assert_eq!(code, 0, "{out}");
-    check_snapshot(&place, tmp.path(), "big", "db1", &tree(&data.join("db1")));
+    check_snapshot(place, tmp, "big", "db1", &tree(&data.join("db1")));
 }
 
 /// The field case locks alone cannot cover: a backup paused (SIGSTOP) past the stale time, a collection that
@@ -315,18 +348,13 @@ fn a_backup_paused_past_the_stale_time_refuses_to_commit_what_a_collection_remov
     let (code, out) = place.run(&["backup", &place.location, "s0", "--data", d, "--db", "db1"]);
     assert_eq!(code, 0, "{out}");
     // s0 dropped without collecting: its index and packs are garbage the next backup will dedup against.
-    std::fs::remove_dir_all(Path::new(&place.location).join("snapshots/s0")).unwrap();
+    place.forget("s0");
     let child =
         place.cmd(&["backup", &place.location, "s1", "--data", d, "--db", "db1", "--threads", "1"]).spawn().unwrap();
     // Paused once it holds its lock and has read the indexes (a few milliseconds after the lock appears),
     // long before it has hashed 96 MiB.
-    let locks = Path::new(&place.location).join("locks");
     let deadline = Instant::now() + Duration::from_secs(30);
-    let holds_lock = || {
-        std::fs::read_dir(&locks)
-            .is_ok_and(|d| d.flatten().any(|e| !e.file_name().to_string_lossy().starts_with(".tmp-")))
-    };
-    while !holds_lock() {
+    while !place.holds_lock() {
         assert!(Instant::now() < deadline, "the backup never took its lock");
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -146,7 +146,7 @@ pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), tabsnap::pack::now_ms() % 1_000_000_007)
 }
 
-fn s3_repo(s: &Server, prefix: &str) -> S3Repository {
+pub(crate) fn s3_repo(s: &Server, prefix: &str) -> S3Repository {
     let location = format!("s3://{}/{prefix}", s.bucket);
     let mut c = S3Config::new(&location, &s.endpoint, "us-east-1", &s.key, &s.secret).unwrap();
     c.multipart_threshold = 6 << 20;
