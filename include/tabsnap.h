@@ -734,6 +734,31 @@ tabsnap_status tabsnap_engine_commit_parts(const struct tabsnap_engine *engine,
                                            struct tabsnap_error **err_out);
 
 /**
+ * Collects garbage in repository `repository`: removes the index objects and packs that no snapshot needs,
+ * under the repository's exclusive lock (docs/FORMAT.md, "Concurrency"). When another job or process uses the
+ * repository nothing is removed and `*busy_out` is set to true (the space is freed by a later collection).
+ * With `dry_run`, nothing is removed and the counts say what would be.
+ *
+ * On `TABSNAP_STATUS_OK`, each non-NULL out-parameter is set: `*objects_out` objects removed (or that would be),
+ * `*bytes_out` their bytes, `*busy_out` whether the repository was in use. Returns
+ * `TABSNAP_STATUS_NULL_ARGUMENT`, `TABSNAP_STATUS_INVALID_UTF8`, `TABSNAP_STATUS_ANALYSIS` (unknown or READ ONLY
+ * repository), or a repository status.
+ *
+ * Thread safety: may be called concurrently on the same engine.
+ * Since: 0.1.
+ *
+ * # Safety
+ * `engine` is live; `repository` is NUL-terminated UTF-8; each out-parameter is NULL or writable.
+ */
+tabsnap_status tabsnap_engine_collect_garbage(const struct tabsnap_engine *engine,
+                                              const char *repository,
+                                              bool dry_run,
+                                              uint64_t *objects_out,
+                                              uint64_t *bytes_out,
+                                              bool *busy_out,
+                                              struct tabsnap_error **err_out);
+
+/**
  * The status of `err` (`TABSNAP_STATUS_NULL_ARGUMENT` when `err` is NULL).
  *
  * # Safety

@@ -264,4 +264,18 @@ impl Engine {
         let m = pack::cluster::commit_parts(repo.as_ref(), label, timestamp, nodes)?;
         Ok(m.files().count() as u64)
     }
+
+    /// Collects garbage in repository `repository` under its exclusive lock (see [`crate::store`]): removes the
+    /// index objects and packs no snapshot needs, unless another job or process uses the repository (then
+    /// [`crate::store::GcOutcome::Busy`] lists who, and nothing is removed). With `dry_run`, only reports.
+    ///
+    /// # Errors
+    /// An unknown repository; a READ ONLY one (unless `dry_run`); repository errors.
+    pub fn collect_garbage(&self, repository: &str, dry_run: bool) -> Result<crate::store::GcOutcome> {
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only && !dry_run {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        crate::store::collect_garbage(repo.as_ref(), dry_run)
+    }
 }
