@@ -183,6 +183,10 @@ impl JobManager {
     /// Doris's messages: a job of the same database is running; a backup of the same label into the same
     /// repository is running.
     fn admit(&self, mut job: JobInfo) -> Result<(u64, CancelToken)> {
+        let mut lifetime = Duration::from_secs(job.timeout_secs);
+        if let Some(cap) = self.max_timeout {
+            lifetime = lifetime.min(cap);
+        }
         let id = match &self.persistence {
             Some(p) => self.admit_shared(&p.file, job)?,
             None => {
@@ -200,7 +204,7 @@ impl JobManager {
         };
         let token = CancelToken::new();
         self.cancels.lock().insert(id, token.clone());
-        self.watch_for_cancel(id, token.clone());
+        self.watch_for_cancel(id, token.clone(), lifetime);
         Ok((id, token))
     }
 

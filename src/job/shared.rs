@@ -196,11 +196,13 @@ impl JobManager {
         Ok(state.0)
     }
 
-    /// Watches the shared table for a CANCEL of job `id` from another process, until the job ends.
-    pub(super) fn watch_for_cancel(&self, id: u64, token: CancelToken) {
+    /// Watches the shared table for a CANCEL of job `id` from another process, until the job ends (in the
+    /// table), or at the latest a minute after its `lifetime` (its timeout), when it has ended in any case.
+    pub(super) fn watch_for_cancel(&self, id: u64, token: CancelToken, lifetime: Duration) {
         let Some(file) = self.file().cloned() else { return };
+        let deadline = std::time::Instant::now().checked_add(lifetime + Duration::from_secs(60));
         let spawned = std::thread::Builder::new().name(format!("tabsnap-job-{id}-cancel")).spawn(move || {
-            loop {
+            while deadline.is_none_or(|d| std::time::Instant::now() < d) {
                 std::thread::sleep(CANCEL_POLL);
                 let Ok(state) = file.read() else { continue };
                 match state.jobs.iter().find(|j| j.id == id) {

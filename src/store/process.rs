@@ -34,10 +34,24 @@ pub enum Liveness {
 }
 
 impl ProcessId {
-    /// This process.
+    /// This process (computed once per process id: a forked child is another process).
     pub fn current() -> ProcessId {
+        static CURRENT: parking_lot::Mutex<Option<ProcessId>> = parking_lot::Mutex::new(None);
         let pid = std::process::id();
-        ProcessId { host: host_name(), boot_id: boot_id(), pid, start_ticks: start_ticks(pid).unwrap_or(0) }
+        let mut current = CURRENT.lock();
+        match &*current {
+            Some(me) if me.pid == pid => me.clone(),
+            _ => {
+                let me = ProcessId {
+                    host: host_name(),
+                    boot_id: boot_id(),
+                    pid,
+                    start_ticks: start_ticks(pid).unwrap_or(0),
+                };
+                *current = Some(me.clone());
+                me
+            }
+        }
     }
 
     /// Whether this process still runs, as far as this host can tell.
