@@ -177,6 +177,35 @@ impl Repository for LocalRepository {
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
     }
+
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        let (mut n, mut bytes) = (0, 0);
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+            };
+            for entry in entries.flatten() {
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(entry.path());
+                } else if ft.is_file() && entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                    bytes += entry.metadata().map_or(0, |m| m.len());
+                    n += 1;
+                    if !dry_run {
+                        match fs::remove_file(entry.path()) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(Error::io(format!("removing {}", entry.path().display()), e)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok((n, bytes))
+    }
 }
 
 #[cfg(test)]
@@ -205,5 +234,10 @@ mod tests {
         r.delete("b").unwrap();
         assert_eq!(r.size("b").unwrap(), None);
         assert!(r.put("../escape", b"x", PutMode::Overwrite).is_err());
+        // A temporary file a dead writer left: counted by a dry run, removed by a real one, never listed.
+        assert_eq!(r.remove_leftovers(true).unwrap(), (1, 7));
+        assert_eq!(r.remove_leftovers(false).unwrap(), (1, 7));
+        assert_eq!(r.remove_leftovers(false).unwrap(), (0, 0));
+        assert!(!dir.path().join("repo/a/.tmp-x-1-1").exists());
     }
 }

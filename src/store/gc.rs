@@ -27,6 +27,9 @@ pub struct GcReport {
     pub bytes: u64,
     /// Stale locks that did not block the collection (`tabsnap unlock` removes them).
     pub stale_locks: Vec<LockInfo>,
+    /// Leftovers of unfinished writes of dead processes (a local repository's temporary files) removed, and
+    /// their bytes (not in `bytes`).
+    pub leftovers: (u64, u64),
 }
 
 /// The result of [`collect_garbage`].
@@ -67,6 +70,10 @@ pub fn collect_garbage(repo: &dyn Repository, dry_run: bool) -> Result<GcOutcome
             report.bytes += obj.size;
             report.packs.push(obj);
         }
+        if !dry_run {
+            lock.check_held()?;
+        }
+        report.leftovers = repo.remove_leftovers(dry_run)?;
         Ok(report)
     })?;
     Ok(match outcome {

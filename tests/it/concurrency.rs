@@ -291,6 +291,8 @@ fn collector_killed_at_any_point(place: &Place, tmp: &Path) {
         assert!(l["stale_reason"].as_str().unwrap().contains("exited"), "{out}");
     }
     assert!(!place.holds_lock(), "{:?}", place.repo.list("locks/").unwrap());
+    // Temporary files the killed collectors left (a local repository's) went with the last collection.
+    assert_eq!(place.repo.remove_leftovers(true).unwrap(), (0, 0));
 }
 
 #[test]

@@ -37,6 +37,7 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                     "indexes": objects(&report.indexes),
                     "packs": objects(&report.packs),
                     "bytes": report.bytes,
+                    "leftovers": {"files": report.leftovers.0, "bytes": report.leftovers.1},
                     "stale_locks": report.stale_locks.iter().map(lock_json).collect::<Vec<_>>(),
                 });
                 println!("{out}");
@@ -52,6 +53,12 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                     report.packs.len(),
                     report.bytes
                 );
+                if report.leftovers.0 > 0 {
+                    println!(
+                        "{verb} {} temporary file(s) of unfinished writes, {} bytes",
+                        report.leftovers.0, report.leftovers.1
+                    );
+                }
                 for l in &report.stale_locks {
                     eprintln!("note: ignored stale lock {l}; `tabsnap unlock` removes it");
                 }
