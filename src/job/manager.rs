@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::persist::{RepoMeta, SavedState, StateFile};
+use super::timer::Timer;
 use super::{JobInfo, JobKind, JobState};
 use crate::pack::{self, CancelToken};
 use crate::{Error, ErrorKind, Result};
@@ -65,6 +66,8 @@ pub(crate) struct JobManager {
     pub(super) max_timeout: Option<Duration>,
     pub(super) observer: Option<JobObserver>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Every job's timeout.
+    pub(super) timer: Timer,
     persistence: Option<Persistence>,
     /// Held while the state is written; `wait` takes it after seeing a job end, so that it returns only once
     /// the end is saved.
@@ -98,6 +101,7 @@ impl JobManager {
             max_timeout: options.max_timeout,
             observer: options.observer,
             threads: Mutex::new(Vec::new()),
+            timer: Timer::default(),
             persistence,
             save_lock: Mutex::new(()),
         }

@@ -4,14 +4,15 @@
 //! - `record.rs`: [`JobInfo`], [`JobKind`], [`JobState`], SHOW's columns.
 //! - `manager.rs`: the job table, admission (one BACKUP or RESTORE per database), history, cancel, wait,
 //!   shutdown, observers.
-//! - `runner.rs`: one thread per job, the timeout watchdog, closing a job's record, the handle a job reports
-//!   through.
+//! - `runner.rs`: one thread per job, closing a job's record, the handle a job reports through.
+//! - `timer.rs`: one timer thread for every job's timeout.
 //! - `persist.rs`: the state file (load, save).
 
 mod manager;
 pub(crate) mod persist;
 mod record;
 mod runner;
+mod timer;
 
 pub use manager::JobObserver;
 pub(crate) use manager::{JobManager, ManagerOptions, Persistence};
