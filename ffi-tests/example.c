@@ -32,7 +32,10 @@ int main(void) {
   tabsnap_result_free(result);
 
   tabsnap_job_info info = {sizeof(tabsnap_job_info), 0, 0, 0, 0, 0, 0, 0};
-  tabsnap_engine_wait(engine, job, 60000, &info, NULL);
+  if (tabsnap_engine_wait(engine, job, 60000, &info, NULL) != TABSNAP_STATUS_OK) {
+    tabsnap_engine_free(engine);
+    return 1;
+  }
   printf("ok example: job %llu state %d, %llu files\n", (unsigned long long)job, info.state,
          (unsigned long long)info.files_total);
   tabsnap_engine_free(engine);

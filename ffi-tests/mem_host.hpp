@@ -85,6 +85,17 @@ struct Running {
   ~Running() { --r->now; }
 };
 
+// A sink call that fails fails the callback (shield turns the exception into a status and a message).
+inline void must(tabsnap_status st) {
+  if (st != TABSNAP_STATUS_OK) throw std::runtime_error(std::string("tabsnap refused: ") + tabsnap_status_str(st));
+}
+
+// A status the caller checks by other means (the job's state, the rows read back).
+#define IGNORE_STATUS(call) \
+  do {                      \
+    if ((call) != TABSNAP_STATUS_OK) {} \
+  } while (0)
+
 // Every callback catches everything: no C++ exception may cross into tabsnap.
 template <typename F>
 inline int32_t shield(tabsnap_cb_error *err, F f) {
@@ -155,7 +166,7 @@ inline int32_t repo_list(void *user_data, const char *prefix, tabsnap_list_sink 
     std::lock_guard<std::mutex> g(r->mu);
     std::string p(prefix);
     for (auto &kv : r->objects)
-      if (kv.first.compare(0, p.size(), p) == 0) tabsnap_list_sink_add(sink, kv.first.c_str(), kv.second.size());
+      if (kv.first.compare(0, p.size(), p) == 0) must(tabsnap_list_sink_add(sink, kv.first.c_str(), kv.second.size()));
     return 0;
   });
 }
@@ -212,12 +223,12 @@ inline int32_t host_list_tables(void *user_data, const char *db, tabsnap_catalog
     auto it = c->dbs.find(db);
     if (it == c->dbs.end()) throw std::runtime_error(std::string("Unknown database '") + db + "'");
     for (auto &kv : it->second) {
-      tabsnap_catalog_add_table(sink, kv.first.c_str(), TABSNAP_TABLE_KIND_OLAP);
+      must(tabsnap_catalog_add_table(sink, kv.first.c_str(), TABSNAP_TABLE_KIND_OLAP));
       for (auto &p : kv.second.partitions) {
-        tabsnap_catalog_add_partition(sink, p.name.c_str(), false);
+        must(tabsnap_catalog_add_partition(sink, p.name.c_str(), false));
         for (auto &i : p.indexes) {
-          tabsnap_catalog_add_index(sink, i.name.c_str());
-          for (auto &t : i.tablets) tabsnap_catalog_add_tablet(sink, t.id.c_str());
+          must(tabsnap_catalog_add_index(sink, i.name.c_str()));
+          for (auto &t : i.tablets) must(tabsnap_catalog_add_tablet(sink, t.id.c_str()));
         }
       }
     }
@@ -244,7 +255,7 @@ inline int32_t host_snapshot(void *user_data, const char *db, const tabsnap_tabl
     if (++c->snapshot_calls == c->fail_snapshot_at) throw std::runtime_error("the tablet is being compacted");
     const Tablet *t = find_tablet(c, db, r);
     if (!t) throw std::runtime_error("no such tablet");
-    tabsnap_path_set(out, t->dir.c_str());
+    must(tabsnap_path_set(out, t->dir.c_str()));
     c->taken++;
     return 0;
   });
@@ -274,7 +285,7 @@ inline int32_t host_restore_target(void *user_data, const char *db, uint64_t job
     for (auto &x : p->indexes) if (x.name == r->index) i = &x;
     if (!i) { p->indexes.push_back({r->index, {}}); i = &p->indexes.back(); }
     i->tablets.push_back({r->tablet, dir});
-    tabsnap_path_set(out, dir.c_str());
+    must(tabsnap_path_set(out, dir.c_str()));
     return 0;
   });
 }

@@ -18,7 +18,7 @@ static void round_trip(const tabsnap_engine *engine, Catalog *cat, const std::st
   std::string state, timestamp;
   for (int i = 0; i < 600 && state != "FINISHED" && state != "CANCELLED"; i++) {
     tabsnap_result *r = nullptr;
-    tabsnap_engine_execute(engine, "root", db.c_str(), "SHOW BACKUP", &r, nullptr);
+    IGNORE_STATUS(tabsnap_engine_execute(engine, "root", db.c_str(), "SHOW BACKUP", &r, nullptr));
     ResultPtr rows(r);
     size_t n = tabsnap_result_row_count(rows.get(), 0);
     for (size_t c = 0; n > 0 && c < tabsnap_result_column_count(rows.get(), 0); c++) {
@@ -30,7 +30,7 @@ static void round_trip(const tabsnap_engine *engine, Catalog *cat, const std::st
   CHECK(("show_backup_finished_" + db).c_str(), state == "FINISHED", state);
   {
     tabsnap_result *r = nullptr;
-    tabsnap_engine_execute(engine, "root", db.c_str(), ("SHOW SNAPSHOT ON mem WHERE SNAPSHOT = 'snap_" + db + "'").c_str(), &r, nullptr);
+    IGNORE_STATUS(tabsnap_engine_execute(engine, "root", db.c_str(), ("SHOW SNAPSHOT ON mem WHERE SNAPSHOT = 'snap_" + db + "'").c_str(), &r, nullptr));
     ResultPtr rows(r);
     timestamp = tabsnap_result_row_count(rows.get(), 0) ? tabsnap_result_value(rows.get(), 0, 0, 1) : "";
   }
@@ -43,7 +43,7 @@ static void round_trip(const tabsnap_engine *engine, Catalog *cat, const std::st
   uint64_t job = tabsnap_result_job_id(res2.get(), 0);
   tabsnap_job_info info{};
   info.struct_size = sizeof info;
-  tabsnap_engine_wait(engine, job, 60000, &info, nullptr);
+  IGNORE_STATUS(tabsnap_engine_wait(engine, job, 60000, &info, nullptr));
   CHECK(("restore_" + db).c_str(), st == TABSNAP_STATUS_OK && info.state == TABSNAP_JOB_STATE_FINISHED,
         message(err2.get()) + " state " + std::to_string(info.state));
   // Compare every byte of every tablet file.
@@ -99,14 +99,14 @@ int main() {
 
   // A failing callback: its message reaches the job's error.
   tabsnap_result *raw = nullptr;
-  tabsnap_engine_execute(engine.get(), "root", "db0", "BACKUP SNAPSHOT other TO broken", &raw, nullptr);
+  IGNORE_STATUS(tabsnap_engine_execute(engine.get(), "root", "db0", "BACKUP SNAPSHOT other TO broken", &raw, nullptr));
   ResultPtr res(raw);
   uint64_t job = tabsnap_result_job_id(res.get(), 0);
   tabsnap_job_info info{};
   info.struct_size = sizeof info;
-  tabsnap_engine_wait(engine.get(), job, 60000, &info, nullptr);
+  IGNORE_STATUS(tabsnap_engine_wait(engine.get(), job, 60000, &info, nullptr));
   char *msg = nullptr;
-  tabsnap_engine_job_error(engine.get(), job, &msg, nullptr);
+  IGNORE_STATUS(tabsnap_engine_job_error(engine.get(), job, &msg, nullptr));
   std::string m = msg ? msg : "";
   tabsnap_string_free(msg);
   CHECK("failing_callback", info.state == TABSNAP_JOB_STATE_CANCELLED && info.status == TABSNAP_STATUS_CALLBACK &&

@@ -22,6 +22,28 @@
 #define TABSNAP_REPO_CALLBACKS_VERSION 1
 #define TABSNAP_HOST_CALLBACKS_VERSION 1
 
+/* TABSNAP_API marks every function of the library; define it before including this header to override. */
+#ifndef TABSNAP_API
+#  if defined(_WIN32) && !defined(TABSNAP_STATIC)
+#    define TABSNAP_API __declspec(dllimport)
+#  elif defined(__GNUC__) || defined(__clang__)
+#    define TABSNAP_API __attribute__((visibility("default")))
+#  else
+#    define TABSNAP_API
+#  endif
+#endif
+
+/* TABSNAP_MUST_USE marks functions whose returned status must be checked. */
+#ifndef TABSNAP_MUST_USE
+#  if defined(__GNUC__) || defined(__clang__)
+#    define TABSNAP_MUST_USE __attribute__((warn_unused_result))
+#  elif defined(__cplusplus) && __cplusplus >= 201703L
+#    define TABSNAP_MUST_USE [[nodiscard]]
+#  else
+#    define TABSNAP_MUST_USE
+#  endif
+#endif
+
 
 /**
  * What a tabsnap function returns: `TABSNAP_STATUS_OK` (0) or a failure, grouped in stable ranges
@@ -261,8 +283,8 @@ typedef struct tabsnap_cb_error tabsnap_cb_error;
 /**
  * An engine: runs statements, owns jobs and repositories. Created by `tabsnap_engine_new` /
  * `tabsnap_engine_new_dir`, freed by `tabsnap_engine_free`. Thread-safe: every function taking a
- * `const tabsnap_engine *` may be called from several threads at once. After an internal panic the engine is
- * poisoned and its functions return `TABSNAP_STATUS_POISONED`.
+ * `const tabsnap_engine *` may be called from several threads at once, and from inside any tabsnap callback.
+ * After an internal panic the engine is poisoned and its functions return `TABSNAP_STATUS_POISONED`.
  */
 typedef struct tabsnap_engine tabsnap_engine;
 
@@ -294,6 +316,56 @@ typedef struct tabsnap_path_sink tabsnap_path_sink;
  * and valid until it is freed.
  */
 typedef struct tabsnap_result tabsnap_result;
+
+/**
+ * A job's state and progress, filled by `tabsnap_engine_job` / `tabsnap_engine_wait`. Set `struct_size` to
+ * `sizeof(tabsnap_job_info)` before the call: later versions append fields and fill only what fits.
+ */
+typedef struct tabsnap_job_info {
+  /**
+   * `sizeof(tabsnap_job_info)`, set by the caller.
+   */
+  uint32_t struct_size;
+  /**
+   * `tabsnap_job_state`.
+   */
+  int32_t state;
+  /**
+   * 0 BACKUP, 1 RESTORE.
+   */
+  int32_t kind;
+  /**
+   * The job's status once ended: `TABSNAP_STATUS_OK`, `_CANCELLED`, `_TIMED_OUT`, or the failure's status.
+   */
+  int32_t status;
+  /**
+   * Files in the job.
+   */
+  uint64_t files_total;
+  /**
+   * Files done.
+   */
+  uint64_t files_done;
+  /**
+   * Bytes of file content in the job.
+   */
+  uint64_t bytes_total;
+  /**
+   * Bytes done.
+   */
+  uint64_t bytes_done;
+} tabsnap_job_info;
+
+/**
+ * Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
+ * at most every 100 ms, as its progress moves; its last call for a job (FINISHED or CANCELLED) comes before
+ * `tabsnap_engine_wait` returns that end. Runs on the job's threads, possibly several jobs at once, with no
+ * lock of the engine held: it may call any engine function (`tabsnap_engine_job`, `_wait`, `_execute`,
+ * `_cancel`) except `tabsnap_engine_free`. Keep it short, and let no C++ exception or `longjmp` out of it.
+ */
+typedef void (*tabsnap_progress_fn)(void *user_data,
+                                    uint64_t job,
+                                    const struct tabsnap_job_info *info);
 
 /**
  * One tablet, as callbacks receive it. Strings are borrowed for the duration of the call.
@@ -338,7 +410,10 @@ typedef struct tabsnap_host_callbacks {
    * Describes `database` into `sink` (`tabsnap_catalog_add_*`). A database that does not exist: return
    * nonzero with a message such as "Unknown database 'x'".
    */
-  int32_t (*list_tables)(void*, const char*, struct tabsnap_catalog_sink*, struct tabsnap_cb_error*);
+  int32_t (*list_tables)(void *user_data,
+                         const char *database,
+                         struct tabsnap_catalog_sink *sink,
+                         struct tabsnap_cb_error *err);
   /**
    * Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
    * its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
@@ -346,59 +421,67 @@ typedef struct tabsnap_host_callbacks {
    * cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
    * `TABSNAP_STATUS_CALLBACK` and the callback's message.
    */
-  int32_t (*snapshot_tablet)(void*,
-                             const char*,
-                             const struct tabsnap_tablet_ref*,
-                             struct tabsnap_path_sink*,
-                             struct tabsnap_cb_error*);
+  int32_t (*snapshot_tablet)(void *user_data,
+                             const char *database,
+                             const struct tabsnap_tablet_ref *tablet,
+                             struct tabsnap_path_sink *sink,
+                             struct tabsnap_cb_error *err);
   /**
    * Releases a snapshot taken by `snapshot_tablet` (may be NULL). A failure does not change the job's outcome:
    * a backup already committed stays FINISHED, and the message is reported beside it
    * (`tabsnap_engine_job_error`).
    */
-  int32_t (*release_tablet)(void*,
-                            const char*,
-                            const struct tabsnap_tablet_ref*,
-                            struct tabsnap_cb_error*);
+  int32_t (*release_tablet)(void *user_data,
+                            const char *database,
+                            const struct tabsnap_tablet_ref *tablet,
+                            struct tabsnap_cb_error *err);
   /**
    * Answers (`tabsnap_path_set`) with an empty directory where restore job `job` writes a tablet's files.
    */
-  int32_t (*restore_target)(void*,
-                            const char*,
-                            uint64_t,
-                            const struct tabsnap_tablet_ref*,
-                            struct tabsnap_path_sink*,
-                            struct tabsnap_cb_error*);
+  int32_t (*restore_target)(void *user_data,
+                            const char *database,
+                            uint64_t job,
+                            const struct tabsnap_tablet_ref *tablet,
+                            struct tabsnap_path_sink *sink,
+                            struct tabsnap_cb_error *err);
   /**
    * Makes the restored partitions of `table` (snapshot table `source_table`) visible; `metadata` is the
    * snapshot's host metadata blob.
    */
-  int32_t (*commit_restore)(void*,
-                            const char*,
-                            uint64_t,
-                            const char*,
-                            const char*,
-                            const uint8_t*,
-                            size_t,
-                            struct tabsnap_cb_error*);
+  int32_t (*commit_restore)(void *user_data,
+                            const char *database,
+                            uint64_t job,
+                            const char *table,
+                            const char *source_table,
+                            const uint8_t *metadata,
+                            size_t metadata_len,
+                            struct tabsnap_cb_error *err);
   /**
    * Drops what restore job `job` wrote for `table` (may be NULL). Called for every table not committed when a
    * restore fails; a failure is reported beside the job's error (`tabsnap_engine_job_error`).
    */
-  int32_t (*abort_restore)(void*, const char*, uint64_t, const char*, struct tabsnap_cb_error*);
+  int32_t (*abort_restore)(void *user_data,
+                           const char *database,
+                           uint64_t job,
+                           const char *table,
+                           struct tabsnap_cb_error *err);
   /**
    * Whether `user` holds a privilege: 0 ADMIN, 1 LOAD on `database` (NULL for ADMIN). NULL callback: every
    * user holds every privilege.
    */
-  bool (*has_privilege)(void*, const char*, int32_t, const char*);
+  bool (*has_privilege)(void *user_data, const char *user, int32_t privilege, const char *database);
   /**
    * Answers (`tabsnap_bytes_set`) with the metadata stored with a snapshot of `database` (may be NULL).
    */
-  int32_t (*metadata)(void*, const char*, struct tabsnap_bytes_sink*, struct tabsnap_cb_error*);
+  int32_t (*metadata)(void *user_data,
+                      const char *database,
+                      struct tabsnap_bytes_sink *sink,
+                      struct tabsnap_cb_error *err);
   /**
-   * Called once when the engine is freed (may be NULL).
+   * Called once with `user_data` when the engine is freed, or before `tabsnap_engine_new` returns a failure
+   * (may be NULL).
    */
-  void (*destroy)(void*);
+  void (*destroy)(void *user_data);
 } tabsnap_host_callbacks;
 
 /**
@@ -429,89 +512,317 @@ typedef struct tabsnap_repo_callbacks {
    * left alone and `*written` set false; otherwise `*written` is set true. A half-written object must never
    * be visible under `key`.
    */
-  int32_t (*put)(void*, const char*, const uint8_t*, size_t, bool, bool*, struct tabsnap_cb_error*);
+  int32_t (*put)(void *user_data,
+                 const char *key,
+                 const uint8_t *data,
+                 size_t len,
+                 bool if_absent,
+                 bool *written,
+                 struct tabsnap_cb_error *err);
   /**
    * Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
    * read). Must be idempotent.
    */
-  int32_t (*get)(void*, const char*, uint64_t, uint8_t*, size_t, struct tabsnap_cb_error*);
+  int32_t (*get)(void *user_data,
+                 const char *key,
+                 uint64_t offset,
+                 uint8_t *buf,
+                 size_t len,
+                 struct tabsnap_cb_error *err);
   /**
    * Sets `*exists` and, when it exists, `*size` of `key`.
    */
-  int32_t (*size)(void*, const char*, bool*, uint64_t*, struct tabsnap_cb_error*);
+  int32_t (*size)(void *user_data,
+                  const char *key,
+                  bool *exists,
+                  uint64_t *size,
+                  struct tabsnap_cb_error *err);
   /**
    * Adds every object whose key starts with `prefix` to `sink` (`tabsnap_list_sink_add`), each once.
    */
-  int32_t (*list)(void*, const char*, struct tabsnap_list_sink*, struct tabsnap_cb_error*);
+  int32_t (*list)(void *user_data,
+                  const char *prefix,
+                  struct tabsnap_list_sink *sink,
+                  struct tabsnap_cb_error *err);
   /**
    * Deletes `key`; deleting a missing key succeeds.
    */
-  int32_t (*remove)(void*, const char*, struct tabsnap_cb_error*);
+  int32_t (*remove)(void *user_data, const char *key, struct tabsnap_cb_error *err);
   /**
-   * Called once when tabsnap no longer needs the repository (may be NULL).
+   * Called once with `user_data` when tabsnap no longer needs the repository: when the engine is freed, or
+   * before `tabsnap_engine_attach_repository` returns a failure (may be NULL).
    */
-  void (*destroy)(void*);
+  void (*destroy)(void *user_data);
 } tabsnap_repo_callbacks;
-
-/**
- * A job's state and progress, filled by `tabsnap_engine_job` / `tabsnap_engine_wait`. Set `struct_size` to
- * `sizeof(tabsnap_job_info)` before the call: later versions append fields and fill only what fits.
- */
-typedef struct tabsnap_job_info {
-  /**
-   * `sizeof(tabsnap_job_info)`, set by the caller.
-   */
-  uint32_t struct_size;
-  /**
-   * `tabsnap_job_state`.
-   */
-  int32_t state;
-  /**
-   * 0 BACKUP, 1 RESTORE.
-   */
-  int32_t kind;
-  /**
-   * The job's status once ended: `TABSNAP_STATUS_OK`, `_CANCELLED`, `_TIMED_OUT`, or the failure's status.
-   */
-  int32_t status;
-  /**
-   * Files in the job.
-   */
-  uint64_t files_total;
-  /**
-   * Files done.
-   */
-  uint64_t files_done;
-  /**
-   * Bytes of file content in the job.
-   */
-  uint64_t bytes_total;
-  /**
-   * Bytes done.
-   */
-  uint64_t bytes_done;
-} tabsnap_job_info;
-
-/**
- * Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
- * at most every 100 ms, as its progress moves. Runs on the job's thread, possibly several jobs at once: keep
- * it short, and let no C++ exception or `longjmp` out of it.
- */
-typedef void (*tabsnap_progress_fn)(void*, uint64_t, const struct tabsnap_job_info*);
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
 /**
+ * The library's version as a static NUL-terminated string, e.g. `"0.1.0"`.
+ *
+ * Compare with the `TABSNAP_VERSION` macro to detect a header/library mismatch.
+ *
+ * Ownership: the string is static; never free it. Thread safety: any thread. Since: 0.1.
+ */
+TABSNAP_API const char *tabsnap_version(void);
+
+/**
+ * The library's version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`.
+ *
+ * Equal to `TABSNAP_VERSION_NUMBER` when the header and the library match. Thread safety: any thread.
+ * Since: 0.1.
+ */
+TABSNAP_API
+uint32_t tabsnap_version_number(void);
+
+/**
+ * A static, NUL-terminated description of a status code; `"unknown status"` for a value that is not one.
+ *
+ * Ownership: static; never free it. Thread safety: any thread. Since: 0.1.
+ */
+TABSNAP_API
+const char *tabsnap_status_str(int32_t code);
+
+/**
+ * The status of the failed call `err` describes.
+ *
+ * Returns `TABSNAP_STATUS_NULL_ARGUMENT` when `err` is NULL.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `err` is NULL or an error object from tabsnap not yet freed.
+ */
+TABSNAP_API TABSNAP_MUST_USE tabsnap_status tabsnap_error_status(const struct tabsnap_error *err);
+
+/**
+ * The message of `err`: what failed and where. Borrowed from `err`, valid until `tabsnap_error_free(err)`;
+ * never NULL (an empty string when `err` is NULL).
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `err` is NULL or an error object from tabsnap not yet freed.
+ */
+TABSNAP_API
+const char *tabsnap_error_message(const struct tabsnap_error *err);
+
+/**
+ * For a syntax error, writes its 1-based line and column and returns true; otherwise returns false and writes
+ * nothing. `line` and `column` may be NULL.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `err` is NULL or a live error object; `line` and `column` are NULL or writable.
+ */
+TABSNAP_API
+bool tabsnap_error_position(const struct tabsnap_error *err,
+                            uint32_t *line,
+                            uint32_t *column);
+
+/**
+ * The repository object (or file) the error is about, or NULL when there is none. Borrowed from `err`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `err` is NULL or a live error object.
+ */
+TABSNAP_API
+const char *tabsnap_error_object(const struct tabsnap_error *err);
+
+/**
+ * Frees an error object. NULL is a no-op.
+ *
+ * Thread safety: no other call may use `err` at the same time or after. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `err` is NULL or an error object from tabsnap, freed only once.
+ */
+TABSNAP_API void tabsnap_error_free(struct tabsnap_error *err);
+
+/**
+ * Frees a string tabsnap handed out as owned (`char *`). NULL is a no-op. Never use the host's `free()` on it.
+ *
+ * Thread safety: no other call may use `s` at the same time or after. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `s` is NULL or an owned string from tabsnap, freed only once.
+ */
+TABSNAP_API
+void tabsnap_string_free(char *s);
+
+/**
+ * New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
+ * flight, no state directory). Free with `tabsnap_options_free`. NULL only if allocation failed.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ */
+TABSNAP_API
+struct tabsnap_options *tabsnap_options_new(void);
+
+/**
+ * Frees options. NULL is a no-op.
+ *
+ * Thread safety: no other call may use `opts` at the same time or after. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `opts` is NULL or from `tabsnap_options_new`, freed once.
+ */
+TABSNAP_API void tabsnap_options_free(struct tabsnap_options *opts);
+
+/**
+ * Worker threads (0: one per core; at most 1024).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL); `_INVALID_ARGUMENT` (out of range).
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `opts` is NULL or live and not used concurrently; `err_out` is NULL or writable.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_threads(struct tabsnap_options *opts,
+                                           uint32_t threads,
+                                           struct tabsnap_error **err_out);
+
+/**
+ * zstd level, 1 to 19 (default 3).
+ *
+ * Returns as `tabsnap_options_set_threads`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_zstd_level(struct tabsnap_options *opts,
+                                              int32_t level,
+                                              struct tabsnap_error **err_out);
+
+/**
+ * Chunk size for large files, 64 KiB to 64 MiB (default 4 MiB).
+ *
+ * Returns as `tabsnap_options_set_threads`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_chunk_size(struct tabsnap_options *opts,
+                                              uint64_t bytes,
+                                              struct tabsnap_error **err_out);
+
+/**
+ * Target pack size, 1 MiB to 1 GiB (default 16 MiB).
+ *
+ * Returns as `tabsnap_options_set_threads`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_pack_size(struct tabsnap_options *opts,
+                                             uint64_t bytes,
+                                             struct tabsnap_error **err_out);
+
+/**
+ * Memory budget for packs being filled and uploaded, at least the pack size (default 64 MiB).
+ *
+ * Returns as `tabsnap_options_set_threads`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_bytes_in_flight(struct tabsnap_options *opts,
+                                                   uint64_t bytes,
+                                                   struct tabsnap_error **err_out);
+
+/**
+ * A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL); `_INVALID_UTF8`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`; `dir` is NULL or a NUL-terminated string.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_state_dir(struct tabsnap_options *opts,
+                                             const char *dir,
+                                             struct tabsnap_error **err_out);
+
+/**
+ * Caps every job's timeout at `ms` milliseconds (0: no cap; the statements' `timeout` applies).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_max_job_timeout_ms(struct tabsnap_options *opts,
+                                                      uint64_t ms,
+                                                      struct tabsnap_error **err_out);
+
+/**
+ * Watches every job of engines made with these options: `callback(user_data, job, info)` runs when a job changes
+ * state and, at most every 100 ms, as its progress moves (see `tabsnap_progress_fn`). NULL `callback` removes
+ * it. `user_data` must stay valid while an engine made with these options lives.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`; `callback` is NULL or a function callable from any thread.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_progress(struct tabsnap_options *opts,
+                                            tabsnap_progress_fn callback,
+                                            void *user_data,
+                                            struct tabsnap_error **err_out);
+
+/**
  * Creates an engine over a data directory laid out like a BE's (see the README: the directory host).
- * `opts` may be NULL (defaults). On success writes the engine to `*engine_out`; free it with
+ * `opts` may be NULL (defaults) and is copied. On success writes the engine to `*engine_out`; free it with
  * `tabsnap_engine_free`.
  *
- * # Safety
- * `data_dir` is a NUL-terminated UTF-8 string; `opts` is NULL or live; `engine_out` is writable; `err_out` is
- * NULL or writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`data_dir` or `engine_out` NULL); `_INVALID_UTF8`;
+ * `_INVALID_ARGUMENT` (options out of range); `_NOT_FOUND` / `_IO` (the data or state directory cannot be
+ * read); `_FORMAT` (a damaged state file); the statuses of a saved repository that cannot be opened;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `data_dir` is NULL or a NUL-terminated string; `opts` is NULL or live; `engine_out` is NULL or writable;
+ * `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_new_dir(const char *data_dir,
                                       const struct tabsnap_options *opts,
                                       struct tabsnap_engine **engine_out,
@@ -519,27 +830,39 @@ tabsnap_status tabsnap_engine_new_dir(const char *data_dir,
 
 /**
  * Creates an engine over the host described by `host` (copied; its `user_data` must stay valid until its
- * `destroy` is called, when the engine is freed). `opts` may be NULL. If this call fails for any reason (a
- * NULL `engine_out`, an unsupported table, options or a state directory that cannot be used), `destroy` has
- * been called already, unless `host` itself is NULL.
+ * `destroy` is called, when the engine is freed). `opts` may be NULL and is copied. If this call fails for any
+ * reason (a NULL `engine_out`, an unsupported table, options or a state directory that cannot be used),
+ * `destroy` has been called already, unless `host` itself is NULL.
  *
- * # Safety
- * `host` points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is writable;
- * `err_out` is NULL or writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`host` or `engine_out` NULL); `_INVALID_ARGUMENT` (an
+ * unsupported `version`, a required callback missing, options out of range); `_NOT_FOUND` / `_IO` / `_FORMAT`
+ * (the state directory); `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `host` is NULL or points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is
+ * NULL or writable; `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_new(const struct tabsnap_host_callbacks *host,
                                   const struct tabsnap_options *opts,
                                   struct tabsnap_engine **engine_out,
                                   struct tabsnap_error **err_out);
 
 /**
- * Frees an engine: cancels running jobs, waits until their threads have ended, then calls the host's and the
- * repositories' `destroy` callbacks; no callback runs after this returns. Results and errors already handed out
- * stay valid. NULL is a no-op. Must not be called from inside a tabsnap callback.
+ * Frees an engine: cancels running jobs, waits until their threads have ended (every tablet snapshot taken
+ * is released by then), then calls the host's and the repositories' `destroy` callbacks; no callback runs
+ * after this returns. Results and errors already handed out stay valid. NULL is a no-op.
  *
- * # Safety
+ * Thread safety: no other call may use `engine` at the same time or after; never from inside a tabsnap
+ * callback. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
  * `engine` is NULL or from `tabsnap_engine_new*`, freed once, with no call on it running or to come.
  */
+TABSNAP_API
 void tabsnap_engine_free(struct tabsnap_engine *engine);
 
 /**
@@ -547,10 +870,19 @@ void tabsnap_engine_free(struct tabsnap_engine *engine);
  * BACKUP and RESTORE return at once with a job id. On success writes a result to `*result_out` (free it with
  * `tabsnap_result_free`). The first failing statement stops the rest; those before it have run.
  *
- * # Safety
- * `engine` is live; `user`, `sql` are NUL-terminated UTF-8; `database` is NULL or NUL-terminated UTF-8;
- * `result_out` is writable; `err_out` is NULL or writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, `user`, `sql` or `result_out` NULL);
+ * `_INVALID_UTF8`; `_SYNTAX` (the error object has the line and column); `_ANALYSIS` (Doris's message);
+ * `_NOT_FOUND`; `_IO` / `_REPOSITORY` / `_FORMAT` / `_CALLBACK` (a repository or the host failed while the
+ * statement ran); `_POISONED`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: may be called from several threads at once, and from a progress callback. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `user`, `sql` and `database` are NULL or NUL-terminated; `result_out` is NULL or
+ * writable; `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_execute(const struct tabsnap_engine *engine,
                                       const char *user,
                                       const char *database,
@@ -564,135 +896,24 @@ tabsnap_status tabsnap_engine_execute(const struct tabsnap_engine *engine,
  * engine is freed). If this call fails for any reason (a NULL or poisoned `engine` included), `destroy` has
  * been called already, unless `repo` itself is NULL.
  *
- * # Safety
- * `engine` is live; `name` is NUL-terminated UTF-8; `repo` points to an initialised `tabsnap_repo_callbacks`;
- * `err_out` is NULL or writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, `name` or `repo` NULL); `_INVALID_UTF8`;
+ * `_INVALID_ARGUMENT` (an unsupported `version`, a required callback missing, a location holding something
+ * else); `_ANALYSIS` (the name is taken); `_FORMAT` (an unsupported repository version); `_CALLBACK` (a
+ * callback failed while initialising); `_POISONED`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `name` is NULL or NUL-terminated; `repo` is NULL or points to an initialised
+ * `tabsnap_repo_callbacks`; `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_attach_repository(const struct tabsnap_engine *engine,
                                                 const char *name,
                                                 const struct tabsnap_repo_callbacks *repo,
                                                 bool read_only,
                                                 struct tabsnap_error **err_out);
-
-/**
- * Reads job `job`'s state and progress into `*info_out` (set `info_out->struct_size` first).
- *
- * # Safety
- * `engine` is live; `info_out` points to a `tabsnap_job_info` with `struct_size` set; `err_out` NULL or writable.
- */
-tabsnap_status tabsnap_engine_job(const struct tabsnap_engine *engine,
-                                  uint64_t job,
-                                  struct tabsnap_job_info *info_out,
-                                  struct tabsnap_error **err_out);
-
-/**
- * Waits until job `job` ends or `timeout_ms` passes, then reads it as `tabsnap_engine_job` does. Returns OK
- * either way: check `info_out->state`. Blocks the calling thread only.
- *
- * # Safety
- * As `tabsnap_engine_job`.
- */
-tabsnap_status tabsnap_engine_wait(const struct tabsnap_engine *engine,
-                                   uint64_t job,
-                                   uint64_t timeout_ms,
-                                   struct tabsnap_job_info *info_out,
-                                   struct tabsnap_error **err_out);
-
-/**
- * Asks job `job` to stop; it ends CANCELLED, leaving no snapshot (BACKUP) or nothing restored (RESTORE).
- * `TABSNAP_STATUS_NOT_FOUND` when the job is not running.
- *
- * # Safety
- * `engine` is live; `err_out` is NULL or writable.
- */
-tabsnap_status tabsnap_engine_cancel(const struct tabsnap_engine *engine,
-                                     uint64_t job,
-                                     struct tabsnap_error **err_out);
-
-/**
- * The job's TaskErrMsg: the error that ended it, then the failures that did not change its outcome (a
- * `release_tablet` failure after a backup committed, an `abort_restore` failure, a state file that could not be
- * written), `; `-separated; NULL in `*message_out` when there are none (a FINISHED job may have some). The
- * string is owned: free it with `tabsnap_string_free`.
- *
- * # Safety
- * `engine` is live; `message_out` is writable; `err_out` is NULL or writable.
- */
-tabsnap_status tabsnap_engine_job_error(const struct tabsnap_engine *engine,
-                                        uint64_t job,
-                                        char **message_out,
-                                        struct tabsnap_error **err_out);
-
-/**
- * The number of statements in `result` (0 for NULL).
- *
- * # Safety
- * `result` is NULL or live.
- */
-size_t tabsnap_result_count(const struct tabsnap_result *result);
-
-/**
- * What statement `i` produced (`TABSNAP_OUTCOME_INVALID` when `i` is out of range or `result` is NULL).
- *
- * # Safety
- * `result` is NULL or live.
- */
-tabsnap_outcome tabsnap_result_kind(const struct tabsnap_result *result,
-                                    size_t i);
-
-/**
- * The job id of statement `i`, or 0 when it did not start a job.
- *
- * # Safety
- * `result` is NULL or live.
- */
-uint64_t tabsnap_result_job_id(const struct tabsnap_result *result, size_t i);
-
-/**
- * The number of columns of statement `i`'s rows (0 when it has none).
- *
- * # Safety
- * `result` is NULL or live.
- */
-size_t tabsnap_result_column_count(const struct tabsnap_result *result, size_t i);
-
-/**
- * The name of column `col` of statement `i` (Doris's column names), or NULL when out of range. Borrowed from
- * `result`.
- *
- * # Safety
- * `result` is NULL or live.
- */
-const char *tabsnap_result_column_name(const struct tabsnap_result *result,
-                                       size_t i,
-                                       size_t col);
-
-/**
- * The number of rows of statement `i` (0 when it has none).
- *
- * # Safety
- * `result` is NULL or live.
- */
-size_t tabsnap_result_row_count(const struct tabsnap_result *result, size_t i);
-
-/**
- * The value at `row`, `col` of statement `i`, or NULL when out of range. Borrowed from `result`.
- *
- * # Safety
- * `result` is NULL or live.
- */
-const char *tabsnap_result_value(const struct tabsnap_result *result,
-                                 size_t i,
-                                 size_t row,
-                                 size_t col);
-
-/**
- * Frees a result. NULL is a no-op.
- *
- * # Safety
- * `result` is NULL or from `tabsnap_engine_execute`, freed once, not read afterwards.
- */
-void tabsnap_result_free(struct tabsnap_result *result);
 
 /**
  * One node's share of a backup several nodes run: packs the `n` tablets (`tablets[i]` names one, `dirs[i]` is
@@ -701,10 +922,18 @@ void tabsnap_result_free(struct tabsnap_result *result);
  * same `label` and `timestamp` (`yyyy-MM-dd-HH-mm-ss`). Runs on the calling thread (and the engine's pool) and
  * returns when the part is stored. Running a node again replaces its part and uploads only what is missing.
  *
- * # Safety
- * `engine` is live; the strings are NUL-terminated UTF-8; `tablets` and `dirs` point to `n` entries each
- * (NULL when `n` is 0); `err_out` is NULL or writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, a string, or `tablets` / `dirs` with `n` > 0);
+ * `_INVALID_UTF8`; `_ANALYSIS` (an unknown or read-only repository); `_NOT_FOUND` / `_IO` (a tablet file);
+ * `_REPOSITORY` / `_CALLBACK` (the repository); `_POISONED`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; the strings are NULL or NUL-terminated; `tablets` and `dirs` point to `n` entries
+ * each (NULL when `n` is 0); `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_backup_part(const struct tabsnap_engine *engine,
                                           const char *repository,
                                           const char *database,
@@ -718,13 +947,21 @@ tabsnap_status tabsnap_engine_backup_part(const struct tabsnap_engine *engine,
 
 /**
  * Commits a backup several nodes ran with `tabsnap_engine_backup_part`: every one of the `n` `nodes` must have
- * left its part (`TABSNAP_STATUS_NOT_FOUND` names those that did not); the parts are merged and the snapshot's
- * manifest written, after which the snapshot exists.
+ * left its part; the parts are merged and the snapshot's manifest written, after which the snapshot exists.
  *
- * # Safety
- * `engine` is live; the strings are NUL-terminated UTF-8; `nodes` points to `n` strings; `err_out` is NULL or
- * writable.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, a string, or `nodes` with `n` > 0);
+ * `_INVALID_UTF8`; `_ANALYSIS` (an unknown repository); `_NOT_FOUND` (names the nodes whose part is
+ * missing); `_ALREADY_EXISTS` (the snapshot exists); `_REPOSITORY` / `_CALLBACK`; `_POISONED`;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; the strings are NULL or NUL-terminated; `nodes` points to `n` strings; `err_out` is
+ * NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_commit_parts(const struct tabsnap_engine *engine,
                                            const char *repository,
                                            const char *label,
@@ -736,20 +973,24 @@ tabsnap_status tabsnap_engine_commit_parts(const struct tabsnap_engine *engine,
 /**
  * Collects garbage in repository `repository`: removes the index objects and packs that no snapshot needs,
  * under the repository's exclusive lock (docs/FORMAT.md, "Concurrency"). When another job or process uses the
- * repository nothing is removed and `*busy_out` is set to true (the space is freed by a later collection).
- * With `dry_run`, nothing is removed and the counts say what would be.
+ * repository nothing is removed and `*busy_out` is set to true (a later collection frees the space). With
+ * `dry_run`, nothing is removed and the counts say what would be.
  *
- * On `TABSNAP_STATUS_OK`, each non-NULL out-parameter is set: `*objects_out` objects removed (or that would be),
- * `*bytes_out` their bytes, `*busy_out` whether the repository was in use. Returns
- * `TABSNAP_STATUS_NULL_ARGUMENT`, `TABSNAP_STATUS_INVALID_UTF8`, `TABSNAP_STATUS_ANALYSIS` (unknown or READ ONLY
- * repository), or a repository status.
+ * On `TABSNAP_STATUS_OK`, each non-NULL out-parameter is set: `*objects_out` the objects removed (or that would
+ * be), `*bytes_out` their bytes, `*busy_out` whether the repository was in use; on failure they are untouched.
  *
- * Thread safety: may be called concurrently on the same engine.
- * Since: 0.1.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine` or `repository`); `_INVALID_UTF8`; `_ANALYSIS` (an
+ * unknown repository, or a READ ONLY one without `dry_run`); `_FORMAT` / `_CORRUPTION` (a manifest or index
+ * that cannot be read: nothing is removed); `_REPOSITORY` / `_CALLBACK`; `_POISONED`; `_INTERNAL_PANIC`.
  *
- * # Safety
- * `engine` is live; `repository` is NUL-terminated UTF-8; each out-parameter is NULL or writable.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `repository` is NULL or NUL-terminated; each out-parameter is NULL or writable;
+ * `err_out` is NULL or writable.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_engine_collect_garbage(const struct tabsnap_engine *engine,
                                               const char *repository,
                                               bool dry_run,
@@ -759,250 +1000,296 @@ tabsnap_status tabsnap_engine_collect_garbage(const struct tabsnap_engine *engin
                                               struct tabsnap_error **err_out);
 
 /**
- * The status of `err` (`TABSNAP_STATUS_NULL_ARGUMENT` when `err` is NULL).
+ * The number of statements in `result` (0 for NULL).
  *
- * # Safety
- * `err` is NULL or an error object from tabsnap not yet freed.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-tabsnap_status tabsnap_error_status(const struct tabsnap_error *err);
+TABSNAP_API size_t tabsnap_result_count(const struct tabsnap_result *result);
 
 /**
- * The message of `err`: what failed and where. Borrowed from `err`, valid until `tabsnap_error_free(err)`;
- * never NULL (an empty string when `err` is NULL).
+ * What statement `i` produced (`TABSNAP_OUTCOME_INVALID` when `i` is out of range or `result` is NULL).
  *
- * # Safety
- * `err` is NULL or an error object from tabsnap not yet freed.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-const char *tabsnap_error_message(const struct tabsnap_error *err);
+TABSNAP_API
+tabsnap_outcome tabsnap_result_kind(const struct tabsnap_result *result,
+                                    size_t i);
 
 /**
- * For a syntax error, writes its 1-based line and column and returns true; otherwise returns false and writes
- * nothing. `line` and `column` may be NULL.
+ * The job id of statement `i`, or 0 when it did not start a job.
  *
- * # Safety
- * `err` is NULL or a live error object; `line` and `column` are NULL or writable.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-bool tabsnap_error_position(const struct tabsnap_error *err,
-                            uint32_t *line,
-                            uint32_t *column);
+TABSNAP_API uint64_t tabsnap_result_job_id(const struct tabsnap_result *result, size_t i);
 
 /**
- * The repository object (or file) the error is about, or NULL when there is none. Borrowed from `err`.
+ * The number of columns of statement `i`'s rows (0 when it has none).
  *
- * # Safety
- * `err` is NULL or a live error object.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-const char *tabsnap_error_object(const struct tabsnap_error *err);
+TABSNAP_API size_t tabsnap_result_column_count(const struct tabsnap_result *result, size_t i);
 
 /**
- * Frees an error object. NULL is a no-op.
+ * The name of column `col` of statement `i` (Doris's column names), or NULL when out of range. Borrowed from
+ * `result`.
  *
- * # Safety
- * `err` is NULL or an error object from tabsnap, freed only once.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-void tabsnap_error_free(struct tabsnap_error *err);
+TABSNAP_API
+const char *tabsnap_result_column_name(const struct tabsnap_result *result,
+                                       size_t i,
+                                       size_t col);
 
 /**
- * Frees a string tabsnap handed out as owned (`char *`). NULL is a no-op. Never use the host's `free()` on it.
+ * The number of rows of statement `i` (0 when it has none).
  *
- * # Safety
- * `s` is NULL or an owned string from tabsnap, freed only once.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-void tabsnap_string_free(char *s);
+TABSNAP_API size_t tabsnap_result_row_count(const struct tabsnap_result *result, size_t i);
 
 /**
- * Adds a table (`kind`: a `tabsnap_table_kind` value).
+ * The value at `row`, `col` of statement `i`, or NULL when out of range. Borrowed from `result`.
  *
- * # Safety
- * `sink` is the sink the callback received; `name` is NUL-terminated UTF-8.
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or live.
  */
-tabsnap_status tabsnap_catalog_add_table(struct tabsnap_catalog_sink *sink_,
-                                         const char *name,
-                                         int32_t kind);
+TABSNAP_API
+const char *tabsnap_result_value(const struct tabsnap_result *result,
+                                 size_t i,
+                                 size_t row,
+                                 size_t col);
 
 /**
- * Adds a partition to the last table added.
+ * Frees a result. NULL is a no-op.
  *
- * # Safety
- * As `tabsnap_catalog_add_table`.
+ * Thread safety: no other call may use `result` at the same time or after. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `result` is NULL or from `tabsnap_engine_execute`, freed once, not read afterwards.
  */
-tabsnap_status tabsnap_catalog_add_partition(struct tabsnap_catalog_sink *sink_,
-                                             const char *name,
-                                             bool temporary);
+TABSNAP_API void tabsnap_result_free(struct tabsnap_result *result);
 
 /**
- * Adds an index to the last partition added (the first index of a partition is its base index).
+ * Reads job `job`'s state and progress into `*info_out` (set `info_out->struct_size` first).
  *
- * # Safety
- * As `tabsnap_catalog_add_table`.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine` or `info_out` NULL); `_INVALID_ARGUMENT`
+ * (`struct_size` too small); `_NOT_FOUND` (no such job, or it left the history); `_POISONED`;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: may be called from any thread, a progress callback included. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `info_out` is NULL or points to a `tabsnap_job_info` with `struct_size` set;
+ * `err_out` is NULL or writable.
  */
-tabsnap_status tabsnap_catalog_add_index(struct tabsnap_catalog_sink *sink_, const char *name);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_job(const struct tabsnap_engine *engine,
+                                  uint64_t job,
+                                  struct tabsnap_job_info *info_out,
+                                  struct tabsnap_error **err_out);
 
 /**
- * Adds a tablet to the last index added.
+ * Waits until job `job` ends or `timeout_ms` passes (`UINT64_MAX`: no limit), then reads it as
+ * `tabsnap_engine_job` does: check `info_out->state`. A job's end is returned once it is saved and the
+ * progress callback has seen it; called from the progress callback reporting that end, it returns at once.
+ * Blocks the calling thread only.
  *
- * # Safety
- * As `tabsnap_catalog_add_table`.
+ * Returns `TABSNAP_STATUS_OK` (whether or not the job ended); otherwise as `tabsnap_engine_job`.
+ *
+ * Thread safety: as `tabsnap_engine_job`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_engine_job`.
  */
-tabsnap_status tabsnap_catalog_add_tablet(struct tabsnap_catalog_sink *sink_, const char *id);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_wait(const struct tabsnap_engine *engine,
+                                   uint64_t job,
+                                   uint64_t timeout_ms,
+                                   struct tabsnap_job_info *info_out,
+                                   struct tabsnap_error **err_out);
 
 /**
- * Sets the directory a callback answers with.
+ * Asks job `job` to stop; it ends CANCELLED, leaving no snapshot (BACKUP) or nothing restored (RESTORE).
  *
- * # Safety
- * `sink` is the sink the callback received; `path` is NUL-terminated UTF-8.
+ * Returns `TABSNAP_STATUS_OK`; `_NOT_FOUND` (the job is not running); `_NULL_ARGUMENT` (`engine` NULL);
+ * `_POISONED`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: may be called from any thread, a progress callback included. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `err_out` is NULL or writable.
  */
-tabsnap_status tabsnap_path_set(struct tabsnap_path_sink *sink_, const char *path);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_cancel(const struct tabsnap_engine *engine,
+                                     uint64_t job,
+                                     struct tabsnap_error **err_out);
 
 /**
- * Sets the bytes a callback answers with (copied).
+ * The job's TaskErrMsg: the error that ended it, then the failures that did not change its outcome (a
+ * `release_tablet` failure after a backup committed, an `abort_restore` failure, a state file that could not be
+ * written), `; `-separated; NULL in `*message_out` when there are none (a FINISHED job may have some). The
+ * string is owned: free it with `tabsnap_string_free`.
  *
- * # Safety
- * `sink` is the sink the callback received; `data` is NULL with `len` 0, or points to `len` readable bytes.
- */
-tabsnap_status tabsnap_bytes_set(struct tabsnap_bytes_sink *sink_,
-                                 const uint8_t *data,
-                                 size_t len);
-
-/**
- * New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
- * flight, no state directory). Free with `tabsnap_options_free`.
- */
-struct tabsnap_options *tabsnap_options_new(void);
-
-/**
- * Frees options. NULL is a no-op.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine` or `message_out` NULL); `_NOT_FOUND` (no such job);
+ * `_POISONED`; `_INTERNAL_PANIC`.
  *
- * # Safety
- * `opts` is NULL or from `tabsnap_options_new`, freed once.
- */
-void tabsnap_options_free(struct tabsnap_options *opts);
-
-/**
- * Worker threads (0: one per core; at most 1024).
+ * Thread safety: may be called from any thread. Since: 0.1.
  *
- * # Safety
- * `opts` is NULL or live and not used concurrently; `err_out` is NULL or writable.
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `message_out` is NULL or writable; `err_out` is NULL or writable.
  */
-tabsnap_status tabsnap_options_set_threads(struct tabsnap_options *opts,
-                                           uint32_t threads,
-                                           struct tabsnap_error **err_out);
-
-/**
- * zstd level, 1 to 19 (default 3).
- *
- * # Safety
- * As `tabsnap_options_set_threads`.
- */
-tabsnap_status tabsnap_options_set_zstd_level(struct tabsnap_options *opts,
-                                              int32_t level,
-                                              struct tabsnap_error **err_out);
-
-/**
- * Chunk size for large files, 64 KiB to 64 MiB (default 4 MiB).
- *
- * # Safety
- * As `tabsnap_options_set_threads`.
- */
-tabsnap_status tabsnap_options_set_chunk_size(struct tabsnap_options *opts,
-                                              uint64_t bytes,
-                                              struct tabsnap_error **err_out);
-
-/**
- * Target pack size, 1 MiB to 1 GiB (default 16 MiB).
- *
- * # Safety
- * As `tabsnap_options_set_threads`.
- */
-tabsnap_status tabsnap_options_set_pack_size(struct tabsnap_options *opts,
-                                             uint64_t bytes,
-                                             struct tabsnap_error **err_out);
-
-/**
- * Memory budget for packs being filled and uploaded, at least the pack size (default 64 MiB).
- *
- * # Safety
- * As `tabsnap_options_set_threads`.
- */
-tabsnap_status tabsnap_options_set_bytes_in_flight(struct tabsnap_options *opts,
-                                                   uint64_t bytes,
-                                                   struct tabsnap_error **err_out);
-
-/**
- * A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).
- *
- * # Safety
- * As `tabsnap_options_set_threads`; `dir` is NULL or a NUL-terminated UTF-8 string.
- */
-tabsnap_status tabsnap_options_set_state_dir(struct tabsnap_options *opts,
-                                             const char *dir,
-                                             struct tabsnap_error **err_out);
-
-/**
- * Caps every job's timeout at `ms` milliseconds (0: no cap; the statements' `timeout` applies).
- *
- * # Safety
- * As `tabsnap_options_set_threads`.
- */
-tabsnap_status tabsnap_options_set_max_job_timeout_ms(struct tabsnap_options *opts,
-                                                      uint64_t ms,
-                                                      struct tabsnap_error **err_out);
-
-/**
- * Watches every job of engines made with these options: `callback(user_data, job, info)` runs when a job changes
- * state and, at most every 100 ms, as its progress moves (see `tabsnap_progress_fn`). NULL `callback` removes
- * it. `user_data` must stay valid while an engine made with these options lives.
- *
- * # Safety
- * As `tabsnap_options_set_threads`; `callback` is NULL or a function callable from any thread.
- */
-tabsnap_status tabsnap_options_set_progress(struct tabsnap_options *opts,
-                                            tabsnap_progress_fn callback,
-                                            void *user_data,
-                                            struct tabsnap_error **err_out);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_job_error(const struct tabsnap_engine *engine,
+                                        uint64_t job,
+                                        char **message_out,
+                                        struct tabsnap_error **err_out);
 
 /**
  * Attaches `message` to a failing callback's result: it reaches the job's error (TaskErrMsg) and the
- * `tabsnap_error` the host reads. Calling it again replaces the message. NULL arguments are ignored.
+ * `tabsnap_error` the host reads. Calling it again replaces the message. NULL arguments are ignored; invalid
+ * UTF-8 is replaced, never refused.
  *
- * # Safety
+ * Thread safety: the thread of the callback that received `err`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
  * `err` is NULL or the `tabsnap_cb_error *` the callback received; `message` is NULL or NUL-terminated.
  */
+TABSNAP_API
 void tabsnap_cb_error_set(struct tabsnap_cb_error *err,
                           const char *message);
 
 /**
  * Adds one object to a listing.
  *
- * # Safety
- * `sink` is the `tabsnap_list_sink *` the callback received; `key` is NUL-terminated UTF-8.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `key` NULL); `_INVALID_UTF8`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the `list` callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `sink` is NULL or the `tabsnap_list_sink *` the callback received; `key` is NULL or NUL-terminated.
  */
+TABSNAP_API
+TABSNAP_MUST_USE
 tabsnap_status tabsnap_list_sink_add(struct tabsnap_list_sink *sink,
                                      const char *key,
                                      uint64_t size);
 
 /**
- * A static, NUL-terminated description of a status code; `"unknown status"` for a value that is not one.
+ * Adds a table (`kind`: a `tabsnap_table_kind` value).
  *
- * Ownership: static; never free it. Thread safety: safe from any thread.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `name` NULL); `_INVALID_UTF8`; `_INVALID_ARGUMENT` (an unknown `kind`); `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `sink` is the sink the callback received; `name` is NUL-terminated UTF-8.
  */
-const char *tabsnap_status_str(int32_t code);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_catalog_add_table(struct tabsnap_catalog_sink *sink,
+                                         const char *name,
+                                         int32_t kind);
 
 /**
- * The library's version as a static NUL-terminated string, e.g. `"0.1.0"`.
+ * Adds a partition to the last table added.
  *
- * Compare with the `TABSNAP_VERSION` macro to detect a header/library mismatch.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT`; `_INVALID_UTF8`; `_INVALID_ARGUMENT` (no table added yet); `_INTERNAL_PANIC`.
  *
- * Ownership: the string is static; never free it. Thread safety: safe from any thread.
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_catalog_add_table`.
  */
-const char *tabsnap_version(void);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_catalog_add_partition(struct tabsnap_catalog_sink *sink,
+                                             const char *name,
+                                             bool temporary);
 
 /**
- * The library's version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`.
+ * Adds an index to the last partition added (the first index of a partition is its base index).
  *
- * Equal to `TABSNAP_VERSION_NUMBER` when the header and the library match. Thread safety: safe from any thread.
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT`; `_INVALID_UTF8`; `_INVALID_ARGUMENT` (no partition added yet); `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_catalog_add_table`.
  */
-uint32_t tabsnap_version_number(void);
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_catalog_add_index(struct tabsnap_catalog_sink *sink,
+                                         const char *name);
+
+/**
+ * Adds a tablet to the last index added.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT`; `_INVALID_UTF8`; `_INVALID_ARGUMENT` (no index added yet); `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_catalog_add_table`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_catalog_add_tablet(struct tabsnap_catalog_sink *sink,
+                                          const char *id);
+
+/**
+ * Sets the directory a callback answers with.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `path` NULL); `_INVALID_UTF8`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `sink` is the sink the callback received; `path` is NUL-terminated UTF-8.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_path_set(struct tabsnap_path_sink *sink,
+                                const char *path);
+
+/**
+ * Sets the bytes a callback answers with (copied).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` NULL, or `data` NULL with `len` > 0); `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `sink` is the sink the callback received; `data` is NULL with `len` 0, or points to `len` readable bytes.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_bytes_set(struct tabsnap_bytes_sink *sink,
+                                 const uint8_t *data,
+                                 size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

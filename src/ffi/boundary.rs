@@ -1,4 +1,6 @@
-//! The boundary: argument checks, panic capture, and conversion of errors into statuses and error objects.
+//! The boundary every C export goes through: [`ffi_boundary!`] catches panics and turns failures into statuses
+//! and error objects; [`str_arg`], [`out_arg`] and friends check pointer arguments (NULL gives
+//! `TABSNAP_STATUS_NULL_ARGUMENT`, invalid UTF-8 `TABSNAP_STATUS_INVALID_UTF8`).
 
 use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -44,6 +46,43 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     } else {
         "unknown panic".to_owned()
     }
+}
+
+/// The one boundary around the body of every C export, in the shape of the regex crate's `ffi_fn!` (applied to
+/// the body, so that cbindgen still reads the signature):
+///
+/// - `ffi_boundary!(err_out => { … })`: the body returns `Result<(), Failure>`; the export returns
+///   `TABSNAP_STATUS_OK`, or the failure's status with a new error object in `*err_out` (when `err_out` is not
+///   NULL). A panic becomes `TABSNAP_STATUS_INTERNAL_PANIC`.
+/// - `ffi_boundary!(err_out, poisons engine => { … })`: the same for a call on an engine: a panic also poisons it.
+/// - `ffi_boundary!(or value => { … })`: for an export that returns a value (an accessor, a free, a
+///   constructor): the body returns it; a panic returns `value`.
+///
+/// `tests.rs` checks that every `extern "C" fn` of the module starts with it.
+macro_rules! ffi_boundary {
+    (or $on_panic:expr => $body:block) => {
+        $crate::ffi::boundary::guard(|| $on_panic, || $body)
+    };
+    ($err_out:expr => $body:block) => {
+        $crate::ffi::boundary::boundary(
+            $err_out,
+            || {},
+            || -> ::std::result::Result<(), $crate::ffi::boundary::Failure> { $body },
+        )
+    };
+    ($err_out:expr, poisons $engine:expr => $body:block) => {
+        $crate::ffi::boundary::boundary(
+            $err_out,
+            || $crate::ffi::engine::poison($engine),
+            || -> ::std::result::Result<(), $crate::ffi::boundary::Failure> { $body },
+        )
+    };
+}
+pub(crate) use ffi_boundary;
+
+/// Runs `f`, catching panics: a panic returns `on_panic()`.
+pub(crate) fn guard<T>(on_panic: impl FnOnce() -> T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| on_panic())
 }
 
 /// Runs `f`, catching panics; on failure writes an error object to `*err_out` (when `err_out` is not NULL) and
@@ -95,6 +134,20 @@ pub(crate) unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Opt
         // SAFETY: forwarded contract.
         unsafe { str_arg(p, what) }.map(Some)
     }
+}
+
+/// Checks an out-parameter: NULL is `TABSNAP_STATUS_NULL_ARGUMENT` naming it.
+pub(crate) fn out_arg<T>(p: *mut T, what: &str) -> Result<*mut T, Failure> {
+    if p.is_null() { Err(Failure::null(what)) } else { Ok(p) }
+}
+
+/// Writes `value` to the out-parameter `out`, checked not NULL by [`out_arg`].
+///
+/// # Safety
+/// `out` is not NULL and points to writable storage for one `T`.
+pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: not NULL and writable, per this function's contract.
+    unsafe { out.write(value) };
 }
 
 /// A C string for handing out (interior NULs are replaced, never truncated silently).

@@ -3,10 +3,11 @@
 use std::ffi::{CString, c_char, c_void};
 use std::path::PathBuf;
 
-use super::boundary::{Failure, boundary, str_arg};
+use super::boundary::Failure;
 use super::repo::tabsnap_cb_error;
+use super::sink::{tabsnap_bytes_sink, tabsnap_catalog_sink, tabsnap_path_sink};
 use super::status::tabsnap_status;
-use crate::host::{Host, IndexInfo, PartitionInfo, Privilege, TableInfo, TableKind, TabletInfo, TabletRef};
+use crate::host::{Host, Privilege, TableInfo, TabletRef};
 use crate::{Error, ErrorKind, Result};
 
 /// One tablet, as callbacks receive it. Strings are borrowed for the duration of the call.
@@ -20,201 +21,6 @@ pub struct tabsnap_tablet_ref {
     pub index: *const c_char,
     /// The tablet id.
     pub tablet: *const c_char,
-}
-
-/// The kind of a table, for `tabsnap_catalog_add_table`.
-#[repr(i32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(non_camel_case_types)]
-pub enum tabsnap_table_kind {
-    /// A table of tablets.
-    Olap = 0,
-    /// A view.
-    View = 1,
-    /// An asynchronous materialized view.
-    AsyncMv = 2,
-    /// Anything else.
-    Other = 3,
-}
-
-/// Receives a database's catalog from `list_tables`, in order: a table, its partitions, each partition's indexes
-/// (base first), each index's tablets. Valid only during that call.
-pub struct tabsnap_catalog_sink {
-    tables: Vec<TableInfo>,
-}
-
-/// Receives a path from `snapshot_tablet` / `restore_target`. Valid only during that call.
-pub struct tabsnap_path_sink {
-    path: Option<PathBuf>,
-}
-
-/// Receives bytes from `metadata`. Valid only during that call.
-pub struct tabsnap_bytes_sink {
-    bytes: Vec<u8>,
-}
-
-fn sink<'a, T>(p: *mut T) -> std::result::Result<&'a mut T, Failure> {
-    // SAFETY: NULL (refused) or the live sink the callback received, per the sink functions' contracts.
-    unsafe { p.as_mut() }.ok_or_else(|| Failure::null("sink"))
-}
-
-fn misuse(what: &str) -> Failure {
-    Failure::new(tabsnap_status::InvalidArgument, what.to_owned())
-}
-
-/// Adds a table (`kind`: a `tabsnap_table_kind` value).
-///
-/// # Safety
-/// `sink` is the sink the callback received; `name` is NUL-terminated UTF-8.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_catalog_add_table(
-    sink_: *mut tabsnap_catalog_sink,
-    name: *const c_char,
-    kind: i32,
-) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            // SAFETY: NUL-terminated per the contract.
-            let name = unsafe { str_arg(name, "name") }?;
-            let kind = match kind {
-                0 => TableKind::Olap,
-                1 => TableKind::View,
-                2 => TableKind::AsyncMaterializedView,
-                3 => TableKind::Other("other".into()),
-                k => return Err(misuse(&format!("unknown table kind {k}"))),
-            };
-            s.tables.push(TableInfo { name: name.into(), kind, partitions: Vec::new() });
-            Ok(())
-        },
-    )
-}
-
-/// Adds a partition to the last table added.
-///
-/// # Safety
-/// As `tabsnap_catalog_add_table`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_catalog_add_partition(
-    sink_: *mut tabsnap_catalog_sink,
-    name: *const c_char,
-    temporary: bool,
-) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            // SAFETY: NUL-terminated per the contract.
-            let name = unsafe { str_arg(name, "name") }?;
-            let t = s.tables.last_mut().ok_or_else(|| misuse("add a table before its partitions"))?;
-            t.partitions.push(PartitionInfo { name: name.into(), temporary, indexes: Vec::new() });
-            Ok(())
-        },
-    )
-}
-
-/// Adds an index to the last partition added (the first index of a partition is its base index).
-///
-/// # Safety
-/// As `tabsnap_catalog_add_table`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_catalog_add_index(
-    sink_: *mut tabsnap_catalog_sink,
-    name: *const c_char,
-) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            // SAFETY: NUL-terminated per the contract.
-            let name = unsafe { str_arg(name, "name") }?;
-            let p = s
-                .tables
-                .last_mut()
-                .and_then(|t| t.partitions.last_mut())
-                .ok_or_else(|| misuse("add a partition before its indexes"))?;
-            p.indexes.push(IndexInfo { name: name.into(), tablets: Vec::new() });
-            Ok(())
-        },
-    )
-}
-
-/// Adds a tablet to the last index added.
-///
-/// # Safety
-/// As `tabsnap_catalog_add_table`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_catalog_add_tablet(
-    sink_: *mut tabsnap_catalog_sink,
-    id: *const c_char,
-) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            // SAFETY: NUL-terminated per the contract.
-            let id = unsafe { str_arg(id, "id") }?;
-            let i = s
-                .tables
-                .last_mut()
-                .and_then(|t| t.partitions.last_mut())
-                .and_then(|p| p.indexes.last_mut())
-                .ok_or_else(|| misuse("add an index before its tablets"))?;
-            i.tablets.push(TabletInfo { id: id.into() });
-            Ok(())
-        },
-    )
-}
-
-/// Sets the directory a callback answers with.
-///
-/// # Safety
-/// `sink` is the sink the callback received; `path` is NUL-terminated UTF-8.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_path_set(sink_: *mut tabsnap_path_sink, path: *const c_char) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            // SAFETY: NUL-terminated per the contract.
-            s.path = Some(PathBuf::from(unsafe { str_arg(path, "path") }?));
-            Ok(())
-        },
-    )
-}
-
-/// Sets the bytes a callback answers with (copied).
-///
-/// # Safety
-/// `sink` is the sink the callback received; `data` is NULL with `len` 0, or points to `len` readable bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn tabsnap_bytes_set(
-    sink_: *mut tabsnap_bytes_sink,
-    data: *const u8,
-    len: usize,
-) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            let s = sink(sink_)?;
-            s.bytes = if len == 0 {
-                Vec::new()
-            } else if data.is_null() {
-                return Err(Failure::null("data"));
-            } else {
-                // SAFETY: `len` readable bytes at `data`, per the contract.
-                unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
-            };
-            Ok(())
-        },
-    )
 }
 
 /// The current version of `tabsnap_host_callbacks`.
@@ -236,7 +42,12 @@ pub struct tabsnap_host_callbacks {
     /// Describes `database` into `sink` (`tabsnap_catalog_add_*`). A database that does not exist: return
     /// nonzero with a message such as "Unknown database 'x'".
     pub list_tables: Option<
-        unsafe extern "C" fn(*mut c_void, *const c_char, *mut tabsnap_catalog_sink, *mut tabsnap_cb_error) -> i32,
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            database: *const c_char,
+            sink: *mut tabsnap_catalog_sink,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
     >,
     /// Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
     /// its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
@@ -245,56 +56,82 @@ pub struct tabsnap_host_callbacks {
     /// `TABSNAP_STATUS_CALLBACK` and the callback's message.
     pub snapshot_tablet: Option<
         unsafe extern "C" fn(
-            *mut c_void,
-            *const c_char,
-            *const tabsnap_tablet_ref,
-            *mut tabsnap_path_sink,
-            *mut tabsnap_cb_error,
+            user_data: *mut c_void,
+            database: *const c_char,
+            tablet: *const tabsnap_tablet_ref,
+            sink: *mut tabsnap_path_sink,
+            err: *mut tabsnap_cb_error,
         ) -> i32,
     >,
     /// Releases a snapshot taken by `snapshot_tablet` (may be NULL). A failure does not change the job's outcome:
     /// a backup already committed stays FINISHED, and the message is reported beside it
     /// (`tabsnap_engine_job_error`).
     pub release_tablet: Option<
-        unsafe extern "C" fn(*mut c_void, *const c_char, *const tabsnap_tablet_ref, *mut tabsnap_cb_error) -> i32,
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            database: *const c_char,
+            tablet: *const tabsnap_tablet_ref,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
     >,
     /// Answers (`tabsnap_path_set`) with an empty directory where restore job `job` writes a tablet's files.
     pub restore_target: Option<
         unsafe extern "C" fn(
-            *mut c_void,
-            *const c_char,
-            u64,
-            *const tabsnap_tablet_ref,
-            *mut tabsnap_path_sink,
-            *mut tabsnap_cb_error,
+            user_data: *mut c_void,
+            database: *const c_char,
+            job: u64,
+            tablet: *const tabsnap_tablet_ref,
+            sink: *mut tabsnap_path_sink,
+            err: *mut tabsnap_cb_error,
         ) -> i32,
     >,
     /// Makes the restored partitions of `table` (snapshot table `source_table`) visible; `metadata` is the
     /// snapshot's host metadata blob.
     pub commit_restore: Option<
         unsafe extern "C" fn(
-            *mut c_void,
-            *const c_char,
-            u64,
-            *const c_char,
-            *const c_char,
-            *const u8,
-            usize,
-            *mut tabsnap_cb_error,
+            user_data: *mut c_void,
+            database: *const c_char,
+            job: u64,
+            table: *const c_char,
+            source_table: *const c_char,
+            metadata: *const u8,
+            metadata_len: usize,
+            err: *mut tabsnap_cb_error,
         ) -> i32,
     >,
     /// Drops what restore job `job` wrote for `table` (may be NULL). Called for every table not committed when a
     /// restore fails; a failure is reported beside the job's error (`tabsnap_engine_job_error`).
-    pub abort_restore:
-        Option<unsafe extern "C" fn(*mut c_void, *const c_char, u64, *const c_char, *mut tabsnap_cb_error) -> i32>,
+    pub abort_restore: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            database: *const c_char,
+            job: u64,
+            table: *const c_char,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
     /// Whether `user` holds a privilege: 0 ADMIN, 1 LOAD on `database` (NULL for ADMIN). NULL callback: every
     /// user holds every privilege.
-    pub has_privilege: Option<unsafe extern "C" fn(*mut c_void, *const c_char, i32, *const c_char) -> bool>,
+    pub has_privilege: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            user: *const c_char,
+            privilege: i32,
+            database: *const c_char,
+        ) -> bool,
+    >,
     /// Answers (`tabsnap_bytes_set`) with the metadata stored with a snapshot of `database` (may be NULL).
-    pub metadata:
-        Option<unsafe extern "C" fn(*mut c_void, *const c_char, *mut tabsnap_bytes_sink, *mut tabsnap_cb_error) -> i32>,
-    /// Called once when the engine is freed (may be NULL).
-    pub destroy: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub metadata: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            database: *const c_char,
+            sink: *mut tabsnap_bytes_sink,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
+    /// Called once with `user_data` when the engine is freed, or before `tabsnap_engine_new` returns a failure
+    /// (may be NULL).
+    pub destroy: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
 }
 
 /// The adapter: a `Host` over a copied callback table.
@@ -396,7 +233,7 @@ fn need_path(what: &str, t: &TabletRef, sink: tabsnap_path_sink) -> Result<PathB
 impl Host for CallbackHost {
     fn tables(&self, database: &str) -> Result<Vec<TableInfo>> {
         let db = cstr(database)?;
-        let mut sink = tabsnap_catalog_sink { tables: Vec::new() };
+        let mut sink = tabsnap_catalog_sink::default();
         let f = self.cb.list_tables.ok_or_else(|| Error::new(ErrorKind::Io, "no list_tables callback"))?;
         let mut err = tabsnap_cb_error::empty();
         // SAFETY: the callback's contract; all pointers live for the call.
@@ -417,7 +254,7 @@ impl Host for CallbackHost {
             self.cb.snapshot_tablet.ok_or_else(|| Error::new(ErrorKind::Callback, "no snapshot_tablet callback"))?;
         let mut dirs = Vec::with_capacity(tablets.len());
         for (i, t) in tablets.iter().enumerate() {
-            let mut sink = tabsnap_path_sink { path: None };
+            let mut sink = tabsnap_path_sink::default();
             let taken = RefC::new(t).and_then(|r| {
                 let raw = r.raw();
                 // SAFETY: the callback's contract; all pointers live for the call.
@@ -464,7 +301,7 @@ impl Host for CallbackHost {
         let f = self.cb.restore_target.ok_or_else(|| Error::new(ErrorKind::Io, "no restore_target callback"))?;
         let r = RefC::new(t)?;
         let raw = r.raw();
-        let mut sink = tabsnap_path_sink { path: None };
+        let mut sink = tabsnap_path_sink::default();
         // SAFETY: the callback's contract; all pointers live for the call.
         call("restore_target", |err| unsafe { f(self.cb.user_data, db.as_ptr(), job, &raw, &mut sink, err) })?;
         need_path("restore_target", t, sink)
@@ -501,7 +338,7 @@ impl Host for CallbackHost {
     fn metadata(&self, database: &str, _tables: &[String]) -> Result<Vec<u8>> {
         let Some(f) = self.cb.metadata else { return Ok(Vec::new()) };
         let db = cstr(database)?;
-        let mut sink = tabsnap_bytes_sink { bytes: Vec::new() };
+        let mut sink = tabsnap_bytes_sink::default();
         // SAFETY: the callback's contract; all pointers live for the call.
         call("metadata", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &mut sink, err) })?;
         Ok(sink.bytes)

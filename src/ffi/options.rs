@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::boundary::{Failure, boundary, str_arg};
+use super::boundary::{Failure, ffi_boundary, str_arg};
 use super::error::tabsnap_error;
 use super::status::tabsnap_status;
 use crate::pack::PackerOptions;
@@ -19,13 +19,16 @@ pub struct tabsnap_options {
 }
 
 /// Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
-/// at most every 100 ms, as its progress moves. Runs on the job's thread, possibly several jobs at once: keep
-/// it short, and let no C++ exception or `longjmp` out of it.
-pub type tabsnap_progress_fn = Option<unsafe extern "C" fn(*mut c_void, u64, *const super::engine::tabsnap_job_info)>;
+/// at most every 100 ms, as its progress moves; its last call for a job (FINISHED or CANCELLED) comes before
+/// `tabsnap_engine_wait` returns that end. Runs on the job's threads, possibly several jobs at once, with no
+/// lock of the engine held: it may call any engine function (`tabsnap_engine_job`, `_wait`, `_execute`,
+/// `_cancel`) except `tabsnap_engine_free`. Keep it short, and let no C++ exception or `longjmp` out of it.
+pub type tabsnap_progress_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, job: u64, info: *const super::job::tabsnap_job_info)>;
 
 #[derive(Clone, Copy)]
 pub(crate) struct ProgressCallback {
-    pub f: unsafe extern "C" fn(*mut c_void, u64, *const super::engine::tabsnap_job_info),
+    pub f: unsafe extern "C" fn(*mut c_void, u64, *const super::job::tabsnap_job_info),
     pub user_data: *mut c_void,
 }
 
@@ -36,43 +39,44 @@ unsafe impl Send for ProgressCallback {}
 unsafe impl Sync for ProgressCallback {}
 
 /// New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
-/// flight, no state directory). Free with `tabsnap_options_free`.
+/// flight, no state directory). Free with `tabsnap_options_free`. NULL only if allocation failed.
+///
+/// Thread safety: any thread. Since: 0.1.
 #[unsafe(no_mangle)]
 pub extern "C" fn tabsnap_options_new() -> *mut tabsnap_options {
-    Box::into_raw(Box::new(tabsnap_options {
-        packer: PackerOptions::default(),
-        state_dir: None,
-        max_job_timeout: None,
-        progress: None,
-    }))
+    ffi_boundary!(or std::ptr::null_mut() => {
+        Box::into_raw(Box::new(tabsnap_options {
+            packer: PackerOptions::default(),
+            state_dir: None,
+            max_job_timeout: None,
+            progress: None,
+        }))
+    })
 }
 
 /// Frees options. NULL is a no-op.
+///
+/// Thread safety: no other call may use `opts` at the same time or after. Since: 0.1.
 ///
 /// # Safety
 /// `opts` is NULL or from `tabsnap_options_new`, freed once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_free(opts: *mut tabsnap_options) {
-    if !opts.is_null() {
-        // SAFETY: from Box::into_raw in tabsnap_options_new, freed once per the contract.
-        drop(unsafe { Box::from_raw(opts) });
-    }
+    ffi_boundary!(or () => {
+        if !opts.is_null() {
+            // SAFETY: from Box::into_raw in tabsnap_options_new, freed once per the contract.
+            drop(unsafe { Box::from_raw(opts) });
+        }
+    })
 }
 
-fn set(
-    opts: *mut tabsnap_options,
-    err_out: *mut *mut tabsnap_error,
-    f: impl FnOnce(&mut tabsnap_options) -> Result<(), Failure>,
-) -> tabsnap_status {
-    boundary(
-        err_out,
-        || {},
-        || {
-            // SAFETY: NULL (refused) or a live options object used by this thread only, per each setter's contract.
-            let o = unsafe { opts.as_mut() }.ok_or_else(|| Failure::null("opts"))?;
-            f(o)
-        },
-    )
+/// The options behind `opts`.
+///
+/// # Safety
+/// `opts` is NULL or a live options object used by this thread only, for the returned borrow.
+unsafe fn live<'a>(opts: *mut tabsnap_options) -> Result<&'a mut tabsnap_options, Failure> {
+    // SAFETY: NULL (refused) or live and unshared, per this function's contract.
+    unsafe { opts.as_mut::<'a>() }.ok_or_else(|| Failure::null("opts"))
 }
 
 fn range(what: &str, v: u64, lo: u64, hi: u64) -> Result<u64, Failure> {
@@ -85,15 +89,22 @@ fn range(what: &str, v: u64, lo: u64, hi: u64) -> Result<u64, Failure> {
 
 /// Worker threads (0: one per core; at most 1024).
 ///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL); `_INVALID_ARGUMENT` (out of range).
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// `opts` is NULL or live and not used concurrently; `err_out` is NULL or writable.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_threads(
     opts: *mut tabsnap_options,
     threads: u32,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.packer.threads = range("threads", u64::from(threads), 0, 1024)? as usize;
         Ok(())
     })
@@ -101,15 +112,22 @@ pub unsafe extern "C" fn tabsnap_options_set_threads(
 
 /// zstd level, 1 to 19 (default 3).
 ///
+/// Returns as `tabsnap_options_set_threads`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_zstd_level(
     opts: *mut tabsnap_options,
     level: i32,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         if !(1..=19).contains(&level) {
             return Err(Failure::new(
                 tabsnap_status::InvalidArgument,
@@ -123,15 +141,22 @@ pub unsafe extern "C" fn tabsnap_options_set_zstd_level(
 
 /// Chunk size for large files, 64 KiB to 64 MiB (default 4 MiB).
 ///
+/// Returns as `tabsnap_options_set_threads`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_chunk_size(
     opts: *mut tabsnap_options,
     bytes: u64,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.packer.chunk_size = range("chunk size", bytes, 64 << 10, 64 << 20)? as usize;
         Ok(())
     })
@@ -139,15 +164,22 @@ pub unsafe extern "C" fn tabsnap_options_set_chunk_size(
 
 /// Target pack size, 1 MiB to 1 GiB (default 16 MiB).
 ///
+/// Returns as `tabsnap_options_set_threads`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_pack_size(
     opts: *mut tabsnap_options,
     bytes: u64,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.packer.pack_size = range("pack size", bytes, 1 << 20, 1 << 30)? as usize;
         Ok(())
     })
@@ -155,15 +187,22 @@ pub unsafe extern "C" fn tabsnap_options_set_pack_size(
 
 /// Memory budget for packs being filled and uploaded, at least the pack size (default 64 MiB).
 ///
+/// Returns as `tabsnap_options_set_threads`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_bytes_in_flight(
     opts: *mut tabsnap_options,
     bytes: u64,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.packer.bytes_in_flight = range("bytes in flight", bytes, 1 << 20, 1 << 40)? as usize;
         Ok(())
     })
@@ -171,15 +210,22 @@ pub unsafe extern "C" fn tabsnap_options_set_bytes_in_flight(
 
 /// A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).
 ///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL); `_INVALID_UTF8`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
-/// As `tabsnap_options_set_threads`; `dir` is NULL or a NUL-terminated UTF-8 string.
+/// As `tabsnap_options_set_threads`; `dir` is NULL or a NUL-terminated string.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_state_dir(
     opts: *mut tabsnap_options,
     dir: *const c_char,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.state_dir = if dir.is_null() {
             None
         } else {
@@ -192,15 +238,22 @@ pub unsafe extern "C" fn tabsnap_options_set_state_dir(
 
 /// Caps every job's timeout at `ms` milliseconds (0: no cap; the statements' `timeout` applies).
 ///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_max_job_timeout_ms(
     opts: *mut tabsnap_options,
     ms: u64,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.max_job_timeout = (ms > 0).then(|| Duration::from_millis(ms));
         Ok(())
     })
@@ -210,8 +263,13 @@ pub unsafe extern "C" fn tabsnap_options_set_max_job_timeout_ms(
 /// state and, at most every 100 ms, as its progress moves (see `tabsnap_progress_fn`). NULL `callback` removes
 /// it. `user_data` must stay valid while an engine made with these options lives.
 ///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
 /// # Safety
 /// As `tabsnap_options_set_threads`; `callback` is NULL or a function callable from any thread.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_options_set_progress(
     opts: *mut tabsnap_options,
@@ -219,7 +277,9 @@ pub unsafe extern "C" fn tabsnap_options_set_progress(
     user_data: *mut c_void,
     err_out: *mut *mut tabsnap_error,
 ) -> tabsnap_status {
-    set(opts, err_out, |o| {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
         o.progress = callback.map(|f| ProgressCallback { f, user_data });
         Ok(())
     })

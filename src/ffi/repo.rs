@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use super::boundary::{Failure, boundary, str_arg};
+use super::boundary::{Failure, ffi_boundary, str_arg};
 use super::status::tabsnap_status;
 use crate::repo::{ObjectInfo, Properties, PutMode, PutOutcome, Repository};
 use crate::{Error, ErrorKind, Result};
@@ -24,19 +24,24 @@ impl tabsnap_cb_error {
 }
 
 /// Attaches `message` to a failing callback's result: it reaches the job's error (TaskErrMsg) and the
-/// `tabsnap_error` the host reads. Calling it again replaces the message. NULL arguments are ignored.
+/// `tabsnap_error` the host reads. Calling it again replaces the message. NULL arguments are ignored; invalid
+/// UTF-8 is replaced, never refused.
+///
+/// Thread safety: the thread of the callback that received `err`. Since: 0.1.
 ///
 /// # Safety
 /// `err` is NULL or the `tabsnap_cb_error *` the callback received; `message` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_cb_error_set(err: *mut tabsnap_cb_error, message: *const c_char) {
-    // SAFETY: NULL or the live object the callback received, per the contract.
-    let Some(e) = (unsafe { err.as_mut() }) else { return };
-    if !message.is_null() {
-        // SAFETY: NUL-terminated per the contract.
-        let m = unsafe { std::ffi::CStr::from_ptr(message) };
-        e.message = Some(m.to_string_lossy().into_owned());
-    }
+    ffi_boundary!(or () => {
+        // SAFETY: NULL or the live object the callback received, per the contract.
+        let Some(e) = (unsafe { err.as_mut() }) else { return };
+        if !message.is_null() {
+            // SAFETY: NUL-terminated per the contract.
+            let m = unsafe { std::ffi::CStr::from_ptr(message) };
+            e.message = Some(m.to_string_lossy().into_owned());
+        }
+    })
 }
 
 /// Receives the objects a `list` callback finds (`tabsnap_list_sink_add`). Valid only during that call.
@@ -46,26 +51,27 @@ pub struct tabsnap_list_sink {
 
 /// Adds one object to a listing.
 ///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `key` NULL); `_INVALID_UTF8`; `_INTERNAL_PANIC`.
+///
+/// Thread safety: the thread of the `list` callback that received `sink`. Since: 0.1.
+///
 /// # Safety
-/// `sink` is the `tabsnap_list_sink *` the callback received; `key` is NUL-terminated UTF-8.
+/// `sink` is NULL or the `tabsnap_list_sink *` the callback received; `key` is NULL or NUL-terminated.
+#[must_use]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn tabsnap_list_sink_add(
     sink: *mut tabsnap_list_sink,
     key: *const c_char,
     size: u64,
 ) -> tabsnap_status {
-    boundary(
-        std::ptr::null_mut(),
-        || {},
-        || {
-            // SAFETY: NULL (refused) or the live sink, per the contract.
-            let s = unsafe { sink.as_mut() }.ok_or_else(|| Failure::null("sink"))?;
-            // SAFETY: NUL-terminated per the contract.
-            let key = unsafe { str_arg(key, "key") }?;
-            s.objects.push(ObjectInfo { key: key.to_owned(), size });
-            Ok(())
-        },
-    )
+    ffi_boundary!(std::ptr::null_mut() => {
+        // SAFETY: NULL (refused) or the live sink, per the contract.
+        let s = unsafe { sink.as_mut() }.ok_or_else(|| Failure::null("sink"))?;
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let key = unsafe { str_arg(key, "key") }?;
+        s.objects.push(ObjectInfo { key: key.to_owned(), size });
+        Ok(())
+    })
 }
 
 /// The current version of `tabsnap_repo_callbacks`.
@@ -93,29 +99,52 @@ pub struct tabsnap_repo_callbacks {
     /// be visible under `key`.
     pub put: Option<
         unsafe extern "C" fn(
-            *mut c_void,
-            *const c_char,
-            *const u8,
-            usize,
-            bool,
-            *mut bool,
-            *mut tabsnap_cb_error,
+            user_data: *mut c_void,
+            key: *const c_char,
+            data: *const u8,
+            len: usize,
+            if_absent: bool,
+            written: *mut bool,
+            err: *mut tabsnap_cb_error,
         ) -> i32,
     >,
     /// Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
     /// read). Must be idempotent.
-    pub get:
-        Option<unsafe extern "C" fn(*mut c_void, *const c_char, u64, *mut u8, usize, *mut tabsnap_cb_error) -> i32>,
+    pub get: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            key: *const c_char,
+            offset: u64,
+            buf: *mut u8,
+            len: usize,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
     /// Sets `*exists` and, when it exists, `*size` of `key`.
-    pub size:
-        Option<unsafe extern "C" fn(*mut c_void, *const c_char, *mut bool, *mut u64, *mut tabsnap_cb_error) -> i32>,
+    pub size: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            key: *const c_char,
+            exists: *mut bool,
+            size: *mut u64,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
     /// Adds every object whose key starts with `prefix` to `sink` (`tabsnap_list_sink_add`), each once.
-    pub list:
-        Option<unsafe extern "C" fn(*mut c_void, *const c_char, *mut tabsnap_list_sink, *mut tabsnap_cb_error) -> i32>,
+    pub list: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            prefix: *const c_char,
+            sink: *mut tabsnap_list_sink,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
     /// Deletes `key`; deleting a missing key succeeds.
-    pub remove: Option<unsafe extern "C" fn(*mut c_void, *const c_char, *mut tabsnap_cb_error) -> i32>,
-    /// Called once when tabsnap no longer needs the repository (may be NULL).
-    pub destroy: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub remove:
+        Option<unsafe extern "C" fn(user_data: *mut c_void, key: *const c_char, err: *mut tabsnap_cb_error) -> i32>,
+    /// Called once with `user_data` when tabsnap no longer needs the repository: when the engine is freed, or
+    /// before `tabsnap_engine_attach_repository` returns a failure (may be NULL).
+    pub destroy: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
 }
 
 /// The adapter: a `Repository` over a copied callback table. Its `max_concurrency` is enforced by the engine's

@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::boundary::ffi_boundary;
 use crate::ErrorKind;
 
 /// What a tabsnap function returns: `TABSNAP_STATUS_OK` (0) or a failure, grouped in stable ranges
@@ -116,8 +117,10 @@ impl tabsnap_status {
 
 /// A static, NUL-terminated description of a status code; `"unknown status"` for a value that is not one.
 ///
-/// Ownership: static; never free it. Thread safety: safe from any thread.
+/// Ownership: static; never free it. Thread safety: any thread. Since: 0.1.
 #[unsafe(no_mangle)]
 pub extern "C" fn tabsnap_status_str(code: i32) -> *const c_char {
-    tabsnap_status::from_code(code).map_or(c"unknown status", tabsnap_status::text).as_ptr()
+    ffi_boundary!(or c"unknown status".as_ptr() => {
+        tabsnap_status::from_code(code).map_or(c"unknown status", tabsnap_status::text).as_ptr()
+    })
 }

@@ -3,8 +3,9 @@
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::host::{CallbackHost, tabsnap_catalog_sink, tabsnap_host_callbacks, tabsnap_path_sink, tabsnap_tablet_ref};
+use super::host::{CallbackHost, tabsnap_host_callbacks, tabsnap_tablet_ref};
 use super::repo::tabsnap_cb_error;
+use super::sink::{tabsnap_catalog_sink, tabsnap_path_sink};
 use super::status::tabsnap_status;
 use crate::ErrorKind;
 use crate::host::{Host, TabletRef};
@@ -47,8 +48,8 @@ unsafe extern "C" fn snapshot_tablet(
         return 5;
     }
     // SAFETY: `sink` is the sink this call received; the path is a static C string.
-    unsafe { super::host::tabsnap_path_set(sink, c"/tmp".as_ptr()) };
-    0
+    let st = unsafe { super::sink::tabsnap_path_set(sink, c"/tmp".as_ptr()) };
+    st as i32
 }
 
 unsafe extern "C" fn release_tablet(
@@ -134,4 +135,64 @@ fn a_snapshot_failing_at_any_tablet_releases_the_ones_taken_and_is_a_callback_fa
     assert_eq!(c.released.load(Ordering::SeqCst), 0, "nothing released before the job releases");
     host.release("db", &tablets(3)).unwrap();
     assert_eq!(c.released.load(Ordering::SeqCst), 3);
+}
+
+/// Every source file of the module, for the checks below.
+const SOURCES: &[(&str, &str)] = &[
+    ("version.rs", include_str!("version.rs")),
+    ("status.rs", include_str!("status.rs")),
+    ("error.rs", include_str!("error.rs")),
+    ("options.rs", include_str!("options.rs")),
+    ("engine.rs", include_str!("engine.rs")),
+    ("result.rs", include_str!("result.rs")),
+    ("job.rs", include_str!("job.rs")),
+    ("repo.rs", include_str!("repo.rs")),
+    ("host.rs", include_str!("host.rs")),
+    ("sink.rs", include_str!("sink.rs")),
+];
+
+/// (file, name, the doc comment above it, whether it returns a status, the first line of its body).
+fn exports() -> Vec<(&'static str, String, String, bool, String)> {
+    let mut out = Vec::new();
+    for (file, src) in SOURCES {
+        let lines: Vec<&str> = src.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(rest) =
+                line.strip_prefix("pub unsafe extern \"C\" fn ").or_else(|| line.strip_prefix("pub extern \"C\" fn "))
+            else {
+                continue;
+            };
+            let name = rest.split('(').next().unwrap_or_default().to_owned();
+            let doc: Vec<&str> = lines[..i]
+                .iter()
+                .rev()
+                .skip_while(|l| l.starts_with("#["))
+                .take_while(|l| l.starts_with("///"))
+                .copied()
+                .collect();
+            let doc = doc.into_iter().rev().collect::<Vec<_>>().join("\n");
+            let open = (i..lines.len()).find(|&j| lines[j].ends_with('{')).unwrap();
+            let status = lines[i..=open].iter().any(|l| l.contains("-> tabsnap_status"));
+            let first = lines[open + 1..].iter().find(|l| !l.trim().is_empty()).unwrap().trim().to_owned();
+            out.push((*file, name, doc, status, first));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_export_goes_through_the_boundary_and_documents_its_statuses() {
+    let exports = exports();
+    assert!(exports.len() >= 46, "{} exports found", exports.len());
+    for (file, name, doc, status, first) in &exports {
+        assert!(first.starts_with("ffi_boundary!("), "{file}: {name} does not start with ffi_boundary!: {first}");
+        assert!(doc.contains("Since: "), "{file}: {name} does not say since when it exists");
+        assert!(doc.contains("Thread safety: "), "{file}: {name} does not state its thread safety");
+        if *status {
+            assert!(
+                doc.contains("Returns `TABSNAP_STATUS_") || doc.contains("Returns as `tabsnap_"),
+                "{file}: {name} does not list the statuses it returns"
+            );
+        }
+    }
 }

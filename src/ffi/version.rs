@@ -2,6 +2,8 @@
 
 use std::ffi::c_char;
 
+use super::boundary::ffi_boundary;
+
 /// `MAJOR * 1000000 + MINOR * 1000 + PATCH`, computed at compile time from the package version.
 const VERSION_NUMBER: u32 = {
     const fn parse(s: &str) -> u32 {
@@ -29,18 +31,19 @@ const VERSION_CSTR: &std::ffi::CStr =
 ///
 /// Compare with the `TABSNAP_VERSION` macro to detect a header/library mismatch.
 ///
-/// Ownership: the string is static; never free it. Thread safety: safe from any thread.
+/// Ownership: the string is static; never free it. Thread safety: any thread. Since: 0.1.
 #[unsafe(no_mangle)]
 pub extern "C" fn tabsnap_version() -> *const c_char {
-    VERSION_CSTR.as_ptr()
+    ffi_boundary!(or VERSION_CSTR.as_ptr() => { VERSION_CSTR.as_ptr() })
 }
 
 /// The library's version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`.
 ///
-/// Equal to `TABSNAP_VERSION_NUMBER` when the header and the library match. Thread safety: safe from any thread.
+/// Equal to `TABSNAP_VERSION_NUMBER` when the header and the library match. Thread safety: any thread.
+/// Since: 0.1.
 #[unsafe(no_mangle)]
 pub extern "C" fn tabsnap_version_number() -> u32 {
-    VERSION_NUMBER
+    ffi_boundary!(or VERSION_NUMBER => { VERSION_NUMBER })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use super::persist::{SavedState, StateFile};
+use super::timer::Timer;
 use super::{JobInfo, JobState, shared};
 use crate::pack::CancelToken;
 use crate::store::{Liveness, ProcessId};
@@ -64,6 +65,8 @@ pub(crate) struct JobManager {
     pub(super) max_timeout: Option<Duration>,
     pub(super) observer: Option<JobObserver>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Every job's timeout.
+    pub(super) timer: Timer,
     pub(super) persistence: Option<Persistence>,
     /// This process, the owner of the jobs it runs.
     pub(super) me: ProcessId,
@@ -93,6 +96,7 @@ impl JobManager {
             max_timeout: options.max_timeout,
             observer: options.observer,
             threads: Mutex::new(Vec::new()),
+            timer: Timer::default(),
             persistence,
             me: ProcessId::current(),
             save_lock: Mutex::new(()),

@@ -4,8 +4,8 @@
 //! - `record.rs`: [`JobInfo`], [`JobKind`], [`JobState`], SHOW's columns.
 //! - `manager.rs`: the job table, admission (one BACKUP or RESTORE per database), history, cancel, wait,
 //!   shutdown, observers.
-//! - `runner.rs`: one thread per job, the timeout watchdog, closing a job's record, the handle a job reports
-//!   through.
+//! - `runner.rs`: one thread per job, closing a job's record, the handle a job reports through.
+//! - `timer.rs`: one timer thread for every job's timeout.
 //! - `persist.rs`: the state file, read and changed under a file lock.
 //! - `shared.rs`: one job table for every process sharing a state directory (ownership, orphans, CANCEL
 //!   across processes, admission on the shared table).
@@ -15,6 +15,7 @@ pub(crate) mod persist;
 mod record;
 mod runner;
 mod shared;
+mod timer;
 
 pub use manager::JobObserver;
 pub(crate) use manager::{JobManager, ManagerOptions, Persistence};

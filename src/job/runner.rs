@@ -1,5 +1,5 @@
-//! Running a job: one thread per job, a watchdog that times it out, the closing of its record with the outcome,
-//! and the handle the job's work reports through.
+//! Running a job: one thread per job (timed out by the manager's one timer), the closing of its record with the
+//! outcome, and the handle the job's work reports through.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,8 +11,8 @@ use crate::pack::{self, CancelToken, Progress, ProgressInfo};
 use crate::{Error, ErrorKind, Result};
 
 impl JobManager {
-    /// Runs `body` on a thread of its own, with a watchdog that times the job out after `timeout_secs` (capped
-    /// by the manager's maximum); the job's record is closed with the outcome.
+    /// Runs `body` on a thread of its own; the manager's one timer times the job out after `timeout_secs`
+    /// (capped by the manager's maximum); the job's record is closed with the outcome.
     pub(crate) fn spawn(
         self: &Arc<Self>,
         id: u64,
@@ -24,21 +24,14 @@ impl JobManager {
         if let Some(cap) = self.max_timeout {
             timeout = timeout.min(cap);
         }
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let watchdog_token = token.clone();
-        std::thread::Builder::new()
-            .name(format!("tabsnap-job-{id}-timeout"))
-            .spawn(move || {
-                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(timeout) {
-                    watchdog_token.time_out();
-                }
-            })
-            .ok();
+        // A deadline past what an Instant can hold is no deadline.
+        if let Some(deadline) = Instant::now().checked_add(timeout) {
+            self.timer.arm(id, deadline, token.clone());
+        }
         let manager = self.clone();
         let spawned = std::thread::Builder::new().name(format!("tabsnap-job-{id}")).spawn(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
                 .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the job panicked (internal error)")));
-            drop(done_tx);
             manager.finish(id, result);
         });
         match spawned {
@@ -57,6 +50,7 @@ impl JobManager {
     /// Closes job `id`'s record with `result`: the end is saved (a failure to save is kept as a warning), then
     /// shown to `job` readers, then to the observer (no lock held), and only then to `wait`.
     fn finish(&self, id: u64, result: Result<()>) {
+        self.timer.disarm(id);
         self.cancels.lock().remove(&id);
         let guard = self.save_lock.lock();
         {

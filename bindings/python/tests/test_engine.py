@@ -66,3 +66,26 @@ def test_progress_callback_sees_the_job_to_its_end(tmp_path, data_dir):
         job.wait(timeout=60)
     states = [s for j, s in seen if j == job.id]
     assert "UPLOADING" in states and states[-1] == "FINISHED", states
+
+
+def test_a_progress_callback_may_call_the_engine_back(tmp_path, data_dir):
+    holder, seen, errors = [], [], []
+
+    def progress(job_id, info):
+        try:
+            engine = holder[0]
+            job = tabsnap.Job(engine, job_id)
+            seen.append((job.info().state, info.state))
+            job.wait(timeout=0, raise_on_failure=False)
+            engine.query("SHOW BACKUP", database="db1")
+        except Exception as e:  # recorded, then asserted on below
+            errors.append(e)
+
+    with tabsnap.Engine(data_dir, progress=progress) as engine:
+        holder.append(engine)
+        engine.execute(f"CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{tmp_path}/repo'")
+        job = engine.query("BACKUP SNAPSHOT db1.s1 TO r")
+        info = job.wait(timeout=60)
+        # The FINISHED callback ran before wait returned.
+        assert info.state == "FINISHED" and seen and seen[-1][1] == "FINISHED", seen
+    assert not errors, errors

@@ -27,3 +27,27 @@ def test_callback_table_version_matches_header():
     header = (ROOT / "include" / "tabsnap.h").read_text()
     m = re.search(r"#define TABSNAP_REPO_CALLBACKS_VERSION (\d+)", header)
     assert int(m.group(1)) == _bindings.REPO_CALLBACKS_VERSION
+
+
+def test_status_codes_and_their_exceptions_match_the_header():
+    header = (ROOT / "include" / "tabsnap.h").read_text()
+    statuses = {name: int(v) for name, v in re.findall(r"TABSNAP_STATUS_([A-Z0-9_]+) = (\d+)", header)}
+    assert statuses["OK"] == 0 and len(statuses) >= 17
+    from tabsnap import _errors
+    expected = {"SYNTAX": _errors.ParseError, "ANALYSIS": _errors.AnalysisError, "NOT_FOUND": _errors.NotFoundError,
+                "ALREADY_EXISTS": _errors.AlreadyExistsError, "CANCELLED": _errors.Cancelled,
+                "TIMED_OUT": _errors.TimedOut, "CALLBACK": _errors.CallbackError}
+    for name, code in statuses.items():
+        if name == "OK":
+            continue
+        cls = _errors.class_for(code)
+        assert cls is not _errors.TabsnapError, f"TABSNAP_STATUS_{name} ({code}) has no exception class"
+        if name in expected:
+            assert cls is expected[name], f"TABSNAP_STATUS_{name} maps to {cls.__name__}"
+
+
+def test_job_states_match_the_header():
+    header = (ROOT / "include" / "tabsnap.h").read_text()
+    states = {int(v): name for name, v in re.findall(r"TABSNAP_JOB_STATE_([A-Z_]+) = (\d+)", header)}
+    from tabsnap.engine import JOB_STATES
+    assert [states[i] for i in range(len(states))] == JOB_STATES
