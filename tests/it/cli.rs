@@ -95,7 +95,7 @@ fn backup_restore_verify_through_the_cli() {
     assert_eq!(std::fs::read(to.join("shard0/10001/0/0_0.dat")).unwrap(), big);
     assert_eq!(std::fs::read(to.join("shard1/10002/1.idx")).unwrap(), b"index");
     let (code, out, _) = tabsnap(&["verify", &repo]);
-    assert!(code == 0 && out.starts_with("ok: 1 snapshots"), "{out}");
+    assert!(code == 0 && out.starts_with("ok: 1 snapshot,"), "{out}");
 
     // Damage a pack: verify names it and exits 1; restore refuses.
     let packs = tmp.path().join("repo/packs");

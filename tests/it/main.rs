@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
 mod cli;
+mod cli_output;
 mod concurrency;
 mod contracts;
 mod corpus;

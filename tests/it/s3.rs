@@ -392,7 +392,7 @@ fn operator_tools_take_s3_locations_and_credentials_from_the_environment() {
     let (code, out) = run(&["snapshots", &location]);
     assert!(code == 0 && out.contains("snap1"), "{out}");
     let (code, out) = run(&["verify", &location]);
-    assert!(code == 0 && out.starts_with("ok: 1 snapshots"), "{out}");
+    assert!(code == 0 && out.starts_with("ok: 1 snapshot,"), "{out}");
     let to = tmp.path().join("out");
     let (code, out) = run(&["restore", &location, "snap1", "--to", to.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");

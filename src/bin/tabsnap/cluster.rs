@@ -6,8 +6,8 @@ use std::time::Instant;
 use tabsnap::pack::{self, JobControl, TabletSource};
 use tabsnap::{Error, ErrorKind};
 
+use crate::backup::{source_of, tree_source};
 use crate::common::{Tuning, mb_per_s, open_location};
-use crate::data::{source_of, tree_source};
 
 #[allow(clippy::too_many_arguments)]
 pub fn worker_command(
@@ -44,7 +44,7 @@ pub fn worker_command(
     let (part, s) = packer.backup_part(repo.as_ref(), &source, label, &control)?;
     pack::cluster::write_part(repo.as_ref(), node, &part)?;
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "node {node}: {} tablets, {} files, {} bytes in {secs:.2} s ({:.1} MB/s); {} packs, {} bytes uploaded",
         tablets.len(),
         s.files,
@@ -135,7 +135,7 @@ pub fn cluster_command(
     let manifest = pack::cluster::commit_parts(repo.as_ref(), label, &timestamp, &done)?;
     let secs = start.elapsed().as_secs_f64();
     let bytes: u64 = manifest.files().map(|f| f.4.size).sum();
-    println!(
+    outln!(
         "snapshot {label} {timestamp}: {} tablets by {} nodes, {} files, {bytes} bytes in {secs:.2} s ({:.1} MB/s)",
         all.len(),
         done.len(),

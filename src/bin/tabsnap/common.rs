@@ -1,7 +1,12 @@
 //! What the subcommands share: repository locations, packer tuning, exit statuses and output.
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tabsnap::pack::{Progress, ProgressInfo};
 
 use tabsnap::pack::Packer;
 use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
@@ -10,17 +15,28 @@ use tabsnap::{Error, ErrorKind};
 /// Packer tuning shared by the data commands.
 #[derive(clap::Args)]
 pub struct Tuning {
-    /// Worker threads (default: one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// zstd level.
     #[arg(long, default_value_t = 3)]
     pub zstd_level: i32,
 }
 
+/// How a long-running command reports.
+#[derive(clap::Args, Clone, Copy)]
+pub struct Output {
+    /// Print one JSON object on standard output (errors as JSON on standard error).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display on standard error.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
 impl Tuning {
     pub fn packer(&self) -> Result<Packer, Error> {
-        Packer::builder().threads(self.threads).zstd_level(self.zstd_level).build()
+        Packer::builder().threads(self.threads.unwrap_or(0)).zstd_level(self.zstd_level).build()
     }
 }
 
@@ -54,4 +70,86 @@ pub fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>
 
 pub fn mb_per_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / 1e6 / secs.max(1e-9)
+}
+
+/// Writes to standard output. A closed pipe ends the program quietly with status 141, as a Unix tool killed by
+/// SIGPIPE would; any other write error ends it with status 1.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `n thing` or `n things`.
+pub fn count(n: u64, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
+}
+
+/// Prints an error: as text, or with `--json` as one JSON object on standard error
+/// (`{"error": {"kind": …, "message": …, "object": …, "exit": …}}`).
+pub fn report_error(e: &Error, json: bool, exit: u8) {
+    if json {
+        let v = serde_json::json!({"error": {
+            "kind": format!("{:?}", e.kind()), "message": e.message(), "object": e.object(), "exit": exit,
+        }});
+        eprintln!("{v}");
+    } else {
+        eprintln!("error: {e}");
+    }
+}
+
+/// Shows a backup's or restore's progress on standard error: a line redrawn in place on a terminal, a plain line
+/// every 10 seconds otherwise, nothing with `--quiet`.
+pub struct StderrProgress {
+    what: String,
+    tty: bool,
+    last: Mutex<Option<Instant>>,
+}
+
+impl StderrProgress {
+    /// A progress display for `what` (`backup snap1`), or `None` when `quiet`.
+    pub fn new(what: &str, quiet: bool) -> Option<Arc<StderrProgress>> {
+        (!quiet).then(|| {
+            Arc::new(StderrProgress { what: what.into(), tty: std::io::stderr().is_terminal(), last: Mutex::new(None) })
+        })
+    }
+
+    /// Ends the redrawn line on a terminal.
+    pub fn finish(&self) {
+        if self.tty && self.last.lock().is_some() {
+            eprintln!();
+        }
+    }
+}
+
+impl Progress for StderrProgress {
+    fn update(&self, p: &ProgressInfo) {
+        let every = if self.tty { Duration::from_millis(200) } else { Duration::from_secs(10) };
+        {
+            let mut last = self.last.lock();
+            if last.is_some_and(|t| t.elapsed() < every) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let pct = if p.bytes_total > 0 { p.bytes_done as f64 * 100.0 / p.bytes_total as f64 } else { 100.0 };
+        let line = format!(
+            "{}: {}/{} files, {:.1}/{:.1} MB ({pct:.0}%)",
+            self.what,
+            p.files_done,
+            p.files_total,
+            p.bytes_done as f64 / 1e6,
+            p.bytes_total as f64 / 1e6
+        );
+        if self.tty {
+            eprint!("\r\x1b[2K{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
 }

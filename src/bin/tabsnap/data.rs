@@ -1,107 +1,58 @@
-//! The data commands over a repository location: backup, snapshots, restore, verify.
+//! The commands that read a repository location: snapshots, restore, verify.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use tabsnap::pack::{self, BackupSource, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource};
+use std::sync::Arc;
+
+use tabsnap::pack::{self, JobControl, Packer, Progress};
 use tabsnap::repo::Repository;
 use tabsnap::store;
 use tabsnap::{Error, ErrorKind};
 
-use crate::common::{Tuning, mb_per_s, open_location};
+use crate::common::{Output, StderrProgress, count, mb_per_s, open_location, report_error};
 
-pub fn backup_command(
-    location: &str,
-    label: &str,
-    data: &Path,
-    db: &str,
-    depth: usize,
-    tuning: &Tuning,
-) -> Result<(), Error> {
-    let repo = open_location(location, true)?;
-    let repo = repo.as_ref();
-    pack::init_repository(repo)?;
-    let source = tree_source(data, db, depth.max(1))?;
-    let packer = tuning.packer()?;
-    let start = Instant::now();
-    let s = packer.backup(repo, &source, label, &JobControl::default())?;
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "snapshot {} {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s, {:.0} files/s); {} new chunks, {} reused, {} packs, {} bytes uploaded",
-        s.label,
-        s.timestamp,
-        s.files,
-        s.bytes,
-        mb_per_s(s.bytes, secs),
-        s.files as f64 / secs.max(1e-9),
-        s.chunks_new,
-        s.chunks_reused,
-        s.packs_written,
-        s.bytes_uploaded
-    );
-    Ok(())
-}
-
-/// Tablets are the directories `depth` levels below `data`; the components above name the table.
-pub fn tree_source(data: &Path, db: &str, depth: usize) -> Result<BackupSource, Error> {
-    let mut tables: std::collections::BTreeMap<String, Vec<TabletSource>> = Default::default();
-    let mut level = vec![(data.to_path_buf(), Vec::<String>::new())];
-    for _ in 0..depth {
-        let mut next = Vec::new();
-        for (dir, names) in level {
-            let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
-                if entry.file_type().map_err(|e| Error::io(format!("listing {}", dir.display()), e))?.is_dir() {
-                    let mut n = names.clone();
-                    n.push(entry.file_name().to_string_lossy().into_owned());
-                    next.push((entry.path(), n));
-                }
-            }
+pub fn snapshots_command(location: &str, json: bool) -> ExitCode {
+    type Listing = Vec<(pack::SnapshotId, Result<String, Error>)>;
+    let run = || -> Result<Listing, Error> {
+        let repo = open_location(location, false)?;
+        let snaps = pack::list_snapshots(repo.as_ref())?;
+        Ok(snaps
+            .into_iter()
+            .map(|s| {
+                let db = pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp).map(|m| m.database);
+                (s, db)
+            })
+            .collect())
+    };
+    match run() {
+        Ok(list) if json => {
+            let rows: Vec<serde_json::Value> = list
+                .iter()
+                .map(|(s, db)| match db {
+                    Ok(db) => serde_json::json!({"snapshot": s.label, "timestamp": s.timestamp, "database": db}),
+                    Err(e) => {
+                        serde_json::json!({"snapshot": s.label, "timestamp": s.timestamp, "error": e.to_string()})
+                    }
+                })
+                .collect();
+            outln!("{}", serde_json::Value::from(rows));
+            ExitCode::SUCCESS
         }
-        level = next;
-    }
-    for (dir, mut names) in level {
-        let tablet = names.pop().unwrap_or_default();
-        let table = if names.is_empty() { "default".to_owned() } else { names.join("/") };
-        tables.entry(table).or_default().push(TabletSource::new(tablet, dir));
-    }
-    if tables.is_empty() {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            format!("no tablet directories {depth} levels below {}", data.display()),
-        ));
-    }
-    Ok(source_of(db, tables))
-}
-
-/// A backup source of directory-mode tables: each table one partition and one (base) index, both named after
-/// it, tablets sorted by id.
-pub fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<TabletSource>>) -> BackupSource {
-    let tables = tables
-        .into_iter()
-        .map(|(name, mut tablets)| {
-            tablets.sort_by(|a, b| a.id.cmp(&b.id));
-            TableSource {
-                name: name.clone(),
-                partitions: vec![PartitionSource { name: name.clone(), indexes: vec![IndexSource { name, tablets }] }],
+        Ok(list) => {
+            outln!("{:<40} {:<20} {:<20}", "Snapshot", "Timestamp", "Database");
+            for (s, db) in list {
+                let db = db.unwrap_or_else(|e| format!("ERROR: {e}"));
+                outln!("{:<40} {:<20} {:<20}", s.label, s.timestamp, db);
             }
-        })
-        .collect();
-    BackupSource { database: db.into(), tables, host_metadata: Vec::new() }
-}
-
-pub fn snapshots_command(location: &str) -> Result<(), Error> {
-    let repo = open_location(location, false)?;
-    let snaps = pack::list_snapshots(repo.as_ref())?;
-    println!("{:<40} {:<20} {:<20}", "Snapshot", "Timestamp", "Database");
-    for s in snaps {
-        let db = pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)
-            .map_or_else(|e| format!("ERROR: {e}"), |m| m.database);
-        println!("{:<40} {:<20} {:<20}", s.label, s.timestamp, db);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            report_error(&e, json, 1);
+            ExitCode::from(1)
+        }
     }
-    Ok(())
 }
 
 pub fn pick_manifests(
@@ -117,9 +68,9 @@ pub fn pick_manifests(
         let what = match (label, timestamp) {
             (Some(l), Some(t)) => format!("snapshot {l} with timestamp {t}"),
             (Some(l), None) => format!("snapshot {l}"),
-            _ => "any snapshot".to_owned(),
+            _ => "snapshot".to_owned(),
         };
-        return Err(Error::new(ErrorKind::NotFound, format!("{} has no {what}", repo.describe())));
+        return Err(Error::new(ErrorKind::NotFound, format!("{} holds no {what}", repo.describe())));
     }
     snaps.iter().map(|s| pack::load_manifest(repo, &s.label, &s.timestamp)).collect()
 }
@@ -129,12 +80,30 @@ pub fn restore_command(
     label: &str,
     timestamp: Option<String>,
     to: &Path,
-    tuning: &Tuning,
+    threads: Option<usize>,
+    output: Output,
+) -> ExitCode {
+    match restore(location, label, timestamp, to, threads, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e, output.json, 1);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn restore(
+    location: &str,
+    label: &str,
+    timestamp: Option<String>,
+    to: &Path,
+    threads: Option<usize>,
+    output: Output,
 ) -> Result<(), Error> {
     let repo = open_location(location, false)?;
     let manifests = pick_manifests(repo.as_ref(), Some(label), timestamp.as_deref())?;
     let Some(m) = manifests.last() else { return Ok(()) };
-    let packer = tuning.packer()?;
+    let packer = Packer::builder().threads(threads.unwrap_or(0)).build()?;
     let start = Instant::now();
     // The manifest's names are single safe components (checked when it was decoded); the target directory is
     // the operator's, but a table directory in it must not be a link leading elsewhere.
@@ -150,16 +119,30 @@ pub fn restore_command(
     let target = |t: &tabsnap::format::TableEntry, _: &_, _: &_, tablet: &tabsnap::format::TabletEntry| {
         Some(to.join(&t.name).join(&tablet.id))
     };
-    let r = store::with_shared_lock(repo.as_ref(), "restore", |_| {
-        packer.restore(repo.as_ref(), m, &target, &JobControl::default())
-    })?;
+    let progress = StderrProgress::new(&format!("restore {label}"), output.quiet);
+    let control = JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
+    let r = store::with_shared_lock(repo.as_ref(), "restore", |_| packer.restore(repo.as_ref(), m, &target, &control));
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let r = r?;
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "restored {} {} into {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
+    if output.json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "snapshot": m.label, "timestamp": m.timestamp, "to": to.display().to_string(), "files": r.files,
+                "bytes": r.bytes, "bytes_read": r.bytes_read, "reads": r.reads, "seconds": secs,
+            })
+        );
+        return Ok(());
+    }
+    outln!(
+        "restored {} {} into {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
         m.label,
         m.timestamp,
         to.display(),
-        r.files,
+        count(r.files, "file"),
         r.bytes,
         mb_per_s(r.bytes, secs),
         r.bytes_read,
@@ -168,7 +151,13 @@ pub fn restore_command(
     Ok(())
 }
 
-pub fn verify_command(location: &str, label: Option<String>, timestamp: Option<String>, quick: bool) -> ExitCode {
+pub fn verify_command(
+    location: &str,
+    label: Option<String>,
+    timestamp: Option<String>,
+    quick: bool,
+    json: bool,
+) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
         // Under a shared lock: no collection removes what is being checked.
@@ -204,25 +193,48 @@ pub fn verify_command(location: &str, label: Option<String>, timestamp: Option<S
         })
     };
     match run() {
+        Ok(report) if json => {
+            let problems: Vec<serde_json::Value> = report
+                .problems
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "object": p.object, "chunk": p.chunk.map(|c| c.to_hex()), "files": p.files, "message": p.message,
+                    })
+                })
+                .collect();
+            outln!(
+                "{}",
+                serde_json::json!({
+                    "ok": report.is_ok(), "snapshots": report.snapshots, "packs": report.packs, "chunks": report.chunks,
+                    "quick": quick, "problems": problems,
+                })
+            );
+            if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
         Ok(report) if report.is_ok() => {
-            println!(
-                "ok: {} snapshots, {} packs, {} chunks{}",
-                report.snapshots,
-                report.packs,
-                report.chunks,
+            outln!(
+                "ok: {}, {}, {}{}",
+                count(report.snapshots, "snapshot"),
+                count(report.packs, "pack"),
+                count(report.chunks, "chunk"),
                 if quick { " (quick: data not read)" } else { "" }
             );
             ExitCode::SUCCESS
         }
         Ok(report) => {
             for p in &report.problems {
-                println!("BAD {p}");
+                outln!("BAD {p}");
             }
-            eprintln!("error: {} problems in {} snapshots", report.problems.len(), report.snapshots);
+            eprintln!(
+                "error: {} in {}",
+                count(report.problems.len() as u64, "problem"),
+                count(report.snapshots, "snapshot")
+            );
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(&e, json, 1);
             ExitCode::from(1)
         }
     }

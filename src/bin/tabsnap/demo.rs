@@ -8,19 +8,38 @@ use tabsnap::{Engine, Error, ErrorKind, Outcome, Session};
 
 use crate::statements::{follow, print_rows, report_job};
 
+/// The file that marks a directory as made by the demo.
+const MARKER: &str = ".tabsnap-demo";
+
 pub fn demo_command(dir: &Path) -> Result<(), Error> {
     let io = |what: &str| {
         let what = what.to_owned();
         move |e: std::io::Error| Error::io(&what, e)
     };
-    let _ = std::fs::remove_dir_all(dir);
+    // Replaces only what an earlier demo made: any other non-empty directory is the user's.
+    let marker = dir.join(MARKER);
+    let used = std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some());
+    if used && !marker.is_file() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!(
+                "{} is not empty and was not made by `tabsnap demo`; choose another --dir (nothing was changed)",
+                dir.display()
+            ),
+        ));
+    }
+    if used {
+        std::fs::remove_dir_all(dir).map_err(io("removing the earlier demo"))?;
+    }
     let data = dir.join("data");
     let state = dir.join("state");
     std::fs::create_dir_all(&data).map_err(io("creating the demo directory"))?;
+    std::fs::write(&marker, b"made by tabsnap demo; the next demo in this directory replaces it\n")
+        .map_err(io("marking the demo directory"))?;
     let dir = std::fs::canonicalize(dir).map_err(io("resolving the demo directory"))?;
     let data = dir.join("data");
 
-    println!("==> a sample database demo_db in {}: lineitem (2 partitions, a rollup) and orders", data.display());
+    outln!("==> a sample database demo_db in {}: lineitem (2 partitions, a rollup) and orders", data.display());
     let mut seed = 42u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -68,15 +87,15 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
     let engine = Engine::builder(Arc::new(DirHost::new(&data)?)).state_dir(&state).build()?;
     let session = Session::new("root", Some("demo_db"));
     let run = |sql: &str| -> Result<Vec<Outcome>, Error> {
-        println!("\ntabsnap> {sql}");
+        outln!("\ntabsnap> {sql}");
         let outcomes = engine.execute(&session, sql)?;
         for o in &outcomes {
             match o {
-                Outcome::Done => println!("OK"),
+                Outcome::Done => outln!("OK"),
                 Outcome::Rows(rs) => print_rows(rs, false),
                 Outcome::Job(id) => {
                     let job = follow(&engine, *id);
-                    if !report_job(&job) {
+                    if !report_job(&job, false) {
                         return Err(Error::new(ErrorKind::Io, format!("job {id} did not finish")));
                     }
                 }
@@ -95,7 +114,7 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
     ))?;
     run("SHOW BRIEF RESTORE FROM demo_db")?;
 
-    println!("\n==> comparing every byte of the restored tables with the originals");
+    outln!("\n==> comparing every byte of the restored tables with the originals");
     let mut files = 0;
     for (orig, restored) in [("lineitem", "lineitem_restored"), ("orders", "orders_restored")] {
         let a = data.join("demo_db").join(orig);
@@ -106,7 +125,7 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
         }
         files += fa.len();
     }
-    println!("identical: {files} files (tablet data, rollup tablets included)");
+    outln!("identical: {files} files (tablet data, rollup tablets included)");
     Ok(())
 }
 

@@ -5,6 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the program quietly when standard output is a closed pipe (`tabsnap snapshots | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::common::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+mod backup;
 mod cluster;
 mod common;
 mod data;
@@ -12,7 +20,7 @@ mod demo;
 mod maintenance;
 mod statements;
 
-use common::{Tuning, open_location};
+use common::{Output, Tuning, open_location};
 use tabsnap::Error;
 
 /// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
@@ -41,14 +49,24 @@ enum Command {
     ///
     /// BACKUP and RESTORE wait for their job, showing progress, unless --async. Exit status: 0 success,
     /// 1 a failed job or an execution error, 2 a syntax error, 3 an analysis error.
+    ///
+    /// Examples:
+    ///   tabsnap sql --data /data --state /var/lib/tabsnap "SHOW SNAPSHOT ON repo1"
+    ///   tabsnap sql -f nightly.sql            (TABSNAP_DATA and TABSNAP_STATE set)
+    ///   echo "SHOW BACKUP FROM db1" | tabsnap sql - --json
+    #[command(verbatim_doc_comment)]
     Sql {
-        /// The statements, separated by `;`.
-        statements: String,
+        /// The statements, separated by `;`, or `-` to read them from standard input.
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        statements: Option<String>,
+        /// Read the statements from this file instead.
+        #[arg(short, long, conflicts_with = "statements")]
+        file: Option<PathBuf>,
         /// The data directory.
-        #[arg(long)]
+        #[arg(long, env = "TABSNAP_DATA")]
         data: PathBuf,
-        /// Where repositories and job history are kept between runs.
-        #[arg(long)]
+        /// Where repositories and job history are kept between runs (shared safely by concurrent processes).
+        #[arg(long, env = "TABSNAP_STATE")]
         state: PathBuf,
         /// The user (`root` and `admin` are superusers; others have LOAD on every database).
         #[arg(long, default_value = "root")]
@@ -56,7 +74,8 @@ enum Command {
         /// The current database.
         #[arg(long)]
         db: Option<String>,
-        /// Print SHOW results as JSON (one array of objects keyed by column per statement).
+        /// JSON lines on standard output, one per statement: SHOW → an array of objects keyed by column; other
+        /// statements → {"ok": true}; a job → {"job": id, "state": …, …}. Errors as JSON on standard error.
         #[arg(long)]
         json: bool,
         /// Do not wait after BACKUP / RESTORE (jobs still finish before the program exits).
@@ -68,7 +87,8 @@ enum Command {
     /// The main job: make a sample database, back it up into a local repository, show the job, restore it under
     /// other names and check every byte.
     Demo {
-        /// Directory for the sample data, state and repository (replaced if it exists).
+        /// Directory for the sample data, state and repository: created, or replaced when an earlier demo made
+        /// it; any other non-empty directory is refused.
         #[arg(long, default_value = "tabsnap-demo")]
         dir: PathBuf,
     },
@@ -91,6 +111,8 @@ enum Command {
         depth: usize,
         #[command(flatten)]
         tuning: Tuning,
+        #[command(flatten)]
+        output: Output,
     },
     /// One node's share of a backup that several nodes run: pack the given tablets, upload them to the shared
     /// repository and leave this node's part for the coordinator (see `cluster-backup`).
@@ -145,6 +167,9 @@ enum Command {
     Snapshots {
         /// Repository location.
         location: String,
+        /// Print one JSON array of {"snapshot", "timestamp", "database"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Restore a snapshot's tablets into DIR/<table>/<tablet>/.
     Restore {
@@ -157,8 +182,11 @@ enum Command {
         /// Target directory (must not hold the restored files already).
         #[arg(long)]
         to: PathBuf,
+        /// Worker threads [default: one per core].
+        #[arg(long)]
+        threads: Option<usize>,
         #[command(flatten)]
-        tuning: Tuning,
+        output: Output,
     },
     /// Remove what no snapshot needs (index objects and packs), under the repository's exclusive lock.
     ///
@@ -195,6 +223,9 @@ enum Command {
         /// Check structure and sizes without reading data.
         #[arg(long)]
         quick: bool,
+        /// Print one JSON object: {"ok", "snapshots", "packs", "chunks", "problems": [...]}.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -202,22 +233,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { file, json } => return statements::parse_command(&file, json),
-        Command::Sql { statements, data, state, user, db, json, no_wait, tuning } => {
-            return statements::sql_command(&statements, &data, &state, &user, db.as_deref(), json, no_wait, &tuning);
+        Command::Sql { statements, file, data, state, user, db, json, no_wait, tuning } => {
+            let text = match statements::read_script(statements.as_deref(), file.as_deref()) {
+                Ok(t) => t,
+                Err(e) => {
+                    common::report_error(&e, json, 1);
+                    return std::process::ExitCode::from(1);
+                }
+            };
+            return statements::sql_command(&text, &data, &state, &user, db.as_deref(), json, no_wait, &tuning);
         }
         Command::Demo { dir } => demo::demo_command(&dir),
-        Command::Backup { location, label, data, db, depth, tuning } => {
-            data::backup_command(&location, &label, &data, &db, depth, &tuning)
+        Command::Backup { location, label, data, db, depth, tuning, output } => {
+            return backup::backup_command(&location, &label, &data, &db, depth, &tuning, output);
         }
-        Command::Snapshots { location } => data::snapshots_command(&location),
+        Command::Snapshots { location, json } => return data::snapshots_command(&location, json),
         Command::Worker { location, label, timestamp, node, data, db, tablets, tuning } => {
             cluster::worker_command(&location, &label, &timestamp, &node, &data, &db, &tablets, &tuning)
         }
         Command::ClusterBackup { location, label, data, db, depth, workers, threads } => {
             cluster::cluster_command(&location, &label, &data, &db, depth, workers, threads)
         }
-        Command::Restore { location, label, timestamp, to, tuning } => {
-            data::restore_command(&location, &label, timestamp, &to, &tuning)
+        Command::Restore { location, label, timestamp, to, threads, output } => {
+            return data::restore_command(&location, &label, timestamp, &to, threads, output);
         }
         Command::Gc { location, dry_run, json } => {
             return maintenance_exit(
@@ -229,8 +267,8 @@ fn main() -> ExitCode {
                 open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
             );
         }
-        Command::Verify { location, label, timestamp, quick } => {
-            return data::verify_command(&location, label, timestamp, quick);
+        Command::Verify { location, label, timestamp, quick, json } => {
+            return data::verify_command(&location, label, timestamp, quick, json);
         }
     };
     match result {

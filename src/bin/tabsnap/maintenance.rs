@@ -40,13 +40,13 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                     "leftovers": {"files": report.leftovers.0, "bytes": report.leftovers.1},
                     "stale_locks": report.stale_locks.iter().map(lock_json).collect::<Vec<_>>(),
                 });
-                println!("{out}");
+                outln!("{out}");
             } else {
                 let verb = if report.dry_run { "would remove" } else { "removed" };
                 for o in report.indexes.iter().chain(&report.packs) {
-                    println!("{verb} {} ({} bytes)", o.key, o.size);
+                    outln!("{verb} {} ({} bytes)", o.key, o.size);
                 }
-                println!(
+                outln!(
                     "{}: {verb} {} index object(s) and {} pack(s), {} bytes",
                     repo.describe(),
                     report.indexes.len(),
@@ -54,9 +54,10 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                     report.bytes
                 );
                 if report.leftovers.0 > 0 {
-                    println!(
+                    outln!(
                         "{verb} {} temporary file(s) of unfinished writes, {} bytes",
-                        report.leftovers.0, report.leftovers.1
+                        report.leftovers.0,
+                        report.leftovers.1
                     );
                 }
                 for l in &report.stale_locks {
@@ -68,7 +69,7 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
         GcOutcome::Busy(busy) => {
             if as_json {
                 let out = json!({"busy": busy.live.iter().map(lock_json).collect::<Vec<_>>()});
-                println!("{out}");
+                outln!("{out}");
             }
             eprintln!("{} is in use; nothing was removed. Try again when these end:", repo.describe());
             for l in &busy.live {
@@ -89,15 +90,15 @@ pub fn unlock_command(repo: &dyn Repository, as_json: bool) -> Result<ExitCode, 
             "removed": removed.iter().map(lock_json).collect::<Vec<_>>(),
             "live": live.iter().map(lock_json).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        outln!("{out}");
     } else {
         for l in &removed {
-            println!("removed stale lock {l}");
+            outln!("removed stale lock {l}");
         }
         for l in &live {
-            println!("kept live lock {l}");
+            outln!("kept live lock {l}");
         }
-        println!("{}: removed {} stale lock(s), {} live", repo.describe(), removed.len(), live.len());
+        outln!("{}: removed {} stale lock(s), {} live", repo.describe(), removed.len(), live.len());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use tabsnap::host::DirHost;
 use tabsnap::job::{JobInfo, JobKind};
 use tabsnap::{Engine, Error, ErrorKind, Outcome, ResultSet, Session, sql};
 
-use crate::common::Tuning;
+use crate::common::{Tuning, report_error};
 
 pub fn read_input(file: &str) -> std::io::Result<String> {
     if file == "-" {
@@ -19,6 +19,16 @@ pub fn read_input(file: &str) -> std::io::Result<String> {
         Ok(s)
     } else {
         std::fs::read_to_string(file)
+    }
+}
+
+/// The statements of `tabsnap sql`: the argument, standard input (`-`), or a file.
+pub fn read_script(statements: Option<&str>, file: Option<&Path>) -> Result<String, Error> {
+    match (statements, file) {
+        (_, Some(f)) => std::fs::read_to_string(f).map_err(|e| Error::io(format!("reading {}", f.display()), e)),
+        (Some("-"), None) => read_input("-").map_err(|e| Error::io("reading standard input", e)),
+        (Some(s), None) => Ok(s.to_owned()),
+        (None, None) => Err(Error::new(ErrorKind::InvalidArgument, "give the statements, `-` or --file FILE")),
     }
 }
 
@@ -62,7 +72,7 @@ pub fn parse_command(file: &str, json: bool) -> ExitCode {
         }
         out.push('\n');
     }
-    print!("{out}");
+    crate::common::write_out(format_args!("{out}"));
     ExitCode::SUCCESS
 }
 
@@ -78,14 +88,19 @@ pub fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, 
     for line in host.recovered() {
         eprintln!("tabsnap: {line}");
     }
-    Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
+    Engine::builder(Arc::new(host))
+        .threads(tuning.threads.unwrap_or(0))
+        .zstd_level(tuning.zstd_level)
+        .state_dir(state)
+        .build()
 }
 
-pub fn exit_code_for(e: &Error) -> ExitCode {
+/// 2 a syntax error, 3 an analysis error (Doris's message), 1 anything else.
+pub fn exit_status(e: &Error) -> u8 {
     match e.kind() {
-        ErrorKind::Syntax => ExitCode::from(2),
-        ErrorKind::Analysis => ExitCode::from(3),
-        _ => ExitCode::from(1),
+        ErrorKind::Syntax => 2,
+        ErrorKind::Analysis => 3,
+        _ => 1,
     }
 }
 
@@ -103,14 +118,18 @@ pub fn sql_command(
     let stmts = match sql::parse_spanned(text) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            if json {
+                report_error(&Error::from(e), json, 2);
+            } else {
+                eprintln!("error: {e}");
+            }
             return ExitCode::from(2);
         }
     };
     let engine = match engine_for(data, state, tuning) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            report_error(&e, json, 1);
             return ExitCode::from(1);
         }
     };
@@ -121,22 +140,28 @@ pub fn sql_command(
         let one = &text[span.start..span.end];
         match engine.execute(&session, one) {
             Err(e) => {
-                eprintln!("error: {e}");
-                code = exit_code_for(&e);
+                let exit = exit_status(&e);
+                report_error(&e, json, exit);
+                code = ExitCode::from(exit);
                 break;
             }
             Ok(outcomes) => {
                 for o in outcomes {
                     match o {
-                        Outcome::Done => println!("OK"),
+                        Outcome::Done if json => outln!("{}", serde_json::json!({"ok": true})),
+                        Outcome::Done => outln!("OK"),
                         Outcome::Rows(rs) => print_rows(&rs, json),
                         Outcome::Job(id) if no_wait => {
-                            println!("job {id} started");
+                            if json {
+                                outln!("{}", serde_json::json!({"job": id, "state": "STARTED"}));
+                            } else {
+                                outln!("job {id} started");
+                            }
                             started.push(id);
                         }
                         Outcome::Job(id) => {
                             let job = follow(&engine, id);
-                            if !report_job(&job) {
+                            if !report_job(&job, json) {
                                 code = ExitCode::from(1);
                             }
                         }
@@ -148,7 +173,7 @@ pub fn sql_command(
     // Jobs started with --async live in this process: let them finish before exiting.
     for id in started {
         if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4))
-            && !report_job(&job)
+            && !report_job(&job, json)
         {
             code = ExitCode::from(1);
         }
@@ -185,18 +210,30 @@ pub fn follow(engine: &Engine, id: u64) -> JobInfo {
     }
 }
 
-pub fn report_job(job: &JobInfo) -> bool {
+pub fn report_job(job: &JobInfo, json: bool) -> bool {
     let kind = if job.kind == JobKind::Backup { "BACKUP" } else { "RESTORE" };
-    if job.state == tabsnap::job::JobState::Finished {
-        println!(
-            "{kind} {} {} FINISHED: {} files, {} bytes",
-            job.label, job.timestamp, job.files_total, job.bytes_total
+    let ok = job.state == tabsnap::job::JobState::Finished;
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "job": job.id, "kind": kind, "label": job.label, "timestamp": job.timestamp, "state": job.state.name(),
+                "files": job.files_total, "bytes": job.bytes_total, "error": job.error, "warnings": job.warnings,
+            })
         );
-        true
-    } else {
-        eprintln!("error: {kind} {} {}: {}", job.label, job.state.name(), job.status_text());
-        false
+    } else if ok {
+        outln!(
+            "{kind} {} {} FINISHED: {}, {} bytes",
+            job.label,
+            job.timestamp,
+            crate::common::count(job.files_total, "file"),
+            job.bytes_total
+        );
     }
+    if !ok {
+        eprintln!("error: {kind} {} {}: {}", job.label, job.state.name(), job.status_text());
+    }
+    ok
 }
 
 pub fn print_rows(rs: &ResultSet, json: bool) {
@@ -206,7 +243,7 @@ pub fn print_rows(rs: &ResultSet, json: bool) {
             .iter()
             .map(|r| rs.columns.iter().cloned().zip(r.iter().map(|v| serde_json::Value::String(v.clone()))).collect())
             .collect();
-        println!("{}", serde_json::Value::from(rows.into_iter().map(serde_json::Value::Object).collect::<Vec<_>>()));
+        outln!("{}", serde_json::Value::from(rows.into_iter().map(serde_json::Value::Object).collect::<Vec<_>>()));
         return;
     }
     let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
@@ -223,9 +260,9 @@ pub fn print_rows(rs: &ResultSet, json: bool) {
         s
     };
     let sep = format!("+{}+", widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
-    println!("{sep}\n{}\n{sep}", line(&rs.columns));
+    outln!("{sep}\n{}\n{sep}", line(&rs.columns));
     for r in &rs.rows {
-        println!("{}", line(r));
+        outln!("{}", line(r));
     }
-    println!("{sep}\n{} row(s)", rs.rows.len());
+    outln!("{sep}\n{} row(s)", rs.rows.len());
 }
