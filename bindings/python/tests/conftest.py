@@ -7,8 +7,13 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def pytest_configure(config):
+    # An installed package ships its library (setup.py builds it); a source checkout falls back to cargo's build.
+    import importlib.util
+
+    spec = importlib.util.find_spec("tabsnap")
+    shipped = spec is not None and (pathlib.Path(spec.origin).parent / "libtabsnap.so").exists()
     lib = ROOT / "target" / "debug" / "libtabsnap.so"
-    if "TABSNAP_LIBRARY" not in os.environ and lib.exists():
+    if not shipped and "TABSNAP_LIBRARY" not in os.environ and lib.exists():
         os.environ["TABSNAP_LIBRARY"] = str(lib)
 
 
