@@ -140,7 +140,7 @@ def main():
         repo, tarball = os.path.join(work, "repo"), os.path.join(work, "t.tar.zst")
         res = {}
         res["tabsnap backup"], res["tar|zstd backup"] = alternate([
-            (f"{TABSNAP} backup {repo} full --data {src} --zstd-level {LEVEL} >/dev/null", fresh(repo), None),
+            (f"{TABSNAP} backup {repo} full --data {src} --depth 2 --zstd-level {LEVEL} >/dev/null", fresh(repo), None),
             (f"tar -cf - -C {src} . | zstd -q -T{CORES} -{LEVEL} -f -o {tarball}", None, None),
         ])
         stored = {"tabsnap backup": du(repo), "tar|zstd backup": du(tarball)}
@@ -157,7 +157,7 @@ def main():
         # Second backup after changing 5% of the files (on a copy, so the source stays as it was).
         copy = os.path.join(work, "copy")
         shutil.copytree(src, copy)
-        sh(f"{TABSNAP} backup {repo} base --data {copy} >/dev/null")
+        sh(f"{TABSNAP} backup {repo} base --data {copy} --depth 2 >/dev/null")
         if have_restic:
             sh(f"restic backup -q {copy}", env=env)
         mutate(copy)
@@ -165,7 +165,7 @@ def main():
         def next_label():
             n[0] += 1
         res["tabsnap backup (5% changed)"] = median_run(
-            f"{TABSNAP} backup {repo} incr$RANDOM$RANDOM --data {copy} >/dev/null", setup=next_label)
+            f"{TABSNAP} backup {repo} incr$RANDOM$RANDOM --data {copy} --depth 2 >/dev/null", setup=next_label)
         if have_restic:
             res["restic backup (5% changed)"] = median_run(f"restic backup -q {copy}", env=env)
         shutil.rmtree(copy)

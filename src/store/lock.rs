@@ -353,14 +353,13 @@ impl<'r> Lock<'r> {
 
     /// The commit gate of a shared holder: refreshes the lock, then waits until no live collection runs.
     /// After it returns, no collector deletes anything until this lock is released or goes stale, so what the
-    /// caller checks next stays true while it commits.
+    /// caller checks next stays true while it commits. Earlier refreshes that failed (the lock may have been
+    /// taken for stale meanwhile) do not matter here: the caller's re-check of what it references finds out
+    /// whether anything was collected.
     ///
     /// # Errors
-    /// The refresh thread's last failure; repository errors; a collection that holds on for too long.
+    /// This refresh's failure; repository errors; a collection that holds on for too long.
     pub fn gate(&self) -> Result<()> {
-        if let Some(why) = self.failure.lock().clone() {
-            return Err(Error::new(ErrorKind::Repository, format!("the lock {} could not be kept: {why}", self.key)));
-        }
         self.refresh()?;
         self.wait_for_collections()
     }

@@ -84,7 +84,7 @@ fn backup_restore_verify_through_the_cli() {
     std::fs::write(data.join("shard1/10002/1.idx"), b"index").unwrap();
     let repo = format!("file://{}", tmp.path().join("repo").display());
     let d = data.to_str().unwrap();
-    let (code, out, err) = tabsnap(&["backup", &repo, "snap1", "--data", d, "--db", "db1"]);
+    let (code, out, err) = tabsnap(&["backup", &repo, "snap1", "--data", d, "--db", "db1", "--depth", "2"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("snapshot snap1 ") && out.contains("2 files"), "{out}");
     let (code, out, _) = tabsnap(&["snapshots", &repo]);
@@ -92,8 +92,12 @@ fn backup_restore_verify_through_the_cli() {
     let to = tmp.path().join("out");
     let (code, _, err) = tabsnap(&["restore", &repo, "snap1", "--to", to.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(std::fs::read(to.join("shard0/10001/0/0_0.dat")).unwrap(), big);
-    assert_eq!(std::fs::read(to.join("shard1/10002/1.idx")).unwrap(), b"index");
+    // DIR/<db>/<table>/<partition>/<tablet>: directory-mode tables have one partition named after them.
+    assert_eq!(std::fs::read(to.join("db1/shard0/shard0/10001/0/0_0.dat")).unwrap(), big);
+    assert_eq!(std::fs::read(to.join("db1/shard1/shard1/10002/1.idx")).unwrap(), b"index");
+    // A second restore into the same directory is refused (nothing is overwritten or half-merged).
+    let (code, _, err) = tabsnap(&["restore", &repo, "snap1", "--to", to.to_str().unwrap()]);
+    assert!(code == 1 && err.contains("is not empty"), "{err}");
     let (code, out, _) = tabsnap(&["verify", &repo]);
     assert!(code == 0 && out.starts_with("ok: 1 snapshot,"), "{out}");
 
@@ -110,6 +114,12 @@ fn backup_restore_verify_through_the_cli() {
     let (code, _, err) = tabsnap(&["restore", &repo, "snap1", "--to", tmp.path().join("out2").to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(err.contains("crc32c mismatch"), "{err}");
+    // A failed restore leaves nothing behind: no target, no staging beside it.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        !tmp.path().join("out2").exists() && !left.iter().any(|n| n.to_string_lossy().contains("restore")),
+        "{left:?}"
+    );
     let (code, _, err) = tabsnap(&["snapshots", tmp.path().join("nothing").to_str().unwrap()]);
     assert!(code == 1 && err.contains("no repository"), "{err}");
 }

@@ -368,24 +368,36 @@ fn symlinks_in_the_target_are_never_followed() {
     let ts = backup(&data, &tmp.path().join("state"), &repo);
     let outside = tmp.path().join("outside");
     write(&outside.join("keep"), b"keep");
-    let restore = |to: &Path| tabsnap(&["restore", repo.to_str().unwrap(), "snap", &ts, "--to", to.to_str().unwrap()]);
+    let restore = |to: &Path, extra: &[&str]| {
+        let mut args = vec!["restore", repo.to_str().unwrap(), "snap", &ts, "--to", to.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        tabsnap(&args)
+    };
 
-    // The tablet directory, a table directory, and a directory inside a tablet, each a link to elsewhere.
-    for (i, link) in ["t1/101", "t1", "t1/101/0"].iter().enumerate() {
+    // The target itself, its database directory (--merge) and a table directory in it (--merge), each a link to
+    // elsewhere: refused before anything is written.
+    let cases: [(&str, &[&str], &str); 3] =
+        [("", &[], "symlink"), ("db1", &["--merge"], "symlink"), ("db1/t1", &["--merge"], "exists")];
+    for (i, (link, extra, msg)) in cases.iter().enumerate() {
         let to = tmp.path().join(format!("to{i}"));
-        let at = to.join(link);
+        let at = if link.is_empty() { to.clone() } else { to.join(link) };
         std::fs::create_dir_all(at.parent().unwrap()).unwrap();
         std::os::unix::fs::symlink(&outside, &at).unwrap();
-        let (code, out) = restore(&to);
-        assert!(code == 1 && out.contains("symlink"), "{link}: exit {code}: {out}");
+        let (code, out) = restore(&to, extra);
+        assert!(code == 1 && out.contains(msg), "{link}: exit {code}: {out}");
         assert_eq!(tree(&outside).len(), 1, "{link}: something was written outside");
     }
-    // A file planted as a link: never written through.
+    // A file planted as a link in a target that is not empty: refused, never written through.
     let to = tmp.path().join("to-file");
-    std::fs::create_dir_all(to.join("t1/102")).unwrap();
-    std::os::unix::fs::symlink(outside.join("keep"), to.join("t1/102/a.dat")).unwrap();
-    let (code, out) = restore(&to);
-    assert_eq!(code, 1, "{out}");
+    std::fs::create_dir_all(to.join("db1/t1/p1/102")).unwrap();
+    std::os::unix::fs::symlink(outside.join("keep"), to.join("db1/t1/p1/102/a.dat")).unwrap();
+    let (code, out) = restore(&to, &[]);
+    assert!(code == 1 && out.contains("is not empty"), "{out}");
+    assert_eq!(std::fs::read(outside.join("keep")).unwrap(), b"keep");
+    // With --merge, only tables that are not there are added: t2 goes in beside the planted t1.
+    let (code, out) = restore(&to, &["--merge", "--table", "t2"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(tree(&to.join("db1/t2")), tree(&data.join("db1/t2")));
     assert_eq!(std::fs::read(outside.join("keep")).unwrap(), b"keep");
 
     // SQL RESTORE: links planted where staging directories used to be are neither followed nor deleted, even

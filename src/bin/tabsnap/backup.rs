@@ -3,7 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tabsnap::host::DirHost;
+use tabsnap::job::JobState;
+use tabsnap::repo::Repository;
+use tabsnap::{Engine, Outcome, Session};
 
 use tabsnap::pack::{
     self, BackupSource, BackupSummary, IndexSource, JobControl, PartitionSource, Progress, TableSource, TabletSource,
@@ -12,57 +17,66 @@ use tabsnap::{Error, ErrorKind};
 
 use crate::common::{Output, StderrProgress, Tuning, count, mb_per_s, open_location, report_error};
 
+/// What a backup reports, from either mode.
+struct Done {
+    label: String,
+    timestamp: String,
+    files: u64,
+    bytes: u64,
+    /// Packer counters (the --depth mode).
+    packer: Option<BackupSummary>,
+}
+
 pub fn backup_command(
     location: &str,
     label: &str,
     data: &Path,
     db: &str,
-    depth: usize,
+    depth: Option<usize>,
     tuning: &Tuning,
     output: Output,
 ) -> ExitCode {
-    let run = || -> Result<(BackupSummary, f64), Error> {
-        let repo = open_location(location, true)?;
-        let repo = repo.as_ref();
-        pack::init_repository(repo)?;
-        let source = tree_source(data, db, depth.max(1))?;
-        let packer = tuning.packer()?;
-        let start = Instant::now();
-        let progress = StderrProgress::new(&format!("backup {label}"), output.quiet);
-        let control =
-            JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
-        let s = packer.backup(repo, &source, label, &control);
-        if let Some(p) = progress {
-            p.finish();
-        }
-        Ok((s?, start.elapsed().as_secs_f64()))
+    let start = Instant::now();
+    let done = match depth {
+        Some(depth) => tree_backup(location, label, data, db, depth, tuning, output),
+        None => database_backup(location, label, data, db, tuning, output),
     };
-    match run() {
-        Ok((s, secs)) if output.json => {
-            outln!(
-                "{}",
-                serde_json::json!({
-                    "snapshot": s.label, "timestamp": s.timestamp, "files": s.files, "bytes": s.bytes,
-                    "chunks_new": s.chunks_new, "chunks_reused": s.chunks_reused, "packs": s.packs_written,
-                    "bytes_uploaded": s.bytes_uploaded, "seconds": secs,
-                })
-            );
+    let secs = start.elapsed().as_secs_f64();
+    match done {
+        Ok(d) if output.json => {
+            let mut v = serde_json::json!({
+                "snapshot": d.label, "timestamp": d.timestamp, "database": db, "files": d.files, "bytes": d.bytes,
+                "seconds": secs,
+            });
+            if let Some(s) = &d.packer {
+                v["chunks_new"] = s.chunks_new.into();
+                v["chunks_reused"] = s.chunks_reused.into();
+                v["packs"] = s.packs_written.into();
+                v["bytes_uploaded"] = s.bytes_uploaded.into();
+            }
+            outln!("{v}");
             ExitCode::SUCCESS
         }
-        Ok((s, secs)) => {
-            outln!(
-                "snapshot {} {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s, {:.0} files/s); {} new, {} reused, {}, {} bytes uploaded",
-                s.label,
-                s.timestamp,
-                count(s.files, "file"),
-                s.bytes,
-                mb_per_s(s.bytes, secs),
-                s.files as f64 / secs.max(1e-9),
-                count(s.chunks_new, "chunk"),
-                s.chunks_reused,
-                count(s.packs_written, "pack"),
-                s.bytes_uploaded
+        Ok(d) => {
+            let mut line = format!(
+                "snapshot {} {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s, {:.0} files/s)",
+                d.label,
+                d.timestamp,
+                count(d.files, "file"),
+                d.bytes,
+                mb_per_s(d.bytes, secs),
+                d.files as f64 / secs.max(1e-9),
             );
+            if let Some(s) = &d.packer {
+                line.push_str(&format!(
+                    "; {} new, {} reused, {}, {} bytes uploaded",
+                    count(s.chunks_new, "chunk"),
+                    s.chunks_reused,
+                    count(s.packs_written, "pack"),
+                    s.bytes_uploaded
+                ));
+            }
+            outln!("{line}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -70,6 +84,69 @@ pub fn backup_command(
             ExitCode::from(1)
         }
     }
+}
+
+/// BACKUP SNAPSHOT `db`.`label` through the engine over the directory host, into the location attached as a
+/// repository.
+fn database_backup(
+    location: &str,
+    label: &str,
+    data: &Path,
+    db: &str,
+    tuning: &Tuning,
+    output: Output,
+) -> Result<Done, Error> {
+    let repo: Arc<dyn Repository> = Arc::from(open_location(location, true)?);
+    let host = DirHost::new(data)?;
+    let engine =
+        Engine::builder(Arc::new(host)).threads(tuning.threads.unwrap_or(0)).zstd_level(tuning.zstd_level).build()?;
+    engine.attach_repository("location", repo, false)?;
+    let quote = |s: &str| format!("`{}`", s.replace('`', "``"));
+    let sql = format!("BACKUP SNAPSHOT {}.{} TO location", quote(db), quote(label));
+    let Some(Outcome::Job(id)) = engine.execute(&Session::new("root", Some(db)), &sql)?.pop() else {
+        return Err(Error::new(ErrorKind::Io, "BACKUP started no job (internal error)"));
+    };
+    let job = if output.quiet {
+        engine.wait(id, Duration::from_secs(u64::MAX / 4))?
+    } else {
+        crate::statements::follow(&engine, id)
+    };
+    if job.state != JobState::Finished {
+        let kind = job.error_kind.unwrap_or(ErrorKind::Io);
+        return Err(Error::new(kind, job.error.unwrap_or_else(|| format!("the backup ended {}", job.state.name()))));
+    }
+    Ok(Done {
+        label: job.label,
+        timestamp: job.timestamp,
+        files: job.files_total,
+        bytes: job.bytes_total,
+        packer: None,
+    })
+}
+
+/// The --depth mode: any tree of tablet directories, packed directly.
+fn tree_backup(
+    location: &str,
+    label: &str,
+    data: &Path,
+    db: &str,
+    depth: usize,
+    tuning: &Tuning,
+    output: Output,
+) -> Result<Done, Error> {
+    let repo = open_location(location, true)?;
+    let repo = repo.as_ref();
+    pack::init_repository(repo)?;
+    let source = tree_source(data, db, depth.max(1))?;
+    let packer = tuning.packer()?;
+    let progress = StderrProgress::new(&format!("backup {label}"), output.quiet);
+    let control = JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
+    let s = packer.backup(repo, &source, label, &control);
+    if let Some(p) = progress {
+        p.finish();
+    }
+    let s = s?;
+    Ok(Done { label: s.label.clone(), timestamp: s.timestamp.clone(), files: s.files, bytes: s.bytes, packer: Some(s) })
 }
 
 /// Tablets are the directories `depth` levels below `data`; the components above name the table.

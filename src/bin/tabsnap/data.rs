@@ -1,17 +1,13 @@
-//! The commands that read a repository location: snapshots, restore, verify.
+//! The commands that inspect a repository location: snapshots, verify.
 
-use std::path::Path;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use std::sync::Arc;
-
-use tabsnap::pack::{self, JobControl, Packer, Progress};
+use tabsnap::pack::{self, Packer};
 use tabsnap::repo::Repository;
 use tabsnap::store;
 use tabsnap::{Error, ErrorKind};
 
-use crate::common::{Output, StderrProgress, count, mb_per_s, open_location, report_error};
+use crate::common::{count, open_location, report_error};
 
 pub fn snapshots_command(location: &str, json: bool) -> ExitCode {
     type Listing = Vec<(pack::SnapshotId, Result<String, Error>)>;
@@ -73,82 +69,6 @@ pub fn pick_manifests(
         return Err(Error::new(ErrorKind::NotFound, format!("{} holds no {what}", repo.describe())));
     }
     snaps.iter().map(|s| pack::load_manifest(repo, &s.label, &s.timestamp)).collect()
-}
-
-pub fn restore_command(
-    location: &str,
-    label: &str,
-    timestamp: Option<String>,
-    to: &Path,
-    threads: Option<usize>,
-    output: Output,
-) -> ExitCode {
-    match restore(location, label, timestamp, to, threads, output) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            report_error(&e, output.json, 1);
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn restore(
-    location: &str,
-    label: &str,
-    timestamp: Option<String>,
-    to: &Path,
-    threads: Option<usize>,
-    output: Output,
-) -> Result<(), Error> {
-    let repo = open_location(location, false)?;
-    let manifests = pick_manifests(repo.as_ref(), Some(label), timestamp.as_deref())?;
-    let Some(m) = manifests.last() else { return Ok(()) };
-    let packer = Packer::builder().threads(threads.unwrap_or(0)).build()?;
-    let start = Instant::now();
-    // The manifest's names are single safe components (checked when it was decoded); the target directory is
-    // the operator's, but a table directory in it must not be a link leading elsewhere.
-    for t in &m.tables {
-        let dir = to.join(&t.name);
-        if std::fs::symlink_metadata(&dir).is_ok_and(|md| md.file_type().is_symlink()) {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{} is a symlink; restore does not write through links", dir.display()),
-            ));
-        }
-    }
-    let target = |t: &tabsnap::format::TableEntry, _: &_, _: &_, tablet: &tabsnap::format::TabletEntry| {
-        Some(to.join(&t.name).join(&tablet.id))
-    };
-    let progress = StderrProgress::new(&format!("restore {label}"), output.quiet);
-    let control = JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
-    let r = store::with_shared_lock(repo.as_ref(), "restore", |_| packer.restore(repo.as_ref(), m, &target, &control));
-    if let Some(p) = progress {
-        p.finish();
-    }
-    let r = r?;
-    let secs = start.elapsed().as_secs_f64();
-    if output.json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "snapshot": m.label, "timestamp": m.timestamp, "to": to.display().to_string(), "files": r.files,
-                "bytes": r.bytes, "bytes_read": r.bytes_read, "reads": r.reads, "seconds": secs,
-            })
-        );
-        return Ok(());
-    }
-    outln!(
-        "restored {} {} into {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
-        m.label,
-        m.timestamp,
-        to.display(),
-        count(r.files, "file"),
-        r.bytes,
-        mb_per_s(r.bytes, secs),
-        r.bytes_read,
-        r.reads
-    );
-    Ok(())
 }
 
 pub fn verify_command(

@@ -1,9 +1,8 @@
 //! The `tabsnap` command line: the operator's tool and the reference host.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 /// `println!` that ends the program quietly when standard output is a closed pipe (`tabsnap snapshots | head`).
 macro_rules! outln {
@@ -12,222 +11,20 @@ macro_rules! outln {
     };
 }
 
+mod args;
 mod backup;
 mod cluster;
 mod common;
 mod data;
 mod demo;
 mod maintenance;
+mod restore;
 mod statements;
 
-use common::{Output, Tuning, open_location};
+use common::open_location;
 use tabsnap::Error;
 
-/// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
-#[derive(Parser)]
-#[command(name = "tabsnap", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Parse and check statements; print each in canonical form, one per line.
-    ///
-    /// Exit status: 0 all statements are valid, 2 a syntax error, 3 an analysis error (Doris's message),
-    /// 1 the input could not be read.
-    Parse {
-        /// File to read, or `-` (the default) for standard input.
-        #[arg(default_value = "-")]
-        file: String,
-        /// Print each statement's syntax tree as one JSON object per line instead.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run statements against a data directory laid out like a BE's (DATA/<db>/<table>/<partition>/<tablet>/).
-    ///
-    /// BACKUP and RESTORE wait for their job, showing progress, unless --async. Exit status: 0 success,
-    /// 1 a failed job or an execution error, 2 a syntax error, 3 an analysis error.
-    ///
-    /// Examples:
-    ///   tabsnap sql --data /data --state /var/lib/tabsnap "SHOW SNAPSHOT ON repo1"
-    ///   tabsnap sql -f nightly.sql            (TABSNAP_DATA and TABSNAP_STATE set)
-    ///   echo "SHOW BACKUP FROM db1" | tabsnap sql - --json
-    #[command(verbatim_doc_comment)]
-    Sql {
-        /// The statements, separated by `;`, or `-` to read them from standard input.
-        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
-        statements: Option<String>,
-        /// Read the statements from this file instead.
-        #[arg(short, long, conflicts_with = "statements")]
-        file: Option<PathBuf>,
-        /// The data directory.
-        #[arg(long, env = "TABSNAP_DATA")]
-        data: PathBuf,
-        /// Where repositories and job history are kept between runs (shared safely by concurrent processes).
-        #[arg(long, env = "TABSNAP_STATE")]
-        state: PathBuf,
-        /// The user (`root` and `admin` are superusers; others have LOAD on every database).
-        #[arg(long, default_value = "root")]
-        user: String,
-        /// The current database.
-        #[arg(long)]
-        db: Option<String>,
-        /// JSON lines on standard output, one per statement: SHOW → an array of objects keyed by column; other
-        /// statements → {"ok": true}; a job → {"job": id, "state": …, …}. Errors as JSON on standard error.
-        #[arg(long)]
-        json: bool,
-        /// Do not wait after BACKUP / RESTORE (jobs still finish before the program exits).
-        #[arg(long = "async")]
-        no_wait: bool,
-        #[command(flatten)]
-        tuning: Tuning,
-    },
-    /// The main job: make a sample database, back it up into a local repository, show the job, restore it under
-    /// other names and check every byte.
-    Demo {
-        /// Directory for the sample data, state and repository: created, or replaced when an earlier demo made
-        /// it; any other non-empty directory is refused.
-        #[arg(long, default_value = "tabsnap-demo")]
-        dir: PathBuf,
-    },
-    /// Back up a directory tree of tablets into a repository (no catalog needed).
-    ///
-    /// Every directory DEPTH levels below --data is a tablet; the path above it names its table.
-    Backup {
-        /// Repository location: `file:///path` or a path (created and initialised when new).
-        location: String,
-        /// Snapshot label.
-        label: String,
-        /// The data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Database name recorded in the snapshot.
-        #[arg(long, default_value = "default")]
-        db: String,
-        /// Depth of tablet directories below --data.
-        #[arg(long, default_value_t = 2)]
-        depth: usize,
-        #[command(flatten)]
-        tuning: Tuning,
-        #[command(flatten)]
-        output: Output,
-    },
-    /// One node's share of a backup that several nodes run: pack the given tablets, upload them to the shared
-    /// repository and leave this node's part for the coordinator (see `cluster-backup`).
-    Worker {
-        /// Repository location (shared by every node).
-        location: String,
-        /// Snapshot label.
-        label: String,
-        /// The backup timestamp every node of the backup uses.
-        #[arg(long)]
-        timestamp: String,
-        /// This node's name.
-        #[arg(long)]
-        node: String,
-        /// The data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Database name recorded in the snapshot.
-        #[arg(long, default_value = "default")]
-        db: String,
-        /// A tablet directory this node holds, relative to --data (repeat for each).
-        #[arg(long = "tablet", required = true)]
-        tablets: Vec<String>,
-        #[command(flatten)]
-        tuning: Tuning,
-    },
-    /// Back up a directory tree of tablets with several worker processes (nodes): each packs and uploads its own
-    /// tablets to the repository; a node that fails has its tablets retried on another; the manifest is written
-    /// last, once every tablet is stored.
-    ClusterBackup {
-        /// Repository location (shared by every node).
-        location: String,
-        /// Snapshot label.
-        label: String,
-        /// The data directory.
-        #[arg(long)]
-        data: PathBuf,
-        /// Database name recorded in the snapshot.
-        #[arg(long, default_value = "default")]
-        db: String,
-        /// Depth of tablet directories below --data.
-        #[arg(long, default_value_t = 2)]
-        depth: usize,
-        /// Worker processes.
-        #[arg(long, default_value_t = 3)]
-        workers: usize,
-        /// Worker threads per worker process.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
-    },
-    /// List the snapshots of a repository.
-    Snapshots {
-        /// Repository location.
-        location: String,
-        /// Print one JSON array of {"snapshot", "timestamp", "database"}.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Restore a snapshot's tablets into DIR/<table>/<tablet>/.
-    Restore {
-        /// Repository location.
-        location: String,
-        /// Snapshot label.
-        label: String,
-        /// Backup timestamp (default: the label's newest).
-        timestamp: Option<String>,
-        /// Target directory (must not hold the restored files already).
-        #[arg(long)]
-        to: PathBuf,
-        /// Worker threads [default: one per core].
-        #[arg(long)]
-        threads: Option<usize>,
-        #[command(flatten)]
-        output: Output,
-    },
-    /// Remove what no snapshot needs (index objects and packs), under the repository's exclusive lock.
-    ///
-    /// Runs only when no backup, restore, verify or collection (of any process or host) holds the repository:
-    /// otherwise it removes nothing and exits with status 75; run it again later. Stale locks (their process
-    /// exited, or not refreshed for TABSNAP_LOCK_STALE_SECS, default 600) do not block it.
-    Gc {
-        /// Repository location.
-        location: String,
-        /// Only list what would be removed, with sizes.
-        #[arg(long)]
-        dry_run: bool,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove stale locks (their process exited, or they were not refreshed for TABSNAP_LOCK_STALE_SECS) and
-    /// list the live ones.
-    Unlock {
-        /// Repository location.
-        location: String,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check snapshots end to end; exit 1 naming every bad object, chunk and file.
-    Verify {
-        /// Repository location.
-        location: String,
-        /// Only this label (default: every snapshot).
-        label: Option<String>,
-        /// Only this backup timestamp of the label.
-        timestamp: Option<String>,
-        /// Check structure and sizes without reading data.
-        #[arg(long)]
-        quick: bool,
-        /// Print one JSON object: {"ok", "snapshots", "packs", "chunks", "problems": [...]}.
-        #[arg(long)]
-        json: bool,
-    },
-}
+use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -254,8 +51,17 @@ fn main() -> ExitCode {
         Command::ClusterBackup { location, label, data, db, depth, workers, threads } => {
             cluster::cluster_command(&location, &label, &data, &db, depth, workers, threads)
         }
-        Command::Restore { location, label, timestamp, to, threads, output } => {
-            return data::restore_command(&location, &label, timestamp, &to, threads, output);
+        Command::Restore { location, label, timestamp, to, tables, merge, threads, output } => {
+            let req = restore::Request {
+                location: &location,
+                label: &label,
+                timestamp,
+                to: &to,
+                tables: &tables,
+                merge,
+                threads,
+            };
+            return restore::restore_command(&req, output);
         }
         Command::Gc { location, dry_run, json } => {
             return maintenance_exit(

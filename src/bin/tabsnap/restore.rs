@@ -1,0 +1,182 @@
+//! `tabsnap restore`: a snapshot into a directory, in the layout `tabsnap sql --data` reads
+//! (`DIR/<db>/<table>/<partition>/[_rollup_<index>/]<tablet>/…`), all or nothing.
+//!
+//! The snapshot is restored into a temporary directory beside the target and moved into place only once every
+//! byte is checked and synced: a failure leaves nothing behind. A non-empty target is refused, unless `--merge`
+//! asks to add tables to it (a table that is there already is refused before anything is written).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tabsnap::format::{IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+use tabsnap::pack::{JobControl, Packer, Progress};
+use tabsnap::store;
+use tabsnap::{Error, ErrorKind};
+
+use crate::common::{Output, StderrProgress, count, mb_per_s, open_location, report_error};
+use crate::data::pick_manifests;
+
+/// What `tabsnap restore` was asked.
+pub struct Request<'a> {
+    pub location: &'a str,
+    pub label: &'a str,
+    pub timestamp: Option<String>,
+    pub to: &'a Path,
+    pub tables: &'a [String],
+    pub merge: bool,
+    pub threads: Option<usize>,
+}
+
+pub fn restore_command(req: &Request<'_>, output: Output) -> ExitCode {
+    match restore(req, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e, output.json, 1);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn io(what: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(what, e)
+}
+
+fn invalid(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, msg)
+}
+
+/// `<table>/<partition>/[_rollup_<index>/]<tablet>`, as the directory host lays tablets out.
+fn tablet_dir(t: &TableEntry, p: &PartitionEntry, i: &IndexEntry, tablet: &TabletEntry) -> PathBuf {
+    let mut dir = PathBuf::from(&t.name).join(&p.name);
+    if i.name != t.name {
+        dir.push(format!("_rollup_{}", i.name));
+    }
+    dir.join(&tablet.id)
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Checks the target before anything is written; returns whether it exists (empty, or with `--merge`).
+fn check_target(to: &Path, db: &str, tables: &[&TableEntry], merge: bool) -> Result<bool, Error> {
+    if is_link(to) {
+        return Err(invalid(format!("{} is a symlink; restore does not write through links", to.display())));
+    }
+    let entries = match std::fs::read_dir(to) {
+        Ok(d) => d.count(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Error::io(format!("reading {}", to.display()), e)),
+    };
+    if entries > 0 && !merge {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{} is not empty; restore into a new or empty directory, or add --merge", to.display()),
+        ));
+    }
+    let db_dir = to.join(db);
+    if is_link(&db_dir) {
+        return Err(invalid(format!("{} is a symlink; restore does not write through links", db_dir.display())));
+    }
+    if let Some(t) = tables.iter().find(|t| std::fs::symlink_metadata(db_dir.join(&t.name)).is_ok()) {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("{} exists; --merge adds only tables that are not there", db_dir.join(&t.name).display()),
+        ));
+    }
+    Ok(true)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    std::fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io(format!("syncing {}", dir.display())))
+}
+
+/// Moves the restored tables from `staging` into `to`, then removes `staging`.
+fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed: bool) -> Result<(), Error> {
+    if !existed {
+        std::fs::rename(staging, to).map_err(io(format!("moving the restored snapshot to {}", to.display())))?;
+        return sync_dir(to.parent().unwrap_or(Path::new(".")));
+    }
+    let db_dir = to.join(db);
+    std::fs::create_dir_all(&db_dir).map_err(io(format!("creating {}", db_dir.display())))?;
+    for t in tables {
+        let (from, into) = (staging.join(db).join(&t.name), db_dir.join(&t.name));
+        if from.exists() {
+            std::fs::rename(&from, &into).map_err(io(format!("moving table {} into {}", t.name, into.display())))?;
+        }
+    }
+    sync_dir(&db_dir)?;
+    std::fs::remove_dir_all(staging).map_err(io(format!("removing {}", staging.display())))
+}
+
+fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
+    let repo = open_location(req.location, false)?;
+    let manifests = pick_manifests(repo.as_ref(), Some(req.label), req.timestamp.as_deref())?;
+    let m: &Manifest = manifests.last().ok_or_else(|| invalid("no snapshot to restore".into()))?;
+    let tables: Vec<&TableEntry> =
+        m.tables.iter().filter(|t| req.tables.is_empty() || req.tables.contains(&t.name)).collect();
+    if let Some(missing) = req.tables.iter().find(|n| !m.tables.iter().any(|t| &t.name == *n)) {
+        return Err(Error::new(ErrorKind::NotFound, format!("snapshot {} has no table {missing}", m.label)));
+    }
+    let existed = check_target(req.to, &m.database, &tables, req.merge)?;
+    let parent = req.to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+    let name = req.to.file_name().map_or_else(|| "restore".into(), |n| n.to_string_lossy().into_owned());
+    let staging = parent.join(format!(".{name}.tabsnap-restore-{}", std::process::id()));
+    if std::fs::symlink_metadata(&staging).is_ok() {
+        std::fs::remove_dir_all(&staging).map_err(io(format!("removing {}", staging.display())))?;
+    }
+    let start = Instant::now();
+    let result = (|| {
+        let packer = Packer::builder().threads(req.threads.unwrap_or(0)).build()?;
+        let root = staging.join(&m.database);
+        let target = |t: &TableEntry, p: &PartitionEntry, i: &IndexEntry, tablet: &TabletEntry| {
+            tables.iter().any(|x| x.name == t.name).then(|| root.join(tablet_dir(t, p, i, tablet)))
+        };
+        let progress = StderrProgress::new(&format!("restore {}", req.label), output.quiet);
+        let control =
+            JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
+        let r =
+            store::with_shared_lock(repo.as_ref(), "restore", |_| packer.restore(repo.as_ref(), m, &target, &control));
+        if let Some(p) = progress {
+            p.finish();
+        }
+        let r = r?;
+        publish(&staging, req.to, &m.database, &tables, existed)?;
+        Ok(r)
+    })();
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    if output.json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "snapshot": m.label, "timestamp": m.timestamp, "database": m.database, "to": req.to.display().to_string(),
+                "tables": tables.iter().map(|t| &t.name).collect::<Vec<_>>(), "files": r.files, "bytes": r.bytes,
+                "bytes_read": r.bytes_read, "reads": r.reads, "seconds": secs,
+            })
+        );
+        return Ok(());
+    }
+    outln!(
+        "restored {} {} ({}) into {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
+        m.label,
+        m.timestamp,
+        m.database,
+        req.to.join(&m.database).display(),
+        count(r.files, "file"),
+        r.bytes,
+        mb_per_s(r.bytes, secs),
+        r.bytes_read,
+        r.reads
+    );
+    Ok(())
+}
