@@ -237,6 +237,31 @@ int main(void) {
           TABSNAP_STATUS_NULL_ARGUMENT, "-");
   }
 
+  /* garbage collection: DROP SNAPSHOT leaves nothing behind; a dry run and a collection of what a dead backup
+     left (an unreferenced pack written by hand) */
+  {
+    uint64_t objects = 99, bytes = 99;
+    bool busy = true;
+    st = tabsnap_engine_collect_garbage(engine, "r", true, &objects, &bytes, &busy, &err);
+    CHECK("gc_dry_run_clean", st == TABSNAP_STATUS_OK && objects == 0 && bytes == 0 && !busy, "%d %llu %s", st,
+          (unsigned long long)objects, tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    mkdir(path("repo/packs/ab"), 0755);
+    write_file(path("repo/packs/ab/ab00000000000000000000000000000000000000000000000000000000000000"), 1000, 9);
+    st = tabsnap_engine_collect_garbage(engine, "r", true, &objects, &bytes, &busy, &err);
+    CHECK("gc_dry_run", st == TABSNAP_STATUS_OK && objects == 1 && bytes == 1000 && !busy, "%d %llu", st,
+          (unsigned long long)objects);
+    st = tabsnap_engine_collect_garbage(engine, "r", false, &objects, &bytes, NULL, &err);
+    CHECK("gc_collects", st == TABSNAP_STATUS_OK && objects == 1 && bytes == 1000, "%d %llu", st, (unsigned long long)objects);
+    st = tabsnap_engine_collect_garbage(engine, "nope", false, NULL, NULL, NULL, &err);
+    CHECK("gc_unknown_repo", st == TABSNAP_STATUS_ANALYSIS && strstr(tabsnap_error_message(err), "nope"), "%d", st);
+    tabsnap_error_free(err);
+    err = NULL;
+    CHECK("gc_null", tabsnap_engine_collect_garbage(engine, NULL, false, NULL, NULL, NULL, NULL) ==
+          TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  }
+
   tabsnap_engine_free(engine);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

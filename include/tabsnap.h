@@ -521,7 +521,8 @@ typedef struct tabsnap_repo_callbacks {
                  struct tabsnap_cb_error *err);
   /**
    * Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
-   * read). Must be idempotent.
+   * read). Must be idempotent. For a missing object return nonzero: tabsnap then asks `size`, and a missing
+   * object is "not found" rather than a callback failure.
    */
   int32_t (*get)(void *user_data,
                  const char *key,
@@ -969,6 +970,34 @@ tabsnap_status tabsnap_engine_commit_parts(const struct tabsnap_engine *engine,
                                            const char *const *nodes,
                                            size_t n,
                                            struct tabsnap_error **err_out);
+
+/**
+ * Collects garbage in repository `repository`: removes the index objects and packs that no snapshot needs,
+ * under the repository's exclusive lock (docs/FORMAT.md, "Concurrency"). When another job or process uses the
+ * repository nothing is removed and `*busy_out` is set to true (the space is freed by a later collection).
+ * With `dry_run`, nothing is removed and the counts say what would be.
+ *
+ * On `TABSNAP_STATUS_OK`, each non-NULL out-parameter is set: `*objects_out` objects removed (or that would be),
+ * `*bytes_out` their bytes, `*busy_out` whether the repository was in use.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine` or `repository` NULL); `_INVALID_UTF8`; `_ANALYSIS`
+ * (an unknown or READ ONLY repository); `_REPOSITORY` / `_CALLBACK` / `_FORMAT` (the repository); `_POISONED`;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: may be called concurrently on the same engine. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `repository` is NULL or NUL-terminated; each out-parameter is NULL or writable.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_collect_garbage(const struct tabsnap_engine *engine,
+                                              const char *repository,
+                                              bool dry_run,
+                                              uint64_t *objects_out,
+                                              uint64_t *bytes_out,
+                                              bool *busy_out,
+                                              struct tabsnap_error **err_out);
 
 /**
  * The number of statements in `result` (0 for NULL).

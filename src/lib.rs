@@ -26,6 +26,7 @@ pub mod pack;
 pub mod plan;
 pub mod repo;
 pub mod sql;
+pub mod store;
 
 pub use engine::{Engine, EngineBuilder, JobObserver, Outcome, ResultSet, Session};
 pub use error::{Error, ErrorKind, Result};

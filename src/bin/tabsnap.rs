@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+#[path = "tabsnap/maintenance.rs"]
+mod maintenance;
+
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +19,7 @@ use tabsnap::host::DirHost;
 use tabsnap::job::{JobInfo, JobKind};
 use tabsnap::pack::{self, BackupSource, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource};
 use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
+use tabsnap::store;
 use tabsnap::{Engine, Error, ErrorKind, Outcome, ResultSet, Session, sql};
 
 /// BACKUP SNAPSHOT / RESTORE for OLAP engines: statements, snapshots and repositories.
@@ -163,6 +167,30 @@ enum Command {
         #[command(flatten)]
         tuning: Tuning,
     },
+    /// Remove what no snapshot needs (index objects and packs), under the repository's exclusive lock.
+    ///
+    /// Runs only when no backup, restore, verify or collection (of any process or host) holds the repository:
+    /// otherwise it removes nothing and exits with status 75; run it again later. Stale locks (their process
+    /// exited, or not refreshed for TABSNAP_LOCK_STALE_SECS, default 600) do not block it.
+    Gc {
+        /// Repository location.
+        location: String,
+        /// Only list what would be removed, with sizes.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove stale locks (their process exited, or they were not refreshed for TABSNAP_LOCK_STALE_SECS) and
+    /// list the live ones.
+    Unlock {
+        /// Repository location.
+        location: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check snapshots end to end; exit 1 naming every bad object, chunk and file.
     Verify {
         /// Repository location.
@@ -215,6 +243,16 @@ fn main() -> ExitCode {
         Command::Restore { location, label, timestamp, to, tuning } => {
             restore_command(&location, &label, timestamp, &to, &tuning)
         }
+        Command::Gc { location, dry_run, json } => {
+            return maintenance_exit(
+                open_location(&location, false).and_then(|r| maintenance::gc_command(r.as_ref(), dry_run, json)),
+            );
+        }
+        Command::Unlock { location, json } => {
+            return maintenance_exit(
+                open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
+            );
+        }
         Command::Verify { location, label, timestamp, quick } => {
             return verify_command(&location, label, timestamp, quick);
         }
@@ -254,6 +292,13 @@ fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>, Er
         return Err(Error::new(ErrorKind::NotFound, format!("no repository at {}", path.display())));
     }
     Ok(Box::new(LocalRepository::new(path)?))
+}
+
+fn maintenance_exit(result: Result<ExitCode, Error>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })
 }
 
 fn mb_per_s(bytes: u64, secs: f64) -> f64 {
@@ -385,11 +430,23 @@ fn restore_command(
     let Some(m) = manifests.last() else { return Ok(()) };
     let packer = tuning.packer()?;
     let start = Instant::now();
+    // The manifest's names are single safe components (checked when it was decoded); the target directory is
+    // the operator's, but a table directory in it must not be a link leading elsewhere.
+    for t in &m.tables {
+        let dir = to.join(&t.name);
+        if std::fs::symlink_metadata(&dir).is_ok_and(|md| md.file_type().is_symlink()) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{} is a symlink; restore does not write through links", dir.display()),
+            ));
+        }
+    }
     let target = |t: &tabsnap::format::TableEntry, _: &_, _: &_, tablet: &tabsnap::format::TabletEntry| {
-        let safe = |s: &str| !s.is_empty() && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
-        (safe(&t.name) && safe(&tablet.id) && !tablet.id.contains('/')).then(|| to.join(&t.name).join(&tablet.id))
+        Some(to.join(&t.name).join(&tablet.id))
     };
-    let r = packer.restore(repo.as_ref(), m, &target, &JobControl::default())?;
+    let r = store::with_shared_lock(repo.as_ref(), "restore", |_| {
+        packer.restore(repo.as_ref(), m, &target, &JobControl::default())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     println!(
         "restored {} {} into {}: {} files, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
@@ -408,8 +465,37 @@ fn restore_command(
 fn verify_command(location: &str, label: Option<String>, timestamp: Option<String>, quick: bool) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
-        let manifests = pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
-        Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)
+        // Under a shared lock: no collection removes what is being checked.
+        store::with_shared_lock(repo.as_ref(), "verify", |_| {
+            // A manifest that cannot be read is a problem of its own; the other snapshots are still checked.
+            let snaps: Vec<_> = pack::list_snapshots(repo.as_ref())?
+                .into_iter()
+                .filter(|s| label.as_ref().is_none_or(|l| &s.label == l))
+                .filter(|s| timestamp.as_ref().is_none_or(|t| &s.timestamp == t))
+                .collect();
+            if snaps.is_empty() {
+                pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
+            }
+            let mut manifests = Vec::new();
+            let mut unreadable = Vec::new();
+            for s in &snaps {
+                match pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp) {
+                    Ok(m) => manifests.push(m),
+                    Err(e) => unreadable.push(tabsnap::pack::Problem {
+                        object: e
+                            .object()
+                            .map_or_else(|| format!("snapshots/{}/{}", s.label, s.timestamp), str::to_owned),
+                        chunk: None,
+                        files: Vec::new(),
+                        message: e.message().to_owned(),
+                    }),
+                }
+            }
+            let mut report = Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)?;
+            report.snapshots = snaps.len() as u64;
+            report.problems.splice(0..0, unreadable);
+            Ok(report)
+        })
     };
     match run() {
         Ok(report) if report.is_ok() => {
@@ -499,6 +585,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
     let host = DirHost::new(data)?;
+    for line in host.recovered() {
+        eprintln!("tabsnap: {line}");
+    }
     Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
 }
 
@@ -568,10 +657,10 @@ fn sql_command(
     }
     // Jobs started with --async live in this process: let them finish before exiting.
     for id in started {
-        if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4)) {
-            if !report_job(&job) {
-                code = ExitCode::from(1);
-            }
+        if let Ok(job) = engine.wait(id, Duration::from_secs(u64::MAX / 4))
+            && !report_job(&job)
+        {
+            code = ExitCode::from(1);
         }
     }
     code

@@ -27,6 +27,10 @@ impl Engine {
         let current_db = |db: &Option<String>| -> Result<String> {
             db.clone().or_else(|| session.database.clone()).ok_or_else(|| analysis("No database selected"))
         };
+        // Other processes sharing the state directory may have created or dropped repositories.
+        if let Some(saved) = self.inner.jobs.saved_repositories()? {
+            self.inner.registry.sync(saved)?;
+        }
         match stmt {
             Statement::CreateRepository(s) => {
                 admin()?;
@@ -77,7 +81,7 @@ impl Engine {
             Statement::DropSnapshot(s) => {
                 admin()?;
                 let timestamp = sql::drop_snapshot_filter(&s.filter)?;
-                self.drop_snapshot(&s.repository, &s.label.label, timestamp.as_deref()).map(|()| Outcome::Done)
+                self.drop_snapshot(&s.repository, &s.label, timestamp.as_deref()).map(|()| Outcome::Done)
             }
         }
     }
@@ -94,7 +98,7 @@ impl Engine {
             ast::StorageKind::Broker(_) => "BROKER",
         };
         let meta = RepoMeta {
-            id: inner.jobs.next_id(),
+            id: inner.jobs.next_id()?,
             name: s.name.clone(),
             kind: kind.into(),
             location: s.location.clone(),
@@ -102,8 +106,21 @@ impl Engine {
             create_ms: pack::now_ms(),
             properties: s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
         };
-        inner.registry.create(meta)?;
-        inner.jobs.save()
+        let name = meta.name.clone();
+        inner.registry.create(meta.clone())?;
+        // Saved in the same transaction that checks the name: another process may have taken it meanwhile.
+        let saved = inner.jobs.change_repositories(|list| {
+            if list.iter().any(|m| m.name == meta.name) {
+                return Err(analysis(format!("Repository {} already exists", meta.name)));
+            }
+            list.push(meta);
+            Ok(())
+        });
+        if let Err(e) = saved {
+            inner.registry.remove(&name);
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn drop_repository(&self, name: &str) -> Result<()> {
@@ -114,26 +131,43 @@ impl Engine {
         if inner.jobs.any_running_on(name) {
             return Err(analysis("Backup or restore job is running on this repository. Can not drop it"));
         }
+        inner.jobs.change_repositories(|list| {
+            list.retain(|m| m.name != name);
+            Ok(())
+        })?;
         inner.registry.remove(name);
-        inner.jobs.save()
+        Ok(())
     }
 
-    fn drop_snapshot(&self, repository: &str, label: &str, timestamp: Option<&str>) -> Result<()> {
-        let (_, repo) = self.inner.registry.get(repository)?;
-        let doomed: Vec<_> = pack::list_snapshots(repo.as_ref())?
-            .into_iter()
-            .filter(|s| s.label == label && timestamp.is_none_or(|t| s.timestamp == t))
-            .collect();
+    fn drop_snapshot(&self, repository: &str, name: &ast::LabelName, timestamp: Option<&str>) -> Result<()> {
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        let label = &name.label;
+        let mut doomed = Vec::new();
+        for s in pack::list_snapshots(repo.as_ref())? {
+            if s.label != *label || timestamp.is_some_and(|t| s.timestamp != t) {
+                continue;
+            }
+            // `db.label` drops only that database's snapshot; the repository keys snapshots by label.
+            if let Some(db) = &name.database
+                && pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database != *db
+            {
+                continue;
+            }
+            doomed.push(s);
+        }
         if doomed.is_empty() {
-            return Err(analysis(format!("Snapshot {label} does not exist in repository {repository}")));
+            let shown = name.database.as_ref().map_or_else(|| label.clone(), |db| format!("{db}.{label}"));
+            return Err(analysis(format!("Snapshot {shown} does not exist in repository {repository}")));
         }
         for s in &doomed {
             repo.delete(&crate::format::manifest_key(&s.label, &s.timestamp))?;
         }
-        // Never collect while a job may be writing packs into this repository; the next DROP SNAPSHOT will.
-        if !self.inner.jobs.any_running_on(repository) {
-            pack::collect_garbage(repo.as_ref())?;
-        }
+        // Frees the space now, under the repository's exclusive lock, unless another job or process uses the
+        // repository: then the snapshot is gone at once and a later collection frees its space.
+        crate::store::collect_garbage(repo.as_ref(), false)?;
         Ok(())
     }
 

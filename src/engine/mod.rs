@@ -127,15 +127,12 @@ impl EngineBuilder {
         let packer = Packer::builder().options(self.options).build()?;
         let file = self.state_dir.as_deref().map(StateFile::in_dir);
         let mut saved = match &file {
-            Some(f) => f.load()?,
+            Some(f) => f.read()?,
             None => SavedState::default(),
         };
         let registry = Arc::new(Registry::default());
         registry.load(std::mem::take(&mut saved.repositories))?;
-        let persistence = file.map(|file| {
-            let registry = registry.clone();
-            Persistence { file, repositories: Box::new(move || registry.saved()) }
-        });
+        let persistence = file.map(|file| Persistence { file });
         let options = ManagerOptions { history: self.history, max_timeout: self.max_timeout, observer: self.observer };
         let jobs = Arc::new(JobManager::new(options, saved, persistence));
         Ok(Engine { inner: Arc::new(Inner { host: self.host, packer, registry, jobs }) })
@@ -216,9 +213,9 @@ impl Engine {
     /// # Errors
     /// "Repository `name` already exists"; the repository's own errors while initialising it.
     pub fn attach_repository(&self, name: &str, repo: Arc<dyn Repository>, read_only: bool) -> Result<()> {
-        let jobs = &self.inner.jobs;
+        let id = self.inner.jobs.next_id()?;
         self.inner.registry.attach(name, repo, |repo| RepoMeta {
-            id: jobs.next_id(),
+            id,
             name: name.into(),
             kind: registry::HOST_KIND.into(),
             location: repo.describe(),
@@ -260,8 +257,25 @@ impl Engine {
     /// # Errors
     /// An unknown repository; missing parts (named); an existing snapshot; repository errors.
     pub fn commit_parts(&self, repository: &str, label: &str, timestamp: &str, nodes: &[String]) -> Result<u64> {
-        let (_, repo) = self.inner.registry.get(repository)?;
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
         let m = pack::cluster::commit_parts(repo.as_ref(), label, timestamp, nodes)?;
         Ok(m.files().count() as u64)
+    }
+
+    /// Collects garbage in repository `repository` under its exclusive lock (see [`crate::store`]): removes the
+    /// index objects and packs no snapshot needs, unless another job or process uses the repository (then
+    /// [`crate::store::GcOutcome::Busy`] lists who, and nothing is removed). With `dry_run`, only reports.
+    ///
+    /// # Errors
+    /// An unknown repository; a READ ONLY one (unless `dry_run`); repository errors.
+    pub fn collect_garbage(&self, repository: &str, dry_run: bool) -> Result<crate::store::GcOutcome> {
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only && !dry_run {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        crate::store::collect_garbage(repo.as_ref(), dry_run)
     }
 }

@@ -46,9 +46,42 @@ impl Registry {
         Ok(())
     }
 
-    /// The repositories the state file keeps (those not attached by the host), by name.
-    pub(crate) fn saved(&self) -> Vec<RepoMeta> {
-        self.repos.read().values().filter(|e| e.meta.kind != HOST_KIND).map(|e| e.meta.clone()).collect()
+    /// Makes the repositories declared by statement those of `saved` (the state directory's, which other
+    /// processes may have changed): opens the new ones, forgets the dropped ones. Attached repositories stay.
+    ///
+    /// # Errors
+    /// The first new repository that cannot be opened, named.
+    pub(crate) fn sync(&self, saved: Vec<RepoMeta>) -> Result<()> {
+        let stale: Vec<String> = {
+            let repos = self.repos.read();
+            repos
+                .values()
+                .filter(|e| {
+                    e.meta.kind != HOST_KIND && !saved.iter().any(|m| m.name == e.meta.name && m.id == e.meta.id)
+                })
+                .map(|e| e.meta.name.clone())
+                .collect()
+        };
+        let fresh: Vec<RepoMeta> = {
+            let repos = self.repos.read();
+            saved.into_iter().filter(|m| repos.get(&m.name).is_none_or(|e| e.meta.id != m.id)).collect()
+        };
+        if stale.is_empty() && fresh.is_empty() {
+            return Ok(());
+        }
+        let mut opened = Vec::new();
+        for meta in fresh {
+            let repo = open_repository(&meta).map_err(|e| e.context(format!("repository {}", meta.name)))?;
+            opened.push(RepoEntry { meta, repo });
+        }
+        let mut repos = self.repos.write();
+        for name in stale {
+            repos.remove(&name);
+        }
+        for e in opened {
+            repos.insert(e.meta.name.clone(), e);
+        }
+        Ok(())
     }
 
     /// Whether a repository is called `name`.

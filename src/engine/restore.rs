@@ -57,14 +57,17 @@ pub(super) fn run_restore(
         job.set_state(JobState::Download);
         job.set_state(JobState::Downloading);
         let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: None };
-        inner.packer.restore(
-            repo.as_ref(),
-            &manifest,
-            &|t, p, i, tablet| {
-                targets.get(&(t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone())).cloned()
-            },
-            &control,
-        )?;
+        // Under a shared lock: no garbage collection runs while the packs are read.
+        crate::store::with_shared_lock(repo.as_ref(), "restore", |_| {
+            inner.packer.restore(
+                repo.as_ref(),
+                &manifest,
+                &|t, p, i, tablet| {
+                    targets.get(&(t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone())).cloned()
+                },
+                &control,
+            )
+        })?;
         job.update(|j| j.transfer_finished_ms = Some(pack::now_ms()));
         job.set_state(JobState::Commit);
         cancel.check()?;

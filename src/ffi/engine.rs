@@ -352,3 +352,55 @@ pub unsafe extern "C" fn tabsnap_engine_commit_parts(
         Ok(())
     })
 }
+
+/// Collects garbage in repository `repository`: removes the index objects and packs that no snapshot needs,
+/// under the repository's exclusive lock (docs/FORMAT.md, "Concurrency"). When another job or process uses the
+/// repository nothing is removed and `*busy_out` is set to true (the space is freed by a later collection).
+/// With `dry_run`, nothing is removed and the counts say what would be.
+///
+/// On `TABSNAP_STATUS_OK`, each non-NULL out-parameter is set: `*objects_out` objects removed (or that would be),
+/// `*bytes_out` their bytes, `*busy_out` whether the repository was in use.
+///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine` or `repository` NULL); `_INVALID_UTF8`; `_ANALYSIS`
+/// (an unknown or READ ONLY repository); `_REPOSITORY` / `_CALLBACK` / `_FORMAT` (the repository); `_POISONED`;
+/// `_INTERNAL_PANIC`.
+///
+/// Thread safety: may be called concurrently on the same engine. Since: 0.1.
+///
+/// # Safety
+/// `engine` is NULL or live; `repository` is NULL or NUL-terminated; each out-parameter is NULL or writable.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_engine_collect_garbage(
+    engine: *const tabsnap_engine,
+    repository: *const c_char,
+    dry_run: bool,
+    objects_out: *mut u64,
+    bytes_out: *mut u64,
+    busy_out: *mut bool,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    ffi_boundary!(err_out, poisons engine => {
+        // SAFETY: NULL or a live engine, per the contract.
+        let e = unsafe { live_engine(engine) }?;
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let repository = unsafe { str_arg(repository, "repository")? };
+        let (objects, bytes, busy) = match e.collect_garbage(repository, dry_run)? {
+            crate::store::GcOutcome::Collected(r) => ((r.indexes.len() + r.packs.len()) as u64, r.bytes, false),
+            crate::store::GcOutcome::Busy(_) => (0, 0, true),
+        };
+        // SAFETY: each out-parameter is NULL or writable, per the contract.
+        unsafe {
+            if !objects_out.is_null() {
+                *objects_out = objects;
+            }
+            if !bytes_out.is_null() {
+                *bytes_out = bytes;
+            }
+            if !busy_out.is_null() {
+                *busy_out = busy;
+            }
+        }
+        Ok(())
+    })
+}

@@ -36,16 +36,29 @@ impl RepoConfig {
         encode_meta(ObjectKind::Config, &body, false)
     }
 
-    /// Decodes the config object stored under `key`.
+    /// Decodes the config object stored under `key`; its hash must be BLAKE3 and its format version the one
+    /// this library reads.
     ///
     /// # Errors
-    /// [`ErrorKind::Format`] for anything that is not a tabsnap config of a supported version.
+    /// [`ErrorKind::Format`] for anything that is not a tabsnap config of a supported version, naming `key`.
     pub fn decode(key: &str, data: &[u8]) -> Result<RepoConfig> {
         let body = decode_meta(ObjectKind::Config, key, data)?;
         let c: RepoConfig = serde_json::from_slice(&body)
             .map_err(|e| Error::new(ErrorKind::Format, format!("repository config {key}: {e}")).with_object(key))?;
         if c.hash != "blake3" {
-            return Err(Error::new(ErrorKind::Format, format!("repository config {key}: unknown hash {:?}", c.hash)));
+            return Err(Error::new(ErrorKind::Format, format!("repository config {key}: unknown hash {:?}", c.hash))
+                .with_object(key));
+        }
+        if c.format_version != FORMAT_VERSION {
+            return Err(Error::new(
+                ErrorKind::Format,
+                format!(
+                    "repository config {key}: format version {} is not supported (this tabsnap reads version \
+                     {FORMAT_VERSION})",
+                    c.format_version
+                ),
+            )
+            .with_object(key));
         }
         Ok(c)
     }

@@ -4,6 +4,9 @@
 //! Body (not compressed; hashes do not compress), repeated per pack:
 //! `pack id [32] | pack length u64 | entry count u32 | entries (56 bytes each, as in the pack footer)`.
 
+use std::collections::HashSet;
+
+use crate::format::pack::check_entries;
 use crate::format::{ChunkEntry, ContentHash, ObjectKind, PACK_ENTRY_LEN, decode_meta, encode_meta};
 use crate::{Error, ErrorKind, Result};
 
@@ -44,7 +47,8 @@ impl Index {
         encode_meta(ObjectKind::Index, &body, false)
     }
 
-    /// Decodes the index object stored under `key`.
+    /// Decodes the index object stored under `key` and checks it: no pack listed twice, and every pack's
+    /// entries within the format's limits, inside the pack's chunk area and not overlapping.
     ///
     /// # Errors
     /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
@@ -75,6 +79,15 @@ impl Index {
                 .collect::<Result<Vec<_>>>()?;
             b = &b[need..];
             packs.push(IndexPack { id: ContentHash(id), len: u64::from_le_bytes(len), chunks });
+        }
+        let mut seen = HashSet::with_capacity(packs.len());
+        for p in &packs {
+            if !seen.insert(p.id) {
+                return Err(Error::new(ErrorKind::Format, format!("index {key}: pack {} is listed twice", p.id))
+                    .with_object(key));
+            }
+            let what = format!("index {key}: pack {}", p.id.short());
+            check_entries(&what, key, p.len, p.chunks.len() as u64, &p.chunks)?;
         }
         Ok(Index { packs })
     }

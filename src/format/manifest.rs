@@ -6,7 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::format::{ContentHash, ObjectKind, decode_meta, encode_meta};
+use crate::format::limits::MAX_META_BODY;
+use crate::format::{ContentHash, ObjectKind, SNAPSHOTS_PREFIX, decode_meta, encode_meta, manifest_key};
 use crate::{Error, ErrorKind, Result};
 
 /// One file of a tablet.
@@ -87,17 +88,33 @@ impl Manifest {
     pub fn encode(&self) -> Result<Vec<u8>> {
         let body = serde_json::to_vec(self)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cannot encode manifest: {e}")))?;
+        if body.len() > MAX_META_BODY {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("manifest of {} bytes is over the format's limit of {MAX_META_BODY}", body.len()),
+            ));
+        }
         encode_meta(ObjectKind::Manifest, &body, true)
     }
 
-    /// Decodes the manifest stored under `key`.
+    /// Decodes the manifest stored under `key` and checks it ([`Manifest::check`]); a snapshot's manifest must
+    /// also record the label and timestamp its key names.
     ///
     /// # Errors
-    /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
+    /// [`ErrorKind::Format`], [`ErrorKind::Corruption`] or [`ErrorKind::InvalidArgument`], naming `key`.
     pub fn decode(key: &str, data: &[u8]) -> Result<Manifest> {
         let body = decode_meta(ObjectKind::Manifest, key, data)?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))
+        let m: Manifest = serde_json::from_slice(&body)
+            .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))?;
+        m.check(key)?;
+        if key.starts_with(SNAPSHOTS_PREFIX) && key != manifest_key(&m.label, &m.timestamp) {
+            return Err(Error::new(
+                ErrorKind::Format,
+                format!("manifest {key}: records snapshot {} {} instead", m.label, m.timestamp),
+            )
+            .with_object(key));
+        }
+        Ok(m)
     }
 
     /// Every file with its table, partition, index and tablet.

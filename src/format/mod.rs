@@ -5,10 +5,17 @@
 //! (magic, kind, version, body length, body crc32c); packs end with a trailer (magic, version, entry count,
 //! footer crc32c). An unknown version, a wrong magic or a truncated object is a [`ErrorKind::Format`] error
 //! naming the object.
+//!
+//! Bytes are not beliefs: every decoder checks what it decoded before returning it (a manifest's names, paths
+//! and sizes, an index's and a footer's entries against their pack), every length against the bounds in
+//! [`limits`], and decompression never produces more than those bounds; a violation is an error naming the
+//! object.
 
 mod config;
 mod index;
+pub mod limits;
 mod manifest;
+mod manifest_check;
 mod pack;
 
 use std::fmt;
@@ -209,8 +216,31 @@ pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Ve
     }
     match flags {
         0 => Ok(body.to_vec()),
-        1 => zstd::stream::decode_all(body).map_err(|e| format_err(format!("cannot decompress: {e}"))),
+        1 => decompress_bounded(body, limits::MAX_META_BODY)
+            .map_err(|e| format_err(format!("cannot decompress: {e}")))?
+            .ok_or_else(|| {
+                format_err(format!("body decompresses to more than {} MiB, the limit", limits::MAX_META_BODY >> 20))
+            }),
         f => Err(format_err(format!("unknown flags {f:#04x}"))),
+    }
+}
+
+/// Decompresses one zstd stream, or `None` as soon as the output would pass `max` bytes: what a frame header
+/// declares is never used to size an allocation.
+fn decompress_bounded(stored: &[u8], max: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut decoder = zstd::stream::read::Decoder::new(stored)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = decoder.read(&mut buf)?;
+        if n == 0 {
+            return Ok(Some(out));
+        }
+        if out.len() + n > max {
+            return Ok(None);
+        }
+        out.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -242,5 +272,12 @@ mod tests {
         c[last] ^= 1;
         let e = decode_meta(ObjectKind::Index, "k", &c).unwrap_err();
         assert_eq!((e.kind(), e.object()), (ErrorKind::Corruption, Some("k")));
+    }
+
+    #[test]
+    fn decompression_stops_at_the_bound() {
+        let z = zstd::bulk::compress(&vec![0u8; 1 << 20], 1).unwrap();
+        assert_eq!(decompress_bounded(&z, 1 << 20).unwrap().map(|v| v.len()), Some(1 << 20));
+        assert_eq!(decompress_bounded(&z, (1 << 20) - 1).unwrap(), None);
     }
 }

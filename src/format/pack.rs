@@ -8,6 +8,7 @@
 //! ```
 //! All integers little-endian. The footer sits at the end so chunks stream out before it is known.
 
+use crate::format::limits::MAX_CHUNK_SIZE;
 use crate::format::{ContentHash, FORMAT_VERSION};
 use crate::{Error, ErrorKind, Result};
 
@@ -18,7 +19,7 @@ pub const PACK_TRAILER_LEN: usize = 16;
 const PACK_MAGIC: &[u8; 4] = b"TSPK";
 
 /// How a chunk's bytes are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
     /// As they are (compression did not pay).
@@ -38,7 +39,7 @@ impl Compression {
 }
 
 /// Where a chunk lives in its pack and how to check it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChunkEntry {
     /// BLAKE3 of the raw bytes.
     pub hash: ContentHash,
@@ -127,23 +128,91 @@ pub fn decode_pack_footer(key: &str, pack_len: u64, tail: &[u8]) -> Result<Vec<C
         )
         .with_object(key));
     }
-    let data_end = pack_len - need as u64;
     let mut out = Vec::with_capacity(count as usize);
     for (i, raw) in entries.chunks(PACK_ENTRY_LEN).enumerate() {
         let e = ChunkEntry::decode(raw).ok_or_else(|| {
             Error::new(ErrorKind::Format, format!("pack {key}: footer entry {i} has an unknown compression"))
                 .with_object(key)
         })?;
-        if e.offset + u64::from(e.stored_len) > data_end {
-            return Err(Error::new(
-                ErrorKind::Corruption,
-                format!("pack {key}: footer entry {i} points past the chunks"),
-            )
-            .with_object(key));
-        }
         out.push(e);
     }
+    check_entries(&format!("pack {key}: footer"), key, pack_len, u64::from(count), &out)?;
     Ok(out)
+}
+
+/// Checks the entries of one pack, as a footer or an index lists them: each chunk's lengths are within the
+/// format's limits (raw length 1 to [`MAX_CHUNK_SIZE`]; stored length equal to it when not compressed, at most
+/// it when compressed), each lies inside the chunk area of a pack of `pack_len` bytes whose footer holds
+/// `footer_entries` entries, and no two overlap. `what` starts every message; `key` is the object named.
+///
+/// # Errors
+/// [`ErrorKind::Format`] for a length out of bounds, [`ErrorKind::Corruption`] for an entry outside the chunk
+/// area or overlapping another.
+pub(crate) fn check_entries(
+    what: &str,
+    key: &str,
+    pack_len: u64,
+    footer_entries: u64,
+    entries: &[ChunkEntry],
+) -> Result<()> {
+    let err = |kind, m: String| Error::new(kind, format!("{what} {m}")).with_object(key);
+    let footer = footer_entries.checked_mul(PACK_ENTRY_LEN as u64).and_then(|n| n.checked_add(PACK_TRAILER_LEN as u64));
+    let Some(data_end) = footer.and_then(|f| pack_len.checked_sub(f)) else {
+        return Err(err(
+            ErrorKind::Corruption,
+            format!("declares a pack of {pack_len} bytes, too short for {footer_entries} footer entries"),
+        ));
+    };
+    for (i, e) in entries.iter().enumerate() {
+        let raw = u64::from(e.raw_len);
+        if raw == 0 || raw > MAX_CHUNK_SIZE {
+            return Err(err(
+                ErrorKind::Format,
+                format!(
+                    "entry {i} (chunk {}) declares {raw} raw bytes; the format allows 1 to {MAX_CHUNK_SIZE}",
+                    e.hash.short()
+                ),
+            ));
+        }
+        let stored_ok = match e.compression {
+            Compression::None => e.stored_len == e.raw_len,
+            Compression::Zstd => e.stored_len > 0 && e.stored_len <= e.raw_len,
+        };
+        if !stored_ok {
+            return Err(err(
+                ErrorKind::Format,
+                format!(
+                    "entry {i} (chunk {}) stores {} bytes for {raw} raw bytes ({:?})",
+                    e.hash.short(),
+                    e.stored_len,
+                    e.compression
+                ),
+            ));
+        }
+        if e.offset.checked_add(u64::from(e.stored_len)).is_none_or(|end| end > data_end) {
+            return Err(err(
+                ErrorKind::Corruption,
+                format!(
+                    "entry {i} (chunk {}) at offset {} ({} bytes) lies outside the chunk area (0..{data_end})",
+                    e.hash.short(),
+                    e.offset,
+                    e.stored_len
+                ),
+            ));
+        }
+    }
+    let mut spans: Vec<(u64, u64, usize)> =
+        entries.iter().enumerate().map(|(i, e)| (e.offset, e.offset + u64::from(e.stored_len), i)).collect();
+    spans.sort_unstable();
+    for w in spans.windows(2) {
+        if w[1].0 < w[0].1 {
+            return Err(err(
+                ErrorKind::Corruption,
+                format!("entries {} and {} overlap (at offsets {} and {})", w[0].2, w[1].2, w[0].0, w[1].0),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The number of footer entries a pack's trailer announces; `tail` must end with the trailer.
@@ -196,5 +265,35 @@ mod tests {
         assert_eq!(decode_pack_footer("p", bad.len() as u64, &bad).unwrap_err().kind(), ErrorKind::Corruption);
         let cut = &pack[..pack.len() - 1];
         assert_eq!(decode_pack_footer("p", cut.len() as u64, cut).unwrap_err().kind(), ErrorKind::Format);
+    }
+
+    #[test]
+    fn entries_outside_the_chunks_overlapping_or_out_of_bounds_are_refused() {
+        let e = ChunkEntry {
+            hash: ContentHash::of(b"x"),
+            offset: 0,
+            stored_len: 10,
+            raw_len: 20,
+            crc32c: 7,
+            compression: Compression::Zstd,
+        };
+        let footer = (PACK_ENTRY_LEN * 2 + PACK_TRAILER_LEN) as u64;
+        let check = |a: ChunkEntry, b: ChunkEntry| check_entries("p:", "p", 20 + footer, 2, &[a, b]);
+        assert!(check(e, ChunkEntry { offset: 10, ..e }).is_ok());
+        let bad = [
+            ChunkEntry { offset: 5, ..e },
+            ChunkEntry { offset: u64::MAX - 10, ..e },
+            ChunkEntry { offset: 15, ..e },
+            ChunkEntry { offset: 10, raw_len: 0, ..e },
+            ChunkEntry { offset: 10, raw_len: 1 << 30, ..e },
+            ChunkEntry { offset: 10, stored_len: 9, raw_len: 7, ..e },
+            ChunkEntry { offset: 10, stored_len: 0, ..e },
+            ChunkEntry { offset: 10, compression: Compression::None, ..e },
+        ];
+        for b in bad {
+            let err = check(e, b).unwrap_err();
+            assert_eq!(err.object(), Some("p"), "{b:?}: {err}");
+        }
+        assert!(check_entries("p:", "p", 10, 2, &[e]).is_err(), "a pack too short for its footer");
     }
 }

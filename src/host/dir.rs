@@ -7,13 +7,19 @@
 //!                                                                   "async_mv" | "<other>", "rollups": ["r1"],
 //!                                                                   "temporary_partitions": ["tp1"]}
 //! ```
-//! Names starting with `.` or `_` are not databases, tables, partitions or tablets. A restore writes under
-//! `DATA/<db>/.restore-<job>/` and moves each partition into place at commit (a partition of the same name is
-//! replaced), so a failed or cancelled restore leaves the data directory as it was.
+//! Names starting with `.` or `_` are not databases, tables, partitions or tablets. A restore writes under a
+//! staging directory `DATA/<db>/.restore-<job>-<random>/` it creates and locks, and commits each table so that
+//! after any crash and the next start the table is either as it was or fully restored (see [`staging`]); a
+//! failed or cancelled restore leaves the data directory as it was.
 
+mod staging;
+
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::{Host, IndexInfo, PartitionInfo, Privilege, TableInfo, TableKind, TabletInfo, TabletRef};
@@ -39,6 +45,9 @@ struct Description {
 #[derive(Debug, Clone)]
 pub struct DirHost {
     root: PathBuf,
+    /// The staging directories of this host's live restore jobs, by database and job.
+    stagings: Arc<Mutex<HashMap<(String, u64), staging::Staging>>>,
+    recovered: Vec<String>,
 }
 
 fn visible_dirs(dir: &Path) -> Result<Vec<String>> {
@@ -61,6 +70,14 @@ fn visible_dirs(dir: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// A name a restore may create: safe, and not hidden (`.` and `_` names are not tables, partitions or tablets).
+fn restorable_name(name: &str) -> Result<&str> {
+    if name.starts_with(['.', '_']) {
+        return Err(Error::new(ErrorKind::InvalidArgument, format!("{name:?} cannot be restored: the name is hidden")));
+    }
+    safe_name(name)
+}
+
 fn safe_name(name: &str) -> Result<&str> {
     if name.is_empty() || name.contains(['/', '\\', '\0']) || name == "." || name == ".." {
         Err(Error::new(ErrorKind::InvalidArgument, format!("{name:?} cannot name a directory")))
@@ -70,16 +87,24 @@ fn safe_name(name: &str) -> Result<&str> {
 }
 
 impl DirHost {
-    /// A host over `root`, which must exist.
+    /// A host over `root`, which must exist. Restores that a crash interrupted are finished or undone first:
+    /// a table whose commit had begun is completed, every staging directory of a dead job is removed
+    /// ([`DirHost::recovered`] says what was done).
     ///
     /// # Errors
-    /// When `root` is not a directory.
+    /// When `root` is not a directory, or an interrupted restore cannot be recovered.
     pub fn new(root: impl Into<PathBuf>) -> Result<DirHost> {
         let root = root.into();
         if !root.is_dir() {
             return Err(Error::new(ErrorKind::NotFound, format!("data directory {} does not exist", root.display())));
         }
-        Ok(DirHost { root })
+        let recovered = staging::recover(&root)?;
+        Ok(DirHost { root, stagings: Arc::default(), recovered })
+    }
+
+    /// What [`DirHost::new`] did to recover interrupted restores, one line each.
+    pub fn recovered(&self) -> &[String] {
+        &self.recovered
     }
 
     /// The databases: the visible directories of the data directory.
@@ -107,8 +132,34 @@ impl DirHost {
         Ok(p.join(safe_name(&t.tablet)?))
     }
 
+    /// The staging directory of `job`, created (and locked) on first use.
     fn staging(&self, db: &str, job: u64) -> Result<PathBuf> {
-        Ok(self.db_dir(db)?.join(format!(".restore-{job}")))
+        let mut stagings = self.stagings.lock();
+        if let Some(s) = stagings.get(&(db.to_owned(), job)) {
+            return Ok(s.dir.clone());
+        }
+        // What a dead job left in this database is finished or removed first.
+        let db_dir = self.db_dir(db)?;
+        staging::recover_db(db, &db_dir)?;
+        let s = staging::create(&db_dir, job)?;
+        let dir = s.dir.clone();
+        stagings.insert((db.to_owned(), job), s);
+        Ok(dir)
+    }
+
+    /// The staging directory of `job` if it has one.
+    fn existing_staging(&self, db: &str, job: u64) -> Option<PathBuf> {
+        self.stagings.lock().get(&(db.to_owned(), job)).map(|s| s.dir.clone())
+    }
+
+    /// Drops the staging directory of `job` once every table in it is committed or aborted.
+    fn finish_staging(&self, db: &str, job: u64) -> Result<()> {
+        let Some(dir) = self.existing_staging(db, job) else { return Ok(()) };
+        staging::remove_if_done(&dir)?;
+        if !dir.exists() {
+            self.stagings.lock().remove(&(db.to_owned(), job));
+        }
+        Ok(())
     }
 
     fn description(dir: &Path) -> Result<Description> {
@@ -120,10 +171,6 @@ impl DirHost {
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }
     }
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
 }
 
 impl Host for DirHost {
@@ -190,59 +237,45 @@ impl Host for DirHost {
     }
 
     fn restore_target(&self, database: &str, job: u64, t: &TabletRef) -> Result<PathBuf> {
+        for name in [&t.table, &t.partition, &t.index, &t.tablet] {
+            restorable_name(name)?;
+        }
         let rel = self.tablet_dir(database, t)?;
         let rel = rel
             .strip_prefix(self.db_dir(database)?)
-            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "bad tablet path"))?;
-        let dir = self.staging(database, job)?.join(rel);
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "bad tablet path"))?
+            .to_path_buf();
         fs::create_dir_all(self.db_dir(database)?)
             .map_err(|e| Error::io(format!("creating database {database}"), e))?;
-        Ok(dir)
+        Ok(self.staging(database, job)?.join(rel))
     }
 
     fn commit_restore(&self, database: &str, job: u64, table: &str, source_table: &str, metadata: &[u8]) -> Result<()> {
-        let staged = self.staging(database, job)?.join(safe_name(table)?);
-        let final_dir = self.db_dir(database)?.join(table);
-        fs::create_dir_all(&final_dir).map_err(|e| Error::io(format!("creating {}", final_dir.display()), e))?;
+        restorable_name(table)?;
+        let staging = self.existing_staging(database, job).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("restore job {job} staged nothing for {database}.{table}"))
+        })?;
         // The table's description travels in the metadata blob; a new table gets it back.
-        let desc_path = final_dir.join(DESCRIPTION);
-        if !desc_path.exists() {
-            let all: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(metadata).unwrap_or_default();
-            if let Some(desc) = all.get(source_table) {
-                let d: Description = serde_json::from_value(desc.clone()).unwrap_or_default();
-                if d.kind.is_some() || !d.rollups.is_empty() {
-                    let bytes = serde_json::to_vec_pretty(&d).unwrap_or_default();
-                    fs::write(&desc_path, bytes)
-                        .map_err(|e| Error::io(format!("writing {}", desc_path.display()), e))?;
-                }
-            }
-        }
-        for p in visible_dirs(&staged)? {
-            let (src, dst) = (staged.join(&p), final_dir.join(&p));
-            let trash = final_dir.join(format!(".replaced-{job}-{p}"));
-            if dst.exists() {
-                fs::rename(&dst, &trash).map_err(|e| Error::io(format!("moving aside {}", dst.display()), e))?;
-            }
-            fs::rename(&src, &dst).map_err(|e| Error::io(format!("moving {} into place", dst.display()), e))?;
-            if trash.exists() {
-                fs::remove_dir_all(&trash).map_err(|e| Error::io(format!("removing {}", trash.display()), e))?;
-            }
-        }
-        sync_dir(&final_dir)?;
-        let _ = fs::remove_dir(&staged);
-        let _ = fs::remove_dir(self.staging(database, job)?);
-        Ok(())
+        let all: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(metadata).unwrap_or_default();
+        let description = all
+            .get(source_table)
+            .and_then(|d| serde_json::from_value::<Description>(d.clone()).ok())
+            .filter(|d| d.kind.is_some() || !d.rollups.is_empty())
+            .and_then(|d| serde_json::to_vec_pretty(&d).ok());
+        staging::commit_table(&self.db_dir(database)?, &staging, table, description.as_deref())?;
+        self.finish_staging(database, job)
     }
 
     fn abort_restore(&self, database: &str, job: u64, table: &str) -> Result<()> {
-        let staged = self.staging(database, job)?.join(safe_name(table)?);
-        match fs::remove_dir_all(&staged) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}", staged.display()), e)),
+        let Some(staging) = self.existing_staging(database, job) else { return Ok(()) };
+        if staging::is_journaled(&staging, table) {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("the commit of {database}.{table} had begun; it is completed at the next start"),
+            ));
         }
-        let _ = fs::remove_dir(self.staging(database, job)?);
-        Ok(())
+        staging::remove_tree(&staging.join(safe_name(table)?))?;
+        self.finish_staging(database, job)
     }
 
     fn has_privilege(&self, user: &str, privilege: &Privilege) -> bool {

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::persist::{RepoMeta, SavedState, StateFile};
+use super::persist::{SavedState, StateFile};
 use super::timer::Timer;
-use super::{JobInfo, JobKind, JobState};
-use crate::pack::{self, CancelToken};
+use super::{JobInfo, JobState, shared};
+use crate::pack::CancelToken;
+use crate::store::{Liveness, ProcessId};
 use crate::{Error, ErrorKind, Result};
 
 /// Called with a job's record when its state changes and, at most every 100 ms, as its progress moves.
@@ -28,12 +29,10 @@ thread_local! {
     static OBSERVING_END: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Where the job table is saved, and what is saved beside it.
+/// Where the job table is saved (shared with every process that uses the same state directory).
 pub(crate) struct Persistence {
     /// The state file.
     pub(crate) file: StateFile,
-    /// The repositories to save with the job table, as they are at the moment of saving.
-    pub(crate) repositories: Box<dyn Fn() -> Vec<RepoMeta> + Send + Sync>,
 }
 
 /// How a [`JobManager`] behaves.
@@ -55,40 +54,36 @@ pub(super) struct Table {
 
 /// The jobs of one engine.
 ///
-/// Lock order: `save_lock`, then the registry (while saving), then `jobs`, then `cancels`. No lock is held while
+/// Lock order: `save_lock`, then the state file's lock (while saving), then `jobs`, then `cancels`. No lock is held while
 /// the observer runs.
 pub(crate) struct JobManager {
     pub(super) jobs: Mutex<Table>,
     pub(super) cancels: Mutex<HashMap<u64, CancelToken>>,
     pub(super) changed: Condvar,
-    next_id: AtomicU64,
-    history: usize,
+    pub(super) next_id: AtomicU64,
+    pub(super) history: usize,
     pub(super) max_timeout: Option<Duration>,
     pub(super) observer: Option<JobObserver>,
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
     /// Every job's timeout.
     pub(super) timer: Timer,
-    persistence: Option<Persistence>,
+    pub(super) persistence: Option<Persistence>,
+    /// This process, the owner of the jobs it runs.
+    pub(super) me: ProcessId,
     /// Held while the state is written; `wait` takes it after seeing a job end, so that it returns only once
     /// the end is saved.
     pub(super) save_lock: Mutex<()>,
 }
 
-fn analysis(msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Analysis, msg)
-}
-
 impl JobManager {
-    /// A manager holding the jobs of `saved` (jobs that had not ended are marked CANCELLED: the process running
-    /// them exited), handing out ids from `saved.next_id`.
+    /// A manager holding the jobs of `saved` (jobs whose process no longer runs are marked CANCELLED), handing
+    /// out ids from `saved.next_id`.
     pub(crate) fn new(options: ManagerOptions, saved: SavedState, persistence: Option<Persistence>) -> JobManager {
         let mut jobs = Table::default();
         for mut j in saved.jobs {
-            if !j.state.is_done() {
-                j.state = JobState::Cancelled;
-                j.status = "CANCELLED".into();
-                j.error = Some("the process running the job exited before it finished".into());
-                j.finished_ms.get_or_insert(pack::now_ms());
+            let alive = persistence.is_some() && j.owner.as_ref().is_some_and(|p| p.liveness() != Liveness::Dead);
+            if !j.state.is_done() && !alive {
+                shared::close_orphan(&mut j);
             }
             jobs.records.insert(j.id, j);
         }
@@ -103,32 +98,43 @@ impl JobManager {
             threads: Mutex::new(Vec::new()),
             timer: Timer::default(),
             persistence,
+            me: ProcessId::current(),
             save_lock: Mutex::new(()),
         }
     }
 
-    /// A new id (repositories and jobs share the sequence).
-    pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+    /// A new id (repositories and jobs share the sequence, across the processes of one state directory).
+    ///
+    /// # Errors
+    /// The state file cannot be changed.
+    pub(crate) fn next_id(&self) -> Result<u64> {
+        match &self.persistence {
+            Some(p) => self.next_shared_id(&p.file),
+            None => Ok(self.next_id.fetch_add(1, Ordering::Relaxed)),
+        }
     }
 
     /// The job `id`.
     pub(crate) fn get(&self, id: u64) -> Option<JobInfo> {
+        self.refresh();
         self.jobs.lock().records.get(&id).cloned()
     }
 
     /// Every job, oldest first.
     pub(crate) fn all(&self) -> Vec<JobInfo> {
+        self.refresh();
         self.jobs.lock().records.values().cloned().collect()
     }
 
     /// The jobs `keep` selects, oldest first.
     pub(crate) fn select(&self, keep: impl Fn(&JobInfo) -> bool) -> Vec<JobInfo> {
+        self.refresh();
         self.jobs.lock().records.values().filter(|j| keep(j)).cloned().collect()
     }
 
     /// Whether a job that has not ended uses repository `name`.
     pub(crate) fn any_running_on(&self, name: &str) -> bool {
+        self.refresh();
         self.jobs.lock().records.values().any(|j| !j.state.is_done() && j.repository == name)
     }
 
@@ -154,15 +160,14 @@ impl JobManager {
         }
     }
 
-    /// Cancels job `id` if it is still running; returns whether it was.
+    /// Cancels job `id` if it is still running, here or in another process sharing the state directory;
+    /// returns whether it was.
     pub(crate) fn cancel(&self, id: u64) -> bool {
-        match self.cancels.lock().get(&id) {
-            Some(t) => {
-                t.cancel();
-                true
-            }
-            None => false,
+        if let Some(t) = self.cancels.lock().get(&id) {
+            t.cancel();
+            return true;
         }
+        self.cancel_elsewhere(id).unwrap_or(false)
     }
 
     /// Cancels every running job and waits until every job thread has ended.
@@ -182,47 +187,34 @@ impl JobManager {
     /// Doris's messages: a job of the same database is running; a backup of the same label into the same
     /// repository is running.
     fn admit(&self, mut job: JobInfo) -> Result<(u64, CancelToken)> {
-        let mut table = self.jobs.lock();
-        let Table { records: jobs, settling } = &mut *table;
-        if let Some(r) = jobs.values().find(|j| j.database == job.database && !j.state.is_done()) {
-            return Err(analysis(format!(
-                "Can only run one backup or restore job of a database at same time, current running: label = {}, jobId = {}",
-                r.label, r.id
-            )));
+        let mut lifetime = Duration::from_secs(job.timeout_secs);
+        if let Some(cap) = self.max_timeout {
+            lifetime = lifetime.min(cap);
         }
-        if job.kind == JobKind::Backup {
-            if let Some(r) = jobs.values().find(|j| {
-                j.kind == JobKind::Backup
-                    && !j.state.is_done()
-                    && j.repository == job.repository
-                    && j.label == job.label
-            }) {
-                return Err(analysis(format!(
-                    "Snapshot with name '{}' already exist in repository (job {})",
-                    r.label, r.id
-                )));
+        let id = match &self.persistence {
+            Some(p) => self.admit_shared(&p.file, job)?,
+            None => {
+                let mut table = self.jobs.lock();
+                let Table { records: jobs, settling } = &mut *table;
+                shared::check_admission(&jobs.values().collect::<Vec<_>>(), &job)?;
+                let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                job.id = id;
+                jobs.insert(id, job);
+                let mut kept: Vec<JobInfo> = std::mem::take(jobs).into_values().collect();
+                shared::prune_history(&mut kept, self.history, settling);
+                jobs.extend(kept.into_iter().map(|j| (j.id, j)));
+                id
             }
-        }
-        let id = self.next_id();
-        job.id = id;
-        jobs.insert(id, job);
-        // Keep the last `history` finished jobs per database.
-        let mut per_db: HashMap<String, Vec<u64>> = HashMap::new();
-        for j in jobs.values().filter(|j| j.state.is_done() && !settling.contains(&j.id)) {
-            per_db.entry(j.database.clone()).or_default().push(j.id);
-        }
-        for ids in per_db.values() {
-            for old in ids.iter().take(ids.len().saturating_sub(self.history)) {
-                jobs.remove(old);
-            }
-        }
+        };
         let token = CancelToken::new();
         self.cancels.lock().insert(id, token.clone());
+        self.watch_for_cancel(id, token.clone(), lifetime);
         Ok((id, token))
     }
 
     /// Forgets job `id`, admitted but never started (its start could not be saved).
     pub(crate) fn discard(&self, id: u64) {
+        self.forget_shared(id);
         self.jobs.lock().records.remove(&id);
         self.cancels.lock().remove(&id);
         self.changed.notify_all();
@@ -271,7 +263,7 @@ impl JobManager {
     /// Calls the observer with job `id`'s record, with no lock held.
     pub(super) fn notify_observer(&self, id: u64) {
         if let Some(observe) = &self.observer {
-            let job = self.get(id);
+            let job = self.jobs.lock().records.get(&id).cloned();
             if let Some(job) = job {
                 observe(&job);
             }
@@ -288,7 +280,7 @@ impl JobManager {
         }
     }
 
-    /// Saves the job table and the repositories beside it (nothing without a state directory).
+    /// Saves this process's jobs into the shared table (nothing without a state directory).
     ///
     /// # Errors
     /// The state file cannot be written.
@@ -298,12 +290,6 @@ impl JobManager {
     }
 
     pub(super) fn save_locked(&self) -> Result<()> {
-        let Some(p) = &self.persistence else { return Ok(()) };
-        let state = SavedState {
-            next_id: self.next_id.load(Ordering::Relaxed),
-            repositories: (p.repositories)(),
-            jobs: self.all(),
-        };
-        p.file.save(&state)
+        self.save_own()
     }
 }

@@ -6,12 +6,15 @@
 //!   shutdown, observers.
 //! - `runner.rs`: one thread per job, closing a job's record, the handle a job reports through.
 //! - `timer.rs`: one timer thread for every job's timeout.
-//! - `persist.rs`: the state file (load, save).
+//! - `persist.rs`: the state file, read and changed under a file lock.
+//! - `shared.rs`: one job table for every process sharing a state directory (ownership, orphans, CANCEL
+//!   across processes, admission on the shared table).
 
 mod manager;
 pub(crate) mod persist;
 mod record;
 mod runner;
+mod shared;
 mod timer;
 
 pub use manager::JobObserver;

@@ -116,6 +116,12 @@ pub struct JobInfo {
     /// What kind of error ended the job, when one did (not kept across restarts).
     #[serde(skip)]
     pub error_kind: Option<crate::ErrorKind>,
+    /// The process that runs (or ran) the job, where processes share a state directory.
+    #[serde(default)]
+    pub owner: Option<crate::store::ProcessId>,
+    /// Set by CANCEL from another process sharing the state directory; the owner cancels the job when it sees it.
+    #[serde(default)]
+    pub cancel_requested: bool,
     /// Failures that did not change the job's outcome: a tablet snapshot that could not be released after the
     /// snapshot was committed, a restore that could not be aborted, a job state that could not be saved.
     #[serde(default)]
@@ -148,6 +154,8 @@ impl JobInfo {
             timeout_secs,
             restore_properties: Vec::new(),
             error_kind: None,
+            owner: None,
+            cancel_requested: false,
             warnings: Vec::new(),
         }
     }

@@ -125,7 +125,12 @@ impl JobHandle {
 
     /// A progress sink that copies the packer's counters into the job's record.
     pub(crate) fn progress(&self) -> Arc<dyn Progress> {
-        Arc::new(JobProgress { manager: self.manager.clone(), id: self.id, last_observed: Mutex::new(None) })
+        Arc::new(JobProgress {
+            manager: self.manager.clone(),
+            id: self.id,
+            last_observed: Mutex::new(None),
+            last_saved: Mutex::new(Instant::now()),
+        })
     }
 }
 
@@ -134,11 +139,29 @@ struct JobProgress {
     manager: Arc<JobManager>,
     id: u64,
     last_observed: Mutex<Option<Instant>>,
+    last_saved: Mutex<Instant>,
 }
+
+/// How often a running job's progress is written to a shared state directory (for SHOW in other processes).
+const SAVE_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 impl Progress for JobProgress {
     fn update(&self, info: &ProgressInfo) {
         self.manager.update(self.id, |j| j.set_progress(info));
+        if self.manager.persistence.is_some() {
+            let due = {
+                let mut last = self.last_saved.lock();
+                let due = last.elapsed() >= SAVE_PROGRESS_EVERY;
+                if due {
+                    *last = Instant::now();
+                }
+                due
+            };
+            // A failed progress save is retried at the next one; the job's state changes are saved with errors.
+            if due {
+                let _ = self.manager.save();
+            }
+        }
         if self.manager.observer.is_some() {
             let due = {
                 let mut last = self.last_observed.lock();

@@ -16,13 +16,14 @@ use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use super::mmap::{FileBytes, map_range};
-use super::state::{load_known_chunks, now_ms, open_repository, timestamp_utc};
+use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{
     self, ChunkEntry, Compression, ContentHash, FileEntry, Index, IndexEntry, IndexPack, Manifest, PartitionEntry,
     TableEntry, TabletEntry, encode_pack_footer,
 };
 use crate::repo::{PutMode, PutOutcome, Repository};
+use crate::store;
 use crate::{Error, ErrorKind, Result};
 
 /// Files smaller than this are read with `read()`: mapping costs more than copying them.
@@ -90,7 +91,7 @@ struct Pipeline<'a> {
     upload_done: Condvar,
     max_uploading: usize,
     written: Mutex<Vec<IndexPack>>,
-    known: &'a HashMap<ContentHash, ContentHash>,
+    known: &'a KnownChunks,
     claimed: Mutex<HashSet<ContentHash>>,
     stats: Counters,
     control: &'a JobControl,
@@ -113,15 +114,24 @@ impl Packer {
         label: &str,
         control: &JobControl,
     ) -> Result<BackupSummary> {
-        let (manifest, mut summary) = self.backup_part(repo, source, label, control)?;
-        let manifest_key = format::manifest_key(label, &summary.timestamp);
-        let data = manifest.encode()?;
-        match repo.put(&manifest_key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the manifest"))? {
-            PutOutcome::Written => {}
-            PutOutcome::AlreadyExists => return Err(already_exists(label, &summary.timestamp)),
-        }
-        summary.bytes_uploaded += data.len() as u64;
-        Ok(summary)
+        store::with_shared_lock(repo, "backup", |lock| {
+            let Staged { manifest, mut summary, packs } = self.stage(repo, source, label, control)?;
+            // The commit re-check (docs/FORMAT.md, "Concurrency"): no collection runs from here to the commit,
+            // and everything the manifest needs is still there.
+            lock.gate()?;
+            store::check_objects(repo, &manifest.indexes, &packs)?;
+            let manifest_key = format::manifest_key(label, &summary.timestamp);
+            let data = manifest.encode()?;
+            match repo
+                .put(&manifest_key, &data, PutMode::CreateIfAbsent)
+                .map_err(|e| e.context("writing the manifest"))?
+            {
+                PutOutcome::Written => {}
+                PutOutcome::AlreadyExists => return Err(already_exists(label, &summary.timestamp)),
+            }
+            summary.bytes_uploaded += data.len() as u64;
+            Ok(summary)
+        })
     }
 
     /// Stores `source`'s data (packs and their index) in `repo` and returns the manifest that would commit it,
@@ -137,6 +147,13 @@ impl Packer {
         label: &str,
         control: &JobControl,
     ) -> Result<(Manifest, BackupSummary)> {
+        store::with_shared_lock(repo, "backup part", |_| {
+            self.stage(repo, source, label, control).map(|s| (s.manifest, s.summary))
+        })
+    }
+
+    /// Stores `source`'s data and returns the manifest that would commit it, with the packs it needs.
+    fn stage(&self, repo: &dyn Repository, source: &BackupSource, label: &str, control: &JobControl) -> Result<Staged> {
         open_repository(repo)?;
         let started = now_ms();
         let timestamp = control.timestamp.clone().unwrap_or_else(|| timestamp_utc(started));
@@ -149,7 +166,7 @@ impl Packer {
 
         // 1. The file tree, and the manifest skeleton that mirrors it.
         let (mut manifest, files) = walk(source, label, &timestamp, started, self.opts.chunk_size as u64)?;
-        let known = load_known_chunks(repo)?;
+        let mut known = load_known_chunks(repo)?;
         control.cancel.check()?;
 
         // 2. Work units.
@@ -185,7 +202,8 @@ impl Packer {
 
         // 3. The parallel pipeline.
         let mut claimed = HashSet::new();
-        for p in &known.orphans {
+        let orphans = std::mem::take(&mut known.orphans);
+        for p in &orphans {
             claimed.extend(p.chunks.iter().map(|c| c.hash));
         }
         let pipe = Pipeline {
@@ -196,7 +214,7 @@ impl Packer {
             upload_done: Condvar::new(),
             max_uploading: (self.opts.bytes_in_flight / self.opts.pack_size).saturating_sub(1).max(1),
             written: Mutex::new(Vec::new()),
-            known: &known.indexed,
+            known: &known,
             claimed: Mutex::new(claimed),
             stats: Counters::default(),
             control,
@@ -223,7 +241,8 @@ impl Packer {
 
         // 4. The index of this backup's packs (and of orphan packs it adopted).
         let mut new_packs = std::mem::take(&mut *pipe.written.lock());
-        new_packs.extend(known.orphans);
+        new_packs.extend(orphans);
+        let mut packs: HashMap<ContentHash, u64> = new_packs.iter().map(|p| (p.id, p.len)).collect();
         let mut bytes_uploaded = pipe.stats.bytes_stored.load(Ordering::Relaxed);
         let new_index = if new_packs.is_empty() {
             None
@@ -256,8 +275,11 @@ impl Packer {
                 crc =
                     if entry.chunks.is_empty() { raw_crc } else { crc32c::crc32c_combine(crc, raw_crc, len as usize) };
                 entry.chunks.push(hash);
-                match pipe.known.get(&hash) {
-                    Some(index) => indexes.insert(*index),
+                match pipe.known.locate(&hash) {
+                    Some((index, (pack, len))) => {
+                        packs.insert(pack, len);
+                        indexes.insert(index)
+                    }
                     None => indexes.insert(new_index.ok_or_else(|| {
                         Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned())
                     })?),
@@ -277,8 +299,16 @@ impl Packer {
             packs_written: s.objects.load(Ordering::Relaxed),
             bytes_uploaded,
         };
-        Ok((manifest, summary))
+        Ok(Staged { manifest, summary, packs })
     }
+}
+
+/// A backup's data, stored but not committed: the manifest that would commit it, and the packs (id, length)
+/// it needs.
+struct Staged {
+    manifest: Manifest,
+    summary: BackupSummary,
+    packs: HashMap<ContentHash, u64>,
 }
 
 fn already_exists(label: &str, timestamp: &str) -> Error {
@@ -335,7 +365,7 @@ impl Pipeline<'_> {
         let len = raw.len() as u64;
         self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);
         let done = ChunkDone { file, index, hash, raw_crc, len };
-        if self.known.contains_key(&hash) || !self.claimed.lock().insert(hash) {
+        if self.known.indexed.contains_key(&hash) || !self.claimed.lock().insert(hash) {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }

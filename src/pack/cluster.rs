@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::format::{self, Manifest, TableEntry};
 use crate::repo::{PutMode, PutOutcome, Repository, get};
+use crate::store;
 use crate::{Error, ErrorKind, Result};
 
 /// Prefix of part objects.
@@ -19,15 +20,21 @@ pub fn part_key(label: &str, timestamp: &str, node: &str) -> String {
 }
 
 /// Stores a node's share of a backup (from [`crate::pack::Packer::backup_part`]). Running the node again
-/// replaces its part.
+/// replaces its part. Under a shared lock, after checking that every index and pack the part needs exists.
 ///
 /// # Errors
-/// Repository errors.
+/// Repository errors; [`ErrorKind::NotFound`] when something the part needs is gone (run the node again).
 pub fn write_part(repo: &dyn Repository, node: &str, part: &Manifest) -> Result<()> {
     let key = part_key(&part.label, &part.timestamp, node);
     crate::pack::check_relative_path(&key)
         .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("node name {node:?} cannot name a part")))?;
-    repo.put(&key, &part.encode()?, PutMode::Overwrite).map(|_| ())
+    let data = part.encode()?;
+    store::with_shared_lock(repo, "backup part", |lock| {
+        // A part keeps its indexes from garbage collection: it may name only what is still there.
+        lock.gate()?;
+        store::check_manifest(repo, part)?;
+        repo.put(&key, &data, PutMode::Overwrite).map(|_| ())
+    })
 }
 
 /// The parts stored for snapshot `label` at `timestamp`, by node.
@@ -145,29 +152,33 @@ fn find_or_push<'a, T: Named>(items: &'a mut Vec<T>, name: &str, new: impl FnOnc
 /// [`ErrorKind::NotFound`] naming the nodes whose part is missing; [`ErrorKind::AlreadyExists`] when the
 /// snapshot exists; repository errors.
 pub fn commit_parts(repo: &dyn Repository, label: &str, timestamp: &str, nodes: &[String]) -> Result<Manifest> {
-    let parts = read_parts(repo, label, timestamp)?;
-    let missing: Vec<&String> = nodes.iter().filter(|n| !parts.iter().any(|(p, _)| p == *n)).collect();
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            format!("snapshot {label} {timestamp}: no part from node(s) {missing:?}"),
-        ));
-    }
-    let chosen: Vec<Manifest> = parts.iter().filter(|(n, _)| nodes.contains(n)).map(|(_, m)| m.clone()).collect();
-    let manifest = merge_parts(&chosen)?;
-    let key = format::manifest_key(label, timestamp);
-    match repo.put(&key, &manifest.encode()?, PutMode::CreateIfAbsent)? {
-        PutOutcome::Written => {}
-        PutOutcome::AlreadyExists => {
+    store::with_shared_lock(repo, "commit", |lock| {
+        let parts = read_parts(repo, label, timestamp)?;
+        let missing: Vec<&String> = nodes.iter().filter(|n| !parts.iter().any(|(p, _)| p == *n)).collect();
+        if !missing.is_empty() {
             return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("snapshot {label} with timestamp {timestamp} already exists"),
-            )
-            .with_object(key));
+                ErrorKind::NotFound,
+                format!("snapshot {label} {timestamp}: no part from node(s) {missing:?}"),
+            ));
         }
-    }
-    for (node, _) in &parts {
-        repo.delete(&part_key(label, timestamp, node))?;
-    }
-    Ok(manifest)
+        let chosen: Vec<Manifest> = parts.iter().filter(|(n, _)| nodes.contains(n)).map(|(_, m)| m.clone()).collect();
+        let manifest = merge_parts(&chosen)?;
+        lock.gate()?;
+        store::check_manifest(repo, &manifest)?;
+        let key = format::manifest_key(label, timestamp);
+        match repo.put(&key, &manifest.encode()?, PutMode::CreateIfAbsent)? {
+            PutOutcome::Written => {}
+            PutOutcome::AlreadyExists => {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("snapshot {label} with timestamp {timestamp} already exists"),
+                )
+                .with_object(key));
+            }
+        }
+        for (node, _) in &parts {
+            repo.delete(&part_key(label, timestamp, node))?;
+        }
+        Ok(manifest)
+    })
 }

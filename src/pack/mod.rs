@@ -24,10 +24,12 @@
 //! ```
 
 mod backup;
+mod check;
 pub mod cluster;
 #[allow(unsafe_code)]
 mod mmap;
 mod restore;
+mod safe_fs;
 mod state;
 mod verify;
 
@@ -37,9 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backup::BackupSummary;
 pub use restore::{RestoreSummary, TabletTarget};
-pub use state::{
-    GcSummary, SnapshotId, collect_garbage, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc,
-};
+pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
 pub use verify::{Problem, VerifyReport, check_restored_file};
 
 use crate::{Error, ErrorKind, Result};

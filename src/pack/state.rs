@@ -150,29 +150,46 @@ pub(crate) fn check_len(key: &str, data: &[u8], want: u64) -> Result<()> {
     }
 }
 
-/// What a backup needs to know of the repository: every chunk it already holds, and by which index.
+/// What a backup needs to know of the repository: every chunk it already holds, and where.
 pub(crate) struct KnownChunks {
-    /// chunk → the index object that locates it.
-    pub indexed: HashMap<ContentHash, ContentHash>,
+    /// chunk → (position in `indexes`, position in `packs`).
+    pub indexed: HashMap<ContentHash, (u32, u32)>,
+    /// The index objects, by position.
+    pub indexes: Vec<ContentHash>,
+    /// The packs those indexes list (id, length), by position.
+    pub packs: Vec<(ContentHash, u64)>,
     /// Packs that no index lists (left by an interrupted backup): their chunks are reused by the next backup,
     /// which lists them in its own index.
     pub orphans: Vec<IndexPack>,
 }
 
+impl KnownChunks {
+    /// The index that locates `chunk`, and the pack (id, length) that holds it.
+    pub(crate) fn locate(&self, chunk: &ContentHash) -> Option<(ContentHash, (ContentHash, u64))> {
+        let &(i, p) = self.indexed.get(chunk)?;
+        Some((*self.indexes.get(i as usize)?, *self.packs.get(p as usize)?))
+    }
+}
+
 pub(crate) fn load_known_chunks(repo: &dyn Repository) -> Result<KnownChunks> {
-    let mut indexed = HashMap::new();
+    let too_many = || Error::new(ErrorKind::InvalidArgument, "the repository lists over 2^32 indexes or packs");
+    let mut known =
+        KnownChunks { indexed: HashMap::new(), indexes: Vec::new(), packs: Vec::new(), orphans: Vec::new() };
     let mut indexed_packs = HashSet::new();
     for obj in repo.list(INDEX_PREFIX)? {
         let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
         let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
+        let i = u32::try_from(known.indexes.len()).map_err(|_| too_many())?;
+        known.indexes.push(id);
         for p in index.packs {
             indexed_packs.insert(p.id);
+            let n = u32::try_from(known.packs.len()).map_err(|_| too_many())?;
+            known.packs.push((p.id, p.len));
             for c in p.chunks {
-                indexed.insert(c.hash, id);
+                known.indexed.insert(c.hash, (i, n));
             }
         }
     }
-    let mut orphans = Vec::new();
     for obj in repo.list(PACKS_PREFIX)? {
         let Some(id) = format::pack_id_from_key(&obj.key) else { continue };
         if indexed_packs.contains(&id) {
@@ -180,10 +197,10 @@ pub(crate) fn load_known_chunks(repo: &dyn Repository) -> Result<KnownChunks> {
         }
         // A pack that cannot be read is left alone: its chunks are simply stored again.
         if let Ok(chunks) = read_pack_footer(repo, &id, obj.size) {
-            orphans.push(IndexPack { id, len: obj.size, chunks });
+            known.orphans.push(IndexPack { id, len: obj.size, chunks });
         }
     }
-    Ok(KnownChunks { indexed, orphans })
+    Ok(known)
 }
 
 /// Where each of `needed` lives, from the index objects `indexes`.
@@ -221,61 +238,4 @@ mod tests {
         assert_eq!(timestamp_utc(1_704_103_200_000), "2024-01-01-10-00-00");
         assert_eq!(timestamp_utc(951_782_400_000), "2000-02-29-00-00-00");
     }
-}
-
-/// What [`collect_garbage`] removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GcSummary {
-    /// Index objects removed.
-    pub indexes: u64,
-    /// Packs removed.
-    pub packs: u64,
-    /// Bytes freed.
-    pub bytes: u64,
-}
-
-/// Removes the index objects no snapshot needs and the packs only they (or no index at all) list.
-///
-/// An index a snapshot lists is kept whole, with all its packs. Packs that no index lists (left by an
-/// interrupted backup) are removed too: **call this only when no backup is writing to `repo`.**
-///
-/// # Errors
-/// Repository errors; a manifest that cannot be read stops the collection (nothing it might need is removed).
-pub fn collect_garbage(repo: &dyn Repository) -> Result<GcSummary> {
-    let mut keep_indexes = HashSet::new();
-    for s in list_snapshots(repo)? {
-        keep_indexes.extend(load_manifest(repo, &s.label, &s.timestamp)?.indexes);
-    }
-    // Parts of a backup several nodes are still running are kept, with everything they need.
-    for obj in repo.list(super::cluster::PARTS_PREFIX)? {
-        keep_indexes.extend(Manifest::decode(&obj.key, &get(repo, &obj.key)?)?.indexes);
-    }
-    let mut keep_packs = HashSet::new();
-    let mut doomed_indexes = Vec::new();
-    for obj in repo.list(INDEX_PREFIX)? {
-        let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
-        if keep_indexes.contains(&id) {
-            let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
-            keep_packs.extend(index.packs.iter().map(|p| p.id));
-        } else {
-            doomed_indexes.push(obj);
-        }
-    }
-    let mut summary = GcSummary::default();
-    for obj in doomed_indexes {
-        repo.delete(&obj.key)?;
-        summary.indexes += 1;
-        summary.bytes += obj.size;
-    }
-    for obj in repo.list(PACKS_PREFIX)? {
-        match format::pack_id_from_key(&obj.key) {
-            Some(id) if !keep_packs.contains(&id) => {
-                repo.delete(&obj.key)?;
-                summary.packs += 1;
-                summary.bytes += obj.size;
-            }
-            _ => {}
-        }
-    }
-    Ok(summary)
 }

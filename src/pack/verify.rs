@@ -6,11 +6,11 @@ use std::fmt;
 use rayon::prelude::*;
 
 use super::Packer;
-use super::restore::decode_chunk;
-use super::state::{check_len, load_locations, read_pack_footer};
-use crate::Result;
+use super::check::{ChunkPlan, Location, PlannedFile, check_file_crcs, plan_chunks, read_chunks};
+use super::state::{load_locations, read_pack_footer};
 use crate::format::{self, ChunkEntry, ContentHash, Manifest};
 use crate::repo::Repository;
+use crate::{Error, ErrorKind, Result};
 
 /// One problem found by [`Packer::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,83 +63,179 @@ impl VerifyReport {
 
 const MAX_FILES_NAMED: usize = 3;
 
+/// What one read found: bytes read, the crc32c of each chunk read whole, the problems.
+type ReadOutcome = (u64, Vec<(usize, u32)>, Vec<Problem>);
+
+/// The problem an error describes; a message that starts by naming its object ("index K: …") says it once.
+fn problem_of(e: &Error, chunk: Option<ContentHash>, files: Vec<String>) -> Problem {
+    let object = e.object().unwrap_or("repository").to_owned();
+    let named = format!("{object}: ");
+    let message = match e.message().find(&named) {
+        Some(at) if !e.message()[..at].contains(':') => &e.message()[at + named.len()..],
+        _ => e.message(),
+    };
+    Problem { object, chunk, files, message: message.to_owned() }
+}
+
 impl Packer {
-    /// Checks `manifests` against `repo`: every referenced chunk is in an index, every pack exists and is long
-    /// enough; unless `quick`, every chunk is read and its crc32c and content hash checked, and every file's
-    /// whole-content crc32c. Problems are collected, not returned as errors.
+    /// Checks `manifests` against `repo` with the checks a restore makes, so that verify finds what a restore
+    /// would refuse or get wrong: each manifest's consistency ([`Manifest::check`]), its indexes' ([`Index`]
+    /// decoding), every referenced chunk located with a raw length that fits its file, no two located chunks
+    /// overlapping, every pack present and long enough. Unless `quick`, also every pack's footer lists the
+    /// chunks the indexes locate in it, every chunk is read in bounded ranged reads and its crc32c and content
+    /// hash checked, and every file's whole-content crc32c. Problems are collected, not returned as errors.
+    ///
+    /// [`Index`]: crate::format::Index
     ///
     /// # Errors
-    /// Only when the repository cannot be read at all (listing or an index fails).
+    /// None today: every failure, even a repository that cannot be read, is a [`Problem`] naming its object.
     pub fn verify(&self, repo: &dyn Repository, manifests: &[Manifest], quick: bool) -> Result<VerifyReport> {
         let mut report = VerifyReport { snapshots: manifests.len() as u64, ..VerifyReport::default() };
-        // Who needs each chunk.
-        let mut users: HashMap<ContentHash, Vec<String>> = HashMap::new();
-        let mut indexes = HashSet::new();
-        for m in manifests {
-            indexes.extend(m.indexes.iter().copied());
+        let mut files = Vec::new();
+        let mut manifest_of = Vec::new();
+        let mut sound = Vec::new();
+        for (mi, m) in manifests.iter().enumerate() {
+            let key = format::manifest_key(&m.label, &m.timestamp);
+            if let Err(e) = m.check(&key) {
+                report.problems.push(problem_of(&e, None, Vec::new()));
+                continue;
+            }
+            sound.push(mi);
             for (t, _, _, tablet, f) in m.files() {
-                for c in &f.chunks {
-                    let u = users.entry(*c).or_default();
-                    if u.len() < MAX_FILES_NAMED {
-                        u.push(format!(
-                            "{}/{}: {}.{} tablet {} file {}",
-                            m.label, m.timestamp, m.database, t.name, tablet.id, f.path
-                        ));
-                    }
+                files.push(PlannedFile {
+                    entry: f,
+                    chunk_size: m.chunk_size,
+                    manifest: key.clone(),
+                    label: format!(
+                        "{}/{}: {}.{} tablet {} file {}",
+                        m.label, m.timestamp, m.database, t.name, tablet.id, f.path
+                    ),
+                });
+                manifest_of.push(mi);
+            }
+        }
+        // Each manifest locates its chunks through its own indexes, in its order, as a restore does.
+        let needed: HashSet<ContentHash> = files.iter().flat_map(|f| f.entry.chunks.iter().copied()).collect();
+        let mut loaded: HashMap<ContentHash, Option<HashMap<ContentHash, Location>>> = HashMap::new();
+        for &mi in &sound {
+            for id in &manifests[mi].indexes {
+                if loaded.contains_key(id) {
+                    continue;
                 }
+                match load_locations(repo, std::slice::from_ref(id), &needed) {
+                    Ok(l) => loaded.insert(*id, Some(l)),
+                    Err(e) => {
+                        let e = if e.object().is_some() { e } else { e.with_object(format::index_key(id)) };
+                        report.problems.push(problem_of(&e, None, Vec::new()));
+                        loaded.insert(*id, None)
+                    }
+                };
             }
         }
-        let needed: HashSet<ContentHash> = users.keys().copied().collect();
-        let indexes: Vec<ContentHash> = indexes.into_iter().collect();
-        let mut locations = HashMap::new();
-        for id in &indexes {
-            match load_locations(repo, std::slice::from_ref(id), &needed) {
-                Ok(l) => locations.extend(l),
-                Err(e) => report.problems.push(Problem {
-                    object: format::index_key(id),
-                    chunk: None,
-                    files: Vec::new(),
-                    message: e.to_string(),
-                }),
-            }
-        }
-        let mut by_pack: BTreeMap<ContentHash, Vec<ChunkEntry>> = BTreeMap::new();
-        for (hash, files) in &users {
-            match locations.get(hash) {
-                Some((pack, entry)) => by_pack.entry(*pack).or_default().push(*entry),
-                None => report.problems.push(Problem {
-                    object: "index".into(),
-                    chunk: Some(*hash),
-                    files: files.clone(),
-                    message: "no index of the snapshot locates this chunk".into(),
-                }),
-            }
+        let locate = |fi: usize, h: &ContentHash| {
+            manifests[manifest_of[fi]].indexes.iter().find_map(|id| loaded.get(id)?.as_ref()?.get(h).copied())
+        };
+        let (plan, problems) = plan_chunks(&files, &locate);
+        let files_of = |slot: usize| {
+            let mut names: Vec<String> = plan.slots[slot].uses.iter().map(|u| files[u.file].label.clone()).collect();
+            names.sort();
+            names.dedup();
+            names.truncate(MAX_FILES_NAMED);
+            names
+        };
+        report.problems.extend(problems.iter().map(|e| problem_of(e, None, Vec::new())));
+
+        // Packs: present, long enough, and (unless quick) their footers agree with the indexes.
+        let mut by_pack: BTreeMap<ContentHash, Vec<usize>> = BTreeMap::new();
+        for (i, s) in plan.slots.iter().enumerate() {
+            by_pack.entry(s.pack).or_default().push(i);
         }
         report.packs = by_pack.len() as u64;
-        let results: Vec<(u64, u64, Vec<Problem>)> = self.pool.install(|| {
-            by_pack.par_iter().map(|(pack, entries)| check_pack(repo, pack, entries, &users, quick)).collect()
+        let pack_results: Vec<(ContentHash, Vec<Problem>)> = self.pool.install(|| {
+            by_pack
+                .par_iter()
+                .map(|(pack, slots)| (*pack, check_pack(repo, pack, &plan, slots, &files_of, quick)))
+                .collect()
         });
-        for (chunks, bytes, problems) in results {
-            report.chunks += chunks;
-            report.bytes_read += bytes;
+        let mut bad_packs = HashSet::new();
+        for (pack, problems) in pack_results {
+            if problems.iter().any(|p| p.chunk.is_none()) {
+                bad_packs.insert(pack);
+            }
             report.problems.extend(problems);
         }
-        report.problems.sort_by(|a, b| (&a.object, a.chunk).cmp(&(&b.object, b.chunk)));
+        if quick {
+            report.chunks = plan.slots.len() as u64;
+        } else {
+            // Chunks: the reads a restore makes, each chunk checked, then every file's crc32c.
+            let results: Vec<ReadOutcome> = self.pool.install(|| {
+                plan.reads
+                    .par_iter()
+                    .filter(|r| !bad_packs.contains(&r.pack))
+                    .map_init(zstd::bulk::Decompressor::new, |dctx, read| {
+                        let mut crcs = Vec::new();
+                        let mut problems = Vec::new();
+                        let Ok(dctx) = dctx.as_mut() else {
+                            let e = Error::new(ErrorKind::Io, "cannot start zstd");
+                            return (0, crcs, vec![problem_of(&e, None, Vec::new())]);
+                        };
+                        let result = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
+                            match raw {
+                                Ok(raw) => crcs.push((slot, crc32c::crc32c(&raw))),
+                                Err(e) => {
+                                    let msg = e.message().rsplit_once(": ").map_or(e.message(), |(_, m)| m);
+                                    let e = Error::new(e.kind(), msg).with_object(e.object().unwrap_or_default());
+                                    problems.push(problem_of(&e, Some(plan.slots[slot].entry.hash), files_of(slot)));
+                                }
+                            }
+                            Ok(())
+                        });
+                        match result {
+                            Ok(bytes) => (bytes, crcs, problems),
+                            Err(e) => {
+                                let mut names: Vec<String> = read.slots.iter().flat_map(|&s| files_of(s)).collect();
+                                names.sort();
+                                names.dedup();
+                                names.truncate(MAX_FILES_NAMED);
+                                let e = e.context("cannot read");
+                                (0, Vec::new(), vec![problem_of(&e, None, names)])
+                            }
+                        }
+                    })
+                    .collect()
+            });
+            let mut chunk_crc: Vec<Option<u32>> = vec![None; plan.slots.len()];
+            for (bytes, crcs, problems) in results {
+                report.bytes_read += bytes;
+                report.chunks += crcs.len() as u64;
+                for (slot, crc) in crcs {
+                    chunk_crc[slot] = Some(crc);
+                }
+                report.problems.extend(problems);
+            }
+            for e in check_file_crcs(&files, &plan, &chunk_crc) {
+                report.problems.push(problem_of(&e, None, Vec::new()));
+            }
+        }
+        report.problems.sort_by(|a, b| (&a.object, a.chunk, &a.message).cmp(&(&b.object, b.chunk, &b.message)));
+        report.problems.dedup();
         Ok(report)
     }
 }
 
+/// The pack-level problems of `pack`: missing, shorter than its chunks reach, or (unless `quick`) a footer
+/// that cannot be read or does not list a chunk the indexes locate in it.
 fn check_pack(
     repo: &dyn Repository,
     pack: &ContentHash,
-    entries: &[ChunkEntry],
-    users: &HashMap<ContentHash, Vec<String>>,
+    plan: &ChunkPlan,
+    slots: &[usize],
+    files_of: &(dyn Fn(usize) -> Vec<String> + Sync),
     quick: bool,
-) -> (u64, u64, Vec<Problem>) {
+) -> Vec<Problem> {
     let key = format::pack_key(pack);
-    let files_of = |h: &ContentHash| users.get(h).cloned().unwrap_or_default();
     let all_files = || {
-        let mut f: Vec<String> = entries.iter().flat_map(|e| files_of(&e.hash)).collect();
+        let mut f: Vec<String> = slots.iter().flat_map(|&s| files_of(s)).collect();
         f.sort();
         f.dedup();
         f.truncate(MAX_FILES_NAMED);
@@ -153,57 +249,34 @@ fn check_pack(
     };
     let size = match repo.size(&key) {
         Ok(Some(s)) => s,
-        Ok(None) => return (0, 0, vec![problem(None, all_files(), "pack is missing".into())]),
-        Err(e) => return (0, 0, vec![problem(None, all_files(), format!("cannot read: {e}"))]),
+        Ok(None) => return vec![problem(None, all_files(), "pack is missing".into())],
+        Err(e) => return vec![problem(None, all_files(), format!("cannot read: {e}"))],
     };
-    let end = entries.iter().map(|e| e.offset + u64::from(e.stored_len)).max().unwrap_or(0);
+    let end = slots.iter().map(|&s| &plan.slots[s].entry).map(|e| e.offset + u64::from(e.stored_len)).max();
+    let end = end.unwrap_or(0);
     if size < end {
-        return (
-            0,
-            0,
-            vec![problem(None, all_files(), format!("pack is truncated: {size} bytes, chunks reach {end}"))],
-        );
+        return vec![problem(None, all_files(), format!("pack is truncated: {size} bytes, chunks reach {end}"))];
     }
     if quick {
-        return (entries.len() as u64, 0, Vec::new());
+        return Vec::new();
     }
-    let mut problems = Vec::new();
     match read_pack_footer(repo, pack, size) {
         Ok(footer) => {
-            let in_footer: HashSet<(ContentHash, u64)> = footer.iter().map(|e| (e.hash, e.offset)).collect();
-            for e in entries.iter().filter(|e| !in_footer.contains(&(e.hash, e.offset))) {
-                problems.push(problem(
-                    Some(e.hash),
-                    files_of(&e.hash),
-                    "the pack's footer does not list this chunk".into(),
-                ));
-            }
+            let in_footer: HashSet<ChunkEntry> = footer.into_iter().collect();
+            slots
+                .iter()
+                .filter(|&&s| !in_footer.contains(&plan.slots[s].entry))
+                .map(|&s| {
+                    problem(
+                        Some(plan.slots[s].entry.hash),
+                        files_of(s),
+                        "the pack's footer does not list this chunk as the index does".into(),
+                    )
+                })
+                .collect()
         }
-        Err(e) => problems.push(problem(None, all_files(), format!("footer: {e}"))),
+        Err(e) => vec![problem(None, all_files(), format!("footer: {e}"))],
     }
-    let data = match repo.get_range(&key, 0, Some(end)).and_then(|d| check_len(&key, &d, end).map(|()| d)) {
-        Ok(d) => d,
-        Err(e) => {
-            problems.push(problem(None, all_files(), format!("cannot read: {e}")));
-            return (0, 0, problems);
-        }
-    };
-    let mut dctx = match zstd::bulk::Decompressor::new() {
-        Ok(d) => d,
-        Err(e) => {
-            problems.push(problem(None, Vec::new(), format!("cannot start zstd: {e}")));
-            return (0, 0, problems);
-        }
-    };
-    for e in entries {
-        let at = usize::try_from(e.offset).unwrap_or(usize::MAX);
-        let stored = &data[at..at + e.stored_len as usize];
-        if let Err(err) = decode_chunk(&key, e, stored, &mut dctx) {
-            let msg = err.message().rsplit_once(": ").map_or(err.message(), |(_, m)| m).to_owned();
-            problems.push(problem(Some(e.hash), files_of(&e.hash), msg));
-        }
-    }
-    (entries.len() as u64, data.len() as u64, problems)
 }
 
 /// Whether a restored file has the size and whole-content crc32c its manifest entry records: how a host
@@ -212,6 +285,16 @@ fn check_pack(
 /// # Errors
 /// When the file cannot be read.
 pub fn check_restored_file(path: &std::path::Path, entry: &crate::format::FileEntry) -> std::io::Result<bool> {
-    let data = std::fs::read(path)?;
-    Ok(data.len() as u64 == entry.size && crc32c::crc32c(&data) == entry.crc32c)
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut len, mut crc) = (0u64, 0u32);
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(len == entry.size && crc == entry.crc32c);
+        }
+        len += n as u64;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+    }
 }

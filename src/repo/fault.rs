@@ -43,12 +43,20 @@ pub struct Fault<R> {
     plan: Mutex<FaultPlan>,
     counts: [AtomicU64; 5],
     matching: Mutex<std::collections::HashMap<(Op, String), u64>>,
+    /// Calls by operation and first key component (`packs/`, `locks/`, `config`, …).
+    by_area: Mutex<std::collections::HashMap<(Op, String), u64>>,
 }
 
 impl<R: Repository> Fault<R> {
     /// Wraps `inner` with `plan`.
     pub fn new(inner: R, plan: FaultPlan) -> Fault<R> {
-        Fault { inner, plan: Mutex::new(plan), counts: Default::default(), matching: Mutex::default() }
+        Fault {
+            inner,
+            plan: Mutex::new(plan),
+            counts: Default::default(),
+            matching: Mutex::default(),
+            by_area: Mutex::default(),
+        }
     }
 
     /// Replaces the plan (counts keep running).
@@ -62,6 +70,12 @@ impl<R: Repository> Fault<R> {
         self.counts[op as usize].load(Ordering::Relaxed)
     }
 
+    /// How many calls of `op` were made on keys (or listing prefixes) whose first component is `area`
+    /// (`"locks/"`, `"packs/"`, `"config"`).
+    pub fn calls_to(&self, op: Op, area: &str) -> u64 {
+        self.by_area.lock().get(&(op, area.to_owned())).copied().unwrap_or(0)
+    }
+
     /// The wrapped repository.
     pub fn inner(&self) -> &R {
         &self.inner
@@ -69,6 +83,8 @@ impl<R: Repository> Fault<R> {
 
     fn check(&self, op: Op, key: &str) -> Result<()> {
         self.counts[op as usize].fetch_add(1, Ordering::Relaxed);
+        let area = key.find('/').map_or(key, |i| &key[..=i]);
+        *self.by_area.lock().entry((op, area.to_owned())).or_insert(0) += 1;
         let plan = self.plan.lock().clone();
         for (o, prefix, n, transient) in &plan.fail_nth {
             if *o == op && key.starts_with(prefix.as_str()) {
@@ -114,10 +130,10 @@ impl<R: Repository> Repository for Fault<R> {
             v.pop();
         }
         for (p, at) in &plan.corrupt_reads {
-            if key.starts_with(p.as_str()) {
-                if let Some(b) = v.get_mut(*at) {
-                    *b ^= 0x01;
-                }
+            if key.starts_with(p.as_str())
+                && let Some(b) = v.get_mut(*at)
+            {
+                *b ^= 0x01;
             }
         }
         Ok(v)
@@ -136,5 +152,8 @@ impl<R: Repository> Repository for Fault<R> {
     }
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        self.inner.remove_leftovers(dry_run)
     }
 }

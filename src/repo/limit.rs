@@ -112,6 +112,9 @@ impl<R: Repository> Repository for Limit<R> {
     fn describe(&self) -> String {
         self.inner.describe()
     }
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        self.inner.remove_leftovers(dry_run)
+    }
 }
 
 #[cfg(test)]

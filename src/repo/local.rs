@@ -126,14 +126,25 @@ impl Repository for LocalRepository {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
             };
+            // Other processes write and delete while this lists: an entry that vanished meanwhile is simply not
+            // listed (it was deleted after the listing began).
+            let vanished = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
             for entry in entries {
-                let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+                };
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else { continue };
                 if name.starts_with(TMP_PREFIX) {
                     continue;
                 }
-                let ft = entry.file_type().map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+                let ft = match entry.file_type() {
+                    Ok(ft) => ft,
+                    Err(e) if vanished(&e) => continue,
+                    Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+                };
                 let path = entry.path();
                 let Ok(rel) = path.strip_prefix(&self.root) else { continue };
                 let key: String = rel.to_string_lossy().into_owned();
@@ -142,7 +153,11 @@ impl Repository for LocalRepository {
                         stack.push(path);
                     }
                 } else if ft.is_file() && key.starts_with(prefix) {
-                    let size = entry.metadata().map_err(|e| Error::io(format!("listing {key}"), e))?.len();
+                    let size = match entry.metadata() {
+                        Ok(m) => m.len(),
+                        Err(e) if vanished(&e) => continue,
+                        Err(e) => return Err(Error::io(format!("listing {key}"), e)),
+                    };
                     out.push(ObjectInfo { key, size });
                 }
             }
@@ -161,6 +176,35 @@ impl Repository for LocalRepository {
 
     fn describe(&self) -> String {
         format!("file://{}", self.root.display())
+    }
+
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        let (mut n, mut bytes) = (0, 0);
+        let mut stack = vec![self.root.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+            };
+            for entry in entries.flatten() {
+                let Ok(ft) = entry.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(entry.path());
+                } else if ft.is_file() && entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                    bytes += entry.metadata().map_or(0, |m| m.len());
+                    n += 1;
+                    if !dry_run {
+                        match fs::remove_file(entry.path()) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(Error::io(format!("removing {}", entry.path().display()), e)),
+                        }
+                    }
+                }
+            }
+        }
+        Ok((n, bytes))
     }
 }
 
@@ -190,5 +234,10 @@ mod tests {
         r.delete("b").unwrap();
         assert_eq!(r.size("b").unwrap(), None);
         assert!(r.put("../escape", b"x", PutMode::Overwrite).is_err());
+        // A temporary file a dead writer left: counted by a dry run, removed by a real one, never listed.
+        assert_eq!(r.remove_leftovers(true).unwrap(), (1, 7));
+        assert_eq!(r.remove_leftovers(false).unwrap(), (1, 7));
+        assert_eq!(r.remove_leftovers(false).unwrap(), (0, 0));
+        assert!(!dir.path().join("repo/a/.tmp-x-1-1").exists());
     }
 }

@@ -112,6 +112,18 @@ pub trait Repository: Send + Sync {
 
     /// A description for messages (`file:///backups/repo1`), never including secrets.
     fn describe(&self) -> String;
+
+    /// Removes (or, with `dry_run`, only counts) what unfinished writes of processes that died left behind and
+    /// no listing shows: a local repository's temporary files. Returns their number and bytes. Only a garbage
+    /// collection calls it, holding the exclusive lock while no other lock is live, so no write is under way.
+    /// The default, for stores where an unfinished write leaves nothing, does nothing.
+    ///
+    /// # Errors
+    /// I/O or service errors.
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        let _ = dry_run;
+        Ok((0, 0))
+    }
 }
 
 impl<R: Repository + ?Sized> Repository for std::sync::Arc<R> {
@@ -135,6 +147,9 @@ impl<R: Repository + ?Sized> Repository for std::sync::Arc<R> {
     }
     fn describe(&self) -> String {
         (**self).describe()
+    }
+    fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
+        (**self).remove_leftovers(dry_run)
     }
 }
 

@@ -431,14 +431,14 @@ impl Repository for S3Repository {
         let (status, body) = Self::read_body(resp, "get", key)?;
         match status {
             200 | 206 => {
-                if let Some(n) = len {
-                    if body.len() as u64 != n {
-                        return Err(Error::new(
-                            ErrorKind::Repository,
-                            format!("S3 get {key}: short read ({} of {n} bytes)", body.len()),
-                        )
-                        .with_object(key));
-                    }
+                if let Some(n) = len
+                    && body.len() as u64 != n
+                {
+                    return Err(Error::new(
+                        ErrorKind::Repository,
+                        format!("S3 get {key}: short read ({} of {n} bytes)", body.len()),
+                    )
+                    .with_object(key));
                 }
                 Ok(body)
             }

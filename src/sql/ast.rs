@@ -264,7 +264,7 @@ pub struct Cancel {
 /// `DROP SNAPSHOT label FROM repo [WHERE TIMESTAMP = '…']`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DropSnapshot {
-    /// The snapshot's label (a database part is allowed and ignored by the repository, which keys by label).
+    /// The snapshot's label; a database part drops only a snapshot of that database.
     pub label: LabelName,
     /// The repository.
     pub repository: String,

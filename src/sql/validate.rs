@@ -163,10 +163,11 @@ pub fn snapshot_filter(filter: &Option<Filter>) -> Result<SnapshotFilter> {
     if out.snapshot.is_none() {
         return Err(AnalysisError::new(MSG));
     }
-    if let Some(t) = &out.snapshot_type {
-        if !t.eq_ignore_ascii_case("remote") && !t.eq_ignore_ascii_case("local") {
-            return Err(AnalysisError::new(MSG));
-        }
+    if let Some(t) = &out.snapshot_type
+        && !t.eq_ignore_ascii_case("remote")
+        && !t.eq_ignore_ascii_case("local")
+    {
+        return Err(AnalysisError::new(MSG));
     }
     Ok(out)
 }
@@ -380,15 +381,17 @@ fn backup(s: &Backup) -> Result<()> {
     common(&s.label, &s.tables, true)?;
     let p = &s.properties;
     timeout_secs(p)?;
-    if let Some(v) = p.get("type") {
-        if !v.eq_ignore_ascii_case("full") && !v.eq_ignore_ascii_case("incremental") {
-            return Err(AnalysisError::new(format!("Invalid backup job type: {v}")));
-        }
+    if let Some(v) = p.get("type")
+        && !v.eq_ignore_ascii_case("full")
+        && !v.eq_ignore_ascii_case("incremental")
+    {
+        return Err(AnalysisError::new(format!("Invalid backup job type: {v}")));
     }
-    if let Some(v) = p.get("content") {
-        if !v.eq_ignore_ascii_case("all") && !v.eq_ignore_ascii_case("metadata_only") {
-            return Err(AnalysisError::new(format!("Invalid backup job content:{v}")));
-        }
+    if let Some(v) = p.get("content")
+        && !v.eq_ignore_ascii_case("all")
+        && !v.eq_ignore_ascii_case("metadata_only")
+    {
+        return Err(AnalysisError::new(format!("Invalid backup job content:{v}")));
     }
     let global: &[&str] = if s.global { GLOBAL_BACKUP_BOOLEANS } else { &[] };
     for key in global {
@@ -408,29 +411,29 @@ fn restore(s: &Restore) -> Result<()> {
     for key in RESTORE_BOOLEANS.iter().chain(global) {
         check_bool(p, key)?;
     }
-    if let Some(v) = p.get("replication_num") {
-        if !v.trim().parse::<u16>().is_ok_and(|n| n > 0) {
-            return Err(AnalysisError::new(format!("Invalid replication_num value: {v}")));
-        }
+    if let Some(v) = p.get("replication_num")
+        && !v.trim().parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err(AnalysisError::new(format!("Invalid replication_num value: {v}")));
     }
-    if let Some(v) = p.get("meta_version") {
-        if v.trim().parse::<i32>().is_err() {
-            return Err(AnalysisError::new(format!("Invalid meta version format: {v}")));
-        }
+    if let Some(v) = p.get("meta_version")
+        && v.trim().parse::<i32>().is_err()
+    {
+        return Err(AnalysisError::new(format!("Invalid meta version format: {v}")));
     }
-    if let Some(v) = p.get("storage_medium") {
-        if !["hdd", "ssd", "same_with_upstream"].iter().any(|m| m.eq_ignore_ascii_case(v)) {
-            return Err(AnalysisError::new(format!(
-                "Invalid storage_medium value: {v}. Must be 'hdd', 'ssd' or 'same_with_upstream'"
-            )));
-        }
+    if let Some(v) = p.get("storage_medium")
+        && !["hdd", "ssd", "same_with_upstream"].iter().any(|m| m.eq_ignore_ascii_case(v))
+    {
+        return Err(AnalysisError::new(format!(
+            "Invalid storage_medium value: {v}. Must be 'hdd', 'ssd' or 'same_with_upstream'"
+        )));
     }
-    if let Some(v) = p.get("medium_allocation_mode") {
-        if !["strict", "adaptive"].iter().any(|m| m.eq_ignore_ascii_case(v)) {
-            return Err(AnalysisError::new(format!(
-                "Invalid medium_allocation_mode value: {v}. Must be 'strict' or 'adaptive'"
-            )));
-        }
+    if let Some(v) = p.get("medium_allocation_mode")
+        && !["strict", "adaptive"].iter().any(|m| m.eq_ignore_ascii_case(v))
+    {
+        return Err(AnalysisError::new(format!(
+            "Invalid medium_allocation_mode value: {v}. Must be 'strict' or 'adaptive'"
+        )));
     }
     if p.get("backup_timestamp").is_none() {
         return Err(AnalysisError::new("Missing backup_timestamp property"));

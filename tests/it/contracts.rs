@@ -222,6 +222,7 @@ fn state_save_failures_are_returned_or_reported() {
     engine.attach_repository("gated", gated.clone(), false).unwrap();
 
     // A job whose start cannot be saved does not start, and does not hold its database.
+    let _ = std::fs::remove_dir_all(&state); // made when the repository's id was taken from the shared sequence
     std::fs::write(&state, b"not a directory").unwrap();
     let err = one(&engine, &root(), "BACKUP SNAPSHOT s1 TO gated").unwrap_err();
     assert!(err.message().contains("state"), "{err}");

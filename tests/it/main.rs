@@ -3,11 +3,16 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
 mod cli;
+mod concurrency;
 mod contracts;
 mod corpus;
+mod crash;
+mod decoders;
 mod engine;
 mod fuzz;
+mod hostile;
 mod pack;
 mod s3;
+mod shared_state;
 mod sql;
 mod util;

@@ -112,6 +112,7 @@ PROTOTYPES = {
     "tabsnap_result_free": ([POINTER(tabsnap_result)], None),
     "tabsnap_engine_backup_part": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, c_char_p, c_char_p, POINTER(tabsnap_tablet_ref), POINTER(c_char_p), c_size_t, E], status),
     "tabsnap_engine_commit_parts": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, POINTER(c_char_p), c_size_t, E], status),
+    "tabsnap_engine_collect_garbage": ([POINTER(tabsnap_engine), c_char_p, c_bool, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_bool), E], status),
     "tabsnap_cb_error_set": ([POINTER(tabsnap_cb_error), c_char_p], None),
     "tabsnap_list_sink_add": ([POINTER(tabsnap_list_sink), c_char_p, c_uint64], status),
     # Host callback tables are for C/C++ hosts; Python hosts use the directory host or attach repositories.

@@ -347,5 +347,16 @@ class Engine(Managed):
         arr = (ctypes.c_char_p * max(len(nodes), 1))(*[_enc(n) for n in nodes])
         _check(lib.tabsnap_engine_commit_parts, self.ptr, _enc(repository), _enc(label), _enc(timestamp), arr, len(nodes))
 
+    def collect_garbage(self, repository, dry_run=False):
+        """Removes what no snapshot of `repository` needs, under its exclusive lock.
+
+        Returns a dict: ``objects`` and ``bytes`` removed (or that would be, with ``dry_run``), and ``busy``:
+        True when another job or process used the repository and nothing was removed.
+        """
+        objects, nbytes, busy = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_bool()
+        _check(lib.tabsnap_engine_collect_garbage, self.ptr, _enc(repository), bool(dry_run), ctypes.byref(objects),
+               ctypes.byref(nbytes), ctypes.byref(busy))
+        return {"objects": objects.value, "bytes": nbytes.value, "busy": busy.value}
+
     def close(self):
         super().close()

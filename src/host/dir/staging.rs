@@ -1,0 +1,262 @@
+//! The directory host's restore staging and its crash-safe commit.
+//!
+//! A restore job stages its tablets under `DATA/<db>/.restore-<job>-<random>/`, a directory it creates itself
+//! (mode 0700, never through an existing name) and holds an exclusive `flock` on (`.lock` inside it) for as long
+//! as the job lives. Committing a table:
+//! - a table that does not exist yet is renamed into place whole: one `rename`, atomic;
+//! - a table that exists gets a journal first (`commit-<table>.json` in the staging directory: the partitions
+//!   to move, written to a temporary name, synced and renamed), then each partition is moved into place, the
+//!   partition it replaces moved into the staging directory, and finally the journal and the staging remains
+//!   are removed. The journal is the commit point: a crash before it leaves the table as it was, a crash after
+//!   it is rolled forward by the next start.
+//!
+//! [`recover`] runs when a [`super::DirHost`] is created, and [`recover_db`] when a restore job stages its
+//! first tablet in a database: every staging directory whose lock no live process holds is rolled forward (its
+//! journals) and removed. Only names this module creates are ever removed, and
+//! never through a symlink.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ErrorKind, Result};
+
+/// Prefix of staging directories in a database directory.
+pub(super) const STAGING_PREFIX: &str = ".restore-";
+const LOCK: &str = ".lock";
+const JOURNAL_PREFIX: &str = "commit-";
+const TRASH_PREFIX: &str = "replaced-";
+
+/// A staging directory of a live job: its path and the lock that says so.
+#[derive(Debug)]
+pub(super) struct Staging {
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+/// What a committed table's journal records.
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    table: String,
+    partitions: Vec<String>,
+}
+
+/// Stops the process at a named point of the commit when `TABSNAP_TEST_PAUSE_AT` names it: it prints
+/// `tabsnap: paused at <point>` on standard error and waits to be killed. A test hook for crash tests.
+pub(super) fn pause_point(point: &str) {
+    if std::env::var("TABSNAP_TEST_PAUSE_AT").is_ok_and(|p| p == point) {
+        eprintln!("tabsnap: paused at {point}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::io(format!("{what} {}", path.display()), e)
+}
+
+/// Whether `path` is a real directory (not a link to one).
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("syncing", dir, e))
+}
+
+fn random_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = format!(
+        "{:?} {} {} {:p}",
+        std::time::SystemTime::now(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &COUNTER
+    );
+    blake3::hash(seed.as_bytes()).to_hex()[..16].to_owned()
+}
+
+/// Creates a new staging directory for `job` in `db_dir` and locks it.
+pub(super) fn create(db_dir: &Path, job: u64) -> Result<Staging> {
+    let dir = db_dir.join(format!("{STAGING_PREFIX}{job}-{}", random_suffix()));
+    // mkdir never follows a link: a name planted in the way is an error, not a redirection.
+    fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| io("creating", &dir, e))?;
+    let lock_path = dir.join(LOCK);
+    let lock =
+        OpenOptions::new().write(true).create_new(true).open(&lock_path).map_err(|e| io("creating", &lock_path, e))?;
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .map_err(|e| io("locking", &lock_path, e.into()))?;
+    Ok(Staging { dir, _lock: lock })
+}
+
+/// Makes the staged `table` visible in `db_dir`, atomically as seen after any crash and the next start.
+/// `description` is written into a table that has none.
+pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, description: Option<&[u8]>) -> Result<()> {
+    let staged = staging.join(table);
+    let final_dir = db_dir.join(table);
+    if !is_real_dir(&staged) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("nothing staged for table {table} in {}", staging.display()),
+        ));
+    }
+    pause_point("commit-start");
+    match fs::symlink_metadata(&final_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(d) = description {
+                write_synced(&staged.join(super::DESCRIPTION), d)?;
+            }
+            sync_dir(&staged)?;
+            fs::rename(&staged, &final_dir).map_err(|e| io("moving into place", &final_dir, e))?;
+            sync_dir(db_dir)?;
+            pause_point("commit-renamed");
+            Ok(())
+        }
+        Err(e) => Err(io("checking", &final_dir, e)),
+        Ok(m) if !m.is_dir() || m.file_type().is_symlink() => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is not a directory; restore does not replace it", final_dir.display()),
+        )),
+        Ok(_) => {
+            let desc_path = final_dir.join(super::DESCRIPTION);
+            if let (Some(d), false) = (description, desc_path.exists()) {
+                write_synced(&desc_path, d)?;
+            }
+            let partitions = super::visible_dirs(&staged)?;
+            let journal = Journal { table: table.to_owned(), partitions };
+            let body = serde_json::to_vec(&journal)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode the restore journal: {e}")))?;
+            write_synced(&staging.join(format!("{JOURNAL_PREFIX}{table}.json")), &body)?;
+            sync_dir(staging)?;
+            pause_point("commit-journaled");
+            roll_forward(db_dir, staging, &journal)
+        }
+    }
+}
+
+/// Writes `path` through a temporary name, synced, then renamed into place (a link at either name is replaced,
+/// never written through).
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| io("writing", path, e))
+}
+
+/// Moves a journaled table's partitions into place; every step can be repeated after a crash.
+fn roll_forward(db_dir: &Path, staging: &Path, journal: &Journal) -> Result<()> {
+    let final_dir = db_dir.join(&journal.table);
+    for (i, p) in journal.partitions.iter().enumerate() {
+        if !crate::format::limits::is_safe_component(p) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("restore journal names partition {p:?}")));
+        }
+        let src = staging.join(&journal.table).join(p);
+        let dst = final_dir.join(p);
+        let trash = staging.join(format!("{TRASH_PREFIX}{}-{p}", journal.table));
+        if !is_real_dir(&src) {
+            continue; // already moved
+        }
+        if fs::symlink_metadata(&dst).is_ok() && fs::symlink_metadata(&trash).is_err() {
+            fs::rename(&dst, &trash).map_err(|e| io("moving aside", &dst, e))?;
+        }
+        fs::rename(&src, &dst).map_err(|e| io("moving into place", &dst, e))?;
+        if i == 0 {
+            pause_point("commit-first-partition");
+        }
+    }
+    sync_dir(&final_dir)?;
+    let journal_path = staging.join(format!("{JOURNAL_PREFIX}{}.json", journal.table));
+    fs::remove_file(&journal_path).map_err(|e| io("removing", &journal_path, e))?;
+    sync_dir(staging)?;
+    for p in &journal.partitions {
+        remove_tree(&staging.join(format!("{TRASH_PREFIX}{}-{p}", journal.table)))?;
+    }
+    remove_tree(&staging.join(&journal.table))
+}
+
+/// Whether the commit of `table` was journaled in `staging` (it is then finished by the next start, never
+/// undone).
+pub(super) fn is_journaled(staging: &Path, table: &str) -> bool {
+    staging.join(format!("{JOURNAL_PREFIX}{table}.json")).exists()
+}
+
+/// Removes `path` and what is below it, never following a link (a link itself is removed, not its target).
+pub(super) fn remove_tree(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("checking", path, e)),
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path).map_err(|e| io("removing", path, e)),
+        Ok(_) => fs::remove_file(path).map_err(|e| io("removing", path, e)),
+    }
+}
+
+/// Removes a staging directory once no table is left in it (its lock goes with it).
+pub(super) fn remove_if_done(staging: &Path) -> Result<()> {
+    let left = fs::read_dir(staging)
+        .map_err(|e| io("listing", staging, e))?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() != LOCK);
+    if left { Ok(()) } else { remove_tree(staging) }
+}
+
+/// Rolls forward or removes the staging directories of dead jobs under `root` (every database directory), and
+/// returns what it did, one line each.
+pub(super) fn recover(root: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for db in super::visible_dirs(root)? {
+        done.extend(recover_db(&db, &root.join(&db))?);
+    }
+    Ok(done)
+}
+
+/// [`recover`] for the database `db` in `db_dir`.
+pub(super) fn recover_db(db: &str, db_dir: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let Ok(entries) = fs::read_dir(db_dir) else { return Ok(done) };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let dir = db_dir.join(&name);
+        if !name.starts_with(STAGING_PREFIX) || !is_real_dir(&dir) {
+            continue;
+        }
+        // A live job holds the lock; a dead one's lock went with its process.
+        if let Ok(lock) = OpenOptions::new().write(true).open(dir.join(LOCK))
+            && rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err()
+        {
+            continue;
+        }
+        for j in fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))?.filter_map(|e| e.ok()) {
+            let jname = j.file_name().to_string_lossy().into_owned();
+            if !(jname.starts_with(JOURNAL_PREFIX) && jname.ends_with(".json")) {
+                continue;
+            }
+            let bytes = fs::read(j.path()).map_err(|e| io("reading", &j.path(), e))?;
+            let journal: Journal = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("restore journal {}: {e}", j.path().display())))?;
+            if !crate::format::limits::is_safe_component(&journal.table) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("restore journal {} names table {:?}", j.path().display(), journal.table),
+                ));
+            }
+            roll_forward(db_dir, &dir, &journal)?;
+            done.push(format!("completed the interrupted restore of {db}.{} ({})", journal.table, dir.display()));
+        }
+        remove_tree(&dir)?;
+        done.push(format!("removed the staging directory of a dead restore: {}", dir.display()));
+    }
+    Ok(done)
+}
