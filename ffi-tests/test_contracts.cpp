@@ -161,18 +161,27 @@ static void max_concurrency_honoured(Catalog *cat) {
     std::string a = "a" + std::to_string(n), b = "b" + std::to_string(n);
     uint64_t ja = start(e.get(), "BACKUP SNAPSHOT db0." + a + " TO c");
     uint64_t jb = start(e.get(), "BACKUP SNAPSHOT db1." + b + " TO c");
-    bool ok = wait_job(e.get(), ja).state == TABSNAP_JOB_STATE_FINISHED &&
-              wait_job(e.get(), jb).state == TABSNAP_JOB_STATE_FINISHED;
+    std::string why;
+    auto finished = [&](uint64_t job) {
+      bool done = job != 0 && wait_job(e.get(), job).state == TABSNAP_JOB_STATE_FINISHED;
+      if (!done) why += " job " + std::to_string(job) + ": " + job_error(e.get(), job) + ";";
+      return done;
+    };
+    bool ok = finished(ja) && finished(jb);
     auto restore = [&](const std::string &db, const std::string &label) {
-      return start(e.get(), "RESTORE SNAPSHOT " + db + "." + label + " FROM c ON (t AS t_" + label +
-                                ") PROPERTIES ('backup_timestamp' = '" + timestamp_of(e.get(), "c", label) + "')");
+      std::string refused;
+      uint64_t job = start(e.get(), "RESTORE SNAPSHOT " + db + "." + label + " FROM c ON (t AS t_" + label +
+                                        ") PROPERTIES ('backup_timestamp' = '" + timestamp_of(e.get(), "c", label) +
+                                        "')",
+                           &refused);
+      if (!job) why += " restore refused: " + refused + ";";
+      return job;
     };
     uint64_t ra = restore("db0", a), rb = restore("db1", b);
-    ok = ok && wait_job(e.get(), ra).state == TABSNAP_JOB_STATE_FINISHED &&
-         wait_job(e.get(), rb).state == TABSNAP_JOB_STATE_FINISHED;
+    ok = finished(ra) && finished(rb) && ok;
     std::string name = "max_concurrency_" + std::to_string(n);
     CHECK(name.c_str(), ok && r.peak <= int(n),
-          "jobs ok: " + std::to_string(ok) + ", peak " + std::to_string(r.peak) + " calls at once");
+          "jobs ok: " + std::to_string(ok) + why + " peak " + std::to_string(r.peak) + " calls at once");
   }
 }
 

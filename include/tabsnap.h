@@ -521,7 +521,8 @@ typedef struct tabsnap_repo_callbacks {
                  struct tabsnap_cb_error *err);
   /**
    * Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
-   * read). Must be idempotent.
+   * read). Must be idempotent. For a missing object return nonzero: tabsnap then asks `size`, and a missing
+   * object is "not found" rather than a callback failure.
    */
   int32_t (*get)(void *user_data,
                  const char *key,

@@ -109,7 +109,8 @@ pub struct tabsnap_repo_callbacks {
         ) -> i32,
     >,
     /// Reads exactly `len` bytes of `key` at `offset` into `buf`; anything less is a failure (never a short
-    /// read). Must be idempotent.
+    /// read). Must be idempotent. For a missing object return nonzero: tabsnap then asks `size`, and a missing
+    /// object is "not found" rather than a callback failure.
     pub get: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
@@ -250,11 +251,22 @@ impl Repository for CallbackRepository {
         let mut buf =
             vec![0u8; usize::try_from(len).map_err(|_| Error::new(ErrorKind::InvalidArgument, "range too large"))?];
         let Some(get) = self.cb.get else { return Err(Error::new(ErrorKind::Repository, "no get callback")) };
-        self.call("get", key, |err| {
+        let got = self.call("get", key, |err| {
             // SAFETY: the callback's contract; `buf` has `len` writable bytes for the duration of the call.
             unsafe { get(self.cb.user_data, k.as_ptr(), offset, buf.as_mut_ptr(), buf.len(), err) }
-        })?;
-        Ok(buf)
+        });
+        match got {
+            Ok(()) => Ok(buf),
+            // The table has no "not found" code: `size` tells a missing object (the Repository duty says
+            // NotFound, which readers rely on, e.g. for a lock removed between a listing and a read) from a
+            // failure.
+            Err(e) => match self.size(key) {
+                Ok(None) => {
+                    Err(Error::new(ErrorKind::NotFound, format!("object {key} does not exist")).with_object(key))
+                }
+                _ => Err(e),
+            },
+        }
     }
 
     fn size(&self, key: &str) -> Result<Option<u64>> {
