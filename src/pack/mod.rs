@@ -26,6 +26,7 @@
 mod backup;
 mod check;
 pub mod cluster;
+mod files;
 #[allow(unsafe_code)]
 mod mmap;
 mod restore;

@@ -7,13 +7,15 @@ mod local;
 mod memory;
 mod retry;
 mod s3;
+mod s3_config;
 
 pub use fault::{Fault, FaultPlan, Op};
 pub use limit::Limit;
 pub use local::LocalRepository;
 pub use memory::MemoryRepository;
 pub use retry::Retry;
-pub use s3::{S3Config, S3Repository};
+pub use s3::S3Repository;
+pub use s3_config::S3Config;
 
 use crate::Result;
 

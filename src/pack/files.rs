@@ -1,0 +1,135 @@
+//! A backup's files: walking the tablet directories of a source into the manifest skeleton, and reading file
+//! contents (mapped when large, read when small or when the file system cannot map).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::BackupSource;
+use super::mmap::{FileBytes, map_range};
+use crate::format::{FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+use crate::{Error, ErrorKind, Result};
+
+/// Files smaller than this are read with `read()`: mapping costs more than copying them.
+const MMAP_THRESHOLD: u64 = 256 << 10;
+
+/// A file to back up.
+pub(super) struct FileTask {
+    pub(super) path: PathBuf,
+    pub(super) size: u64,
+}
+
+pub(super) fn read_range(path: &Path, offset: u64, len: usize) -> Result<FileBytes> {
+    let what = || format!("reading tablet file {}", path.display());
+    let file = File::open(path).map_err(|e| Error::io(what(), e))?;
+    let size = file.metadata().map_err(|e| Error::io(what(), e))?.len();
+    if offset + len as u64 > size {
+        return Err(Error::new(ErrorKind::Io, format!("{}: the file shrank while being backed up", what())));
+    }
+    // SAFETY: tablet files are immutable while the host holds their snapshot (see map_range's contract).
+    #[allow(unsafe_code)]
+    let mapped = unsafe { map_range(&file, offset, len) };
+    match mapped {
+        Ok(m) => Ok(m),
+        Err(_) => {
+            // Some filesystems cannot map: read instead.
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, offset).map_err(|e| Error::io(what(), e))?;
+            Ok(FileBytes::Read(buf))
+        }
+    }
+}
+
+pub(super) fn read_small(path: &Path, size: u64) -> Result<FileBytes> {
+    if size >= MMAP_THRESHOLD {
+        return read_range(path, 0, usize::try_from(size).unwrap_or(usize::MAX));
+    }
+    let what = || format!("reading tablet file {}", path.display());
+    let mut f = File::open(path).map_err(|e| Error::io(what(), e))?;
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    f.read_to_end(&mut buf).map_err(|e| Error::io(what(), e))?;
+    if buf.len() as u64 != size {
+        return Err(Error::new(ErrorKind::Io, format!("{}: the file changed size while being backed up", what())));
+    }
+    Ok(FileBytes::Read(buf))
+}
+
+/// Lists every tablet's files (sorted, subdirectories included) and builds the manifest skeleton in the same
+/// order as the returned file list.
+pub(super) fn walk(
+    source: &BackupSource,
+    label: &str,
+    timestamp: &str,
+    started: u64,
+    chunk_size: u64,
+) -> Result<(Manifest, Vec<FileTask>)> {
+    let mut files = Vec::new();
+    let mut tables = Vec::new();
+    for t in &source.tables {
+        let mut partitions = Vec::new();
+        for p in &t.partitions {
+            let mut indexes = Vec::new();
+            for i in &p.indexes {
+                let mut tablets = Vec::new();
+                for tablet in &i.tablets {
+                    let mut entries = Vec::new();
+                    list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    entries.sort();
+                    let mut tablet_files = Vec::with_capacity(entries.len());
+                    for (rel, path, size) in entries {
+                        tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new() });
+                        files.push(FileTask { path, size });
+                    }
+                    tablets.push(TabletEntry { id: tablet.id.clone(), files: tablet_files });
+                }
+                indexes.push(IndexEntry { name: i.name.clone(), tablets });
+            }
+            partitions.push(PartitionEntry { name: p.name.clone(), indexes });
+        }
+        tables.push(TableEntry { name: t.name.clone(), partitions });
+    }
+    let manifest = Manifest {
+        database: source.database.clone(),
+        label: label.into(),
+        timestamp: timestamp.into(),
+        created_ms: started,
+        chunk_size,
+        tables,
+        indexes: Vec::new(),
+        host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
+    };
+    Ok((manifest, files))
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) -> Result<()> {
+    let what = || format!("listing tablet directory {}", dir.display());
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(what(), e))? {
+        let entry = entry.map_err(|e| Error::io(what(), e))?;
+        let path = entry.path();
+        let ft = entry.file_type().map_err(|e| Error::io(what(), e))?;
+        if ft.is_dir() {
+            list_files(root, &path, out)?;
+        } else if ft.is_file() {
+            let size = entry.metadata().map_err(|e| Error::io(what(), e))?.len();
+            let rel = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(|r| r.to_str())
+                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidArgument, format!("file name is not UTF-8: {}", path.display()))
+                })?;
+            out.push((rel, path, size));
+        } else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} is not a regular file or directory (symlinks and devices are not backed up)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
