@@ -383,7 +383,7 @@ fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<TabletSour
             }
         })
         .collect();
-    BackupSource { database: db.into(), tables, host_metadata: Vec::new() }
+    BackupSource { database: db.into(), tables, host_metadata: Vec::new(), metadata_only: false }
 }
 
 fn snapshots_command(location: &str) -> Result<(), Error> {

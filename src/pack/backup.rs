@@ -486,7 +486,9 @@ fn walk(
                 let mut tablets = Vec::new();
                 for tablet in &i.tablets {
                     let mut entries = Vec::new();
-                    list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    if !source.metadata_only {
+                        list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    }
                     entries.sort();
                     let mut tablet_files = Vec::with_capacity(entries.len());
                     for (rel, path, size) in entries {

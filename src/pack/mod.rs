@@ -201,6 +201,9 @@ pub struct BackupSource {
     pub tables: Vec<TableSource>,
     /// The host's metadata blob, stored with the snapshot as it is.
     pub host_metadata: Vec<u8>,
+    /// BACKUP `"content" = "metadata_only"`: the manifest records the tables, partitions, indexes and tablets
+    /// and the host's metadata, and no file: no data is read or uploaded.
+    pub metadata_only: bool,
 }
 
 impl BackupSource {
@@ -216,6 +219,7 @@ impl BackupSource {
                 }],
             }],
             host_metadata: Vec::new(),
+            metadata_only: false,
         }
     }
 }
