@@ -69,6 +69,10 @@ enum Command {
         /// Do not wait after BACKUP / RESTORE (jobs still finish before the program exits).
         #[arg(long = "async")]
         no_wait: bool,
+        /// Doris's `ignore_backup_not_support_table_type`: BACKUP skips tables that are not OLAP tables (named in
+        /// TaskErrMsg) instead of failing with "Table 't' is not a OLAP table".
+        #[arg(long)]
+        ignore_backup_not_support_table_type: bool,
         #[command(flatten)]
         tuning: Tuning,
     },
@@ -226,8 +230,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { file, json } => return parse_command(&file, json),
-        Command::Sql { statements, data, state, user, db, json, no_wait, tuning } => {
-            return sql_command(&statements, &data, &state, &user, db.as_deref(), json, no_wait, &tuning);
+        Command::Sql {
+            statements,
+            data,
+            state,
+            user,
+            db,
+            json,
+            no_wait,
+            ignore_backup_not_support_table_type,
+            tuning,
+        } => {
+            let host = HostOptions { ignore_backup_not_support_table_type };
+            return sql_command(&statements, &data, &state, &user, db.as_deref(), json, no_wait, &tuning, &host);
         }
         Command::Demo { dir } => demo_command(&dir),
         Command::Backup { location, label, data, db, depth, tuning } => {
@@ -583,12 +598,22 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
+/// How `tabsnap sql`'s engine treats the directory host's tables.
+struct HostOptions {
+    ignore_backup_not_support_table_type: bool,
+}
+
+fn engine_for(data: &Path, state: &Path, tuning: &Tuning, options: &HostOptions) -> Result<Engine, Error> {
     let host = DirHost::new(data)?;
     for line in host.recovered() {
         eprintln!("tabsnap: {line}");
     }
-    Engine::builder(Arc::new(host)).threads(tuning.threads).zstd_level(tuning.zstd_level).state_dir(state).build()
+    Engine::builder(Arc::new(host))
+        .threads(tuning.threads)
+        .zstd_level(tuning.zstd_level)
+        .state_dir(state)
+        .ignore_backup_not_support_table_type(options.ignore_backup_not_support_table_type)
+        .build()
 }
 
 fn exit_code_for(e: &Error) -> ExitCode {
@@ -609,6 +634,7 @@ fn sql_command(
     json: bool,
     no_wait: bool,
     tuning: &Tuning,
+    host: &HostOptions,
 ) -> ExitCode {
     let stmts = match sql::parse_spanned(text) {
         Ok(s) => s,
@@ -617,7 +643,7 @@ fn sql_command(
             return ExitCode::from(2);
         }
     };
-    let engine = match engine_for(data, state, tuning) {
+    let engine = match engine_for(data, state, tuning, host) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("error: {e}");

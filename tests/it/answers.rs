@@ -172,3 +172,27 @@ fn cancel_returns_once_the_job_is_cancelled() {
     let rs = rows(&engine, &s, "SHOW BACKUP");
     assert_eq!(rs.get(0, "State"), Some("CANCELLED"));
 }
+
+#[test]
+fn the_cli_fails_on_tables_that_are_not_olap_unless_told_to_skip_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, state) = (tmp.path().join("data"), tmp.path().join("state"));
+    write(&data.join("db1/t1/p1/1/a.dat"), b"tablet");
+    write(&data.join("db1/ext/_table.json"), br#"{"kind": "odbc"}"#);
+    let run = |extra: &[&str], sql: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tabsnap"))
+            .args(["sql", "--data", data.to_str().unwrap(), "--state", state.to_str().unwrap()])
+            .args(extra)
+            .arg(sql)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let repo = format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'", tmp.path().join("repo").display());
+    assert_eq!(run(&[], &repo).0, Some(0));
+    let (code, err) = run(&[], "BACKUP SNAPSHOT db1.s TO r");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("Table 'ext' is not a OLAP table"), "{err}");
+    let (code, err) = run(&["--ignore-backup-not-support-table-type"], "BACKUP SNAPSHOT db1.s TO r");
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -193,6 +193,7 @@ pub(super) fn replace_table(db_dir: &Path, staging: &Path, table: &str, descript
         write_synced(&staged.join(super::DESCRIPTION), d)?;
     }
     sync_dir(&staged)?;
+    pause_point("replace-start");
     rustix::fs::renameat_with(rustix::fs::CWD, &staged, rustix::fs::CWD, &final_dir, rustix::fs::RenameFlags::EXCHANGE)
         .map_err(|e| io("exchanging the restored table with", &final_dir, e.into()))?;
     sync_dir(db_dir)?;
