@@ -50,6 +50,7 @@ pub fn make_tree(dir: &Path, tablets: usize, small: usize, large: usize) -> (Bac
         }],
         host_metadata: Vec::new(),
         metadata_only: false,
+        views: Vec::new(),
     };
     (source, total)
 }

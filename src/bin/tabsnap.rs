@@ -398,7 +398,7 @@ fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<TabletSour
             }
         })
         .collect();
-    BackupSource { database: db.into(), tables, host_metadata: Vec::new(), metadata_only: false }
+    BackupSource { database: db.into(), tables, host_metadata: Vec::new(), metadata_only: false, views: Vec::new() }
 }
 
 fn snapshots_command(location: &str) -> Result<(), Error> {

@@ -4,7 +4,7 @@
 use super::backup::run_backup;
 use super::restore::run_restore;
 use super::{Engine, Outcome, Session, analysis, properties};
-use crate::host::Privilege;
+use crate::host::{HostFeature, Privilege};
 use crate::job::persist::RepoMeta;
 use crate::job::{JobInfo, JobKind};
 use crate::sql::{self, NameFilter, Statement, ast};
@@ -227,7 +227,8 @@ impl Engine {
             .host
             .tables(db)
             .map_err(|e| if e.kind() == ErrorKind::NotFound { analysis(e.message()) } else { e })?;
-        let plan = plan::plan_backup(s, db, &catalog, self.inner.ignore_unsupported_tables)?;
+        let views = self.inner.host.supports(HostFeature::Views);
+        let plan = plan::plan_backup(s, db, &catalog, self.inner.ignore_unsupported_tables, views)?;
         let mut job = JobInfo::new(0, JobKind::Backup, db, &s.label.label, &s.repository, timeout);
         job.timestamp = pack::timestamp_utc(job.create_ms);
         job.objects.clone_from(&plan.objects);
@@ -278,6 +279,7 @@ impl Engine {
             force_replace: settings.force_replace,
             clean_tables: settings.clean_tables,
             clean_partitions: settings.clean_partitions,
+            views: host.supports(HostFeature::Views),
             schema_differs: &differs,
         };
         let plan = plan::plan_restore(s, db, &manifest, &catalog, &checks)?;
@@ -286,7 +288,9 @@ impl Engine {
         job.objects = plan
             .tables
             .iter()
-            .map(|t| if t.source == t.target { t.source.clone() } else { format!("{} AS {}", t.source, t.target) })
+            .map(|t| (&t.source, &t.target))
+            .chain(plan.views.iter().map(|(s, t, _)| (s, t)))
+            .map(|(s, t)| if s == t { s.clone() } else { format!("{s} AS {t}") })
             .collect();
         job.restore_properties = s
             .properties

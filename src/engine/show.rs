@@ -127,6 +127,7 @@ fn manifest_details(m: &Manifest) -> String {
             "name": t.name,
             "partition_names": t.partitions.iter().map(|p| &p.name).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "view_list": m.views.iter().map(|v| serde_json::json!({ "name": v.name })).collect::<Vec<_>>(),
         "files": files,
         "bytes": bytes,
     })

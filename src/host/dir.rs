@@ -10,7 +10,7 @@
 //! `_table.json` also holds the table's schema fingerprint (`"schema"`: a restore into an existing table needs
 //! the same one, unless `force_replace`) and the properties a RESTORE sets ([`props`]):
 //! `"replication_allocation"`, `"storage_medium"`, `"medium_allocation_mode"`, `"dynamic_partition_enable"`,
-//! `"is_being_synced"`.
+//! `"is_being_synced"`; a view's holds its `"definition"`.
 //! Names starting with `.` or `_` are not databases, tables, partitions or tablets. A restore writes under a
 //! staging directory `DATA/<db>/.restore-<job>-<random>/` it creates and locks, and commits each table so that
 //! after any crash and the next start the table is either as it was or fully restored (see [`staging`]); a
@@ -324,7 +324,28 @@ impl Host for DirHost {
                 | HostFeature::DropPartitions
                 | HostFeature::AtomicReplace
                 | HostFeature::CommitProperties
+                | HostFeature::Views
         )
+    }
+
+    fn view_definition(&self, database: &str, view: &str) -> Result<String> {
+        let desc = DirHost::description(&self.db_dir(database)?.join(safe_name(view)?))?;
+        if desc.kind.as_deref().is_none_or(|k| !k.eq_ignore_ascii_case("view")) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("{database}.{view} is not a view")));
+        }
+        Ok(desc.definition.unwrap_or_default())
+    }
+
+    fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
+        restorable_name(view)?;
+        let db_dir = self.db_dir(database)?;
+        fs::create_dir_all(&db_dir).map_err(|e| Error::io(format!("creating database {database}"), e))?;
+        let desc = Description { kind: Some("view".into()), definition: Some(definition.into()), ..Default::default() };
+        let bytes = serde_json::to_vec_pretty(&desc)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode the view {view}: {e}")))?;
+        let staging = self.staging(database, job)?;
+        staging::create_view(&db_dir, &staging, view, &bytes)?;
+        self.finish_staging(database, job)
     }
 
     fn schema_identity(&self, database: &str, table: &str) -> Result<Option<String>> {

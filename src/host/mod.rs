@@ -222,4 +222,24 @@ pub trait Host: Send + Sync {
         }
         self.commit_restore(database, job, table, source_table, metadata)
     }
+
+    /// [`HostFeature::Views`]: the definition of view `view` (the host's text; tabsnap stores it with the
+    /// snapshot as it is).
+    ///
+    /// # Errors
+    /// When the view does not exist or the host does not support the feature.
+    fn view_definition(&self, database: &str, view: &str) -> Result<String> {
+        let _ = (database, view);
+        Err(unsupported("backing up a view"))
+    }
+
+    /// [`HostFeature::Views`]: creates view `view` of `database` with `definition`, replacing a view of that
+    /// name. Called by restore job `job` after its tables are committed.
+    ///
+    /// # Errors
+    /// When the view cannot be created or the host does not support the feature.
+    fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
+        let _ = (database, job, view, definition);
+        Err(unsupported("restoring a view"))
+    }
 }

@@ -23,6 +23,9 @@ pub enum HostFeature {
     /// `replication_num`, `replication_allocation`, `reserve_replica`, `storage_medium`,
     /// `medium_allocation_mode`, `reserve_dynamic_partition_enable`, `is_being_synced`.
     CommitProperties,
+    /// [`super::Host::view_definition`] and [`super::Host::create_view`]: views are backed up (their
+    /// definitions, with the snapshot) and restored, as Doris 2.x does.
+    Views,
 }
 
 impl HostFeature {
@@ -34,6 +37,7 @@ impl HostFeature {
             HostFeature::DropPartitions => "dropping partitions",
             HostFeature::AtomicReplace => "replacing a table atomically",
             HostFeature::CommitProperties => "table properties on restore",
+            HostFeature::Views => "views",
         }
     }
 }

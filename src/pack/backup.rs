@@ -512,6 +512,11 @@ fn walk(
         tables,
         indexes: Vec::new(),
         host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
+        views: source
+            .views
+            .iter()
+            .map(|(name, definition)| crate::format::ViewEntry { name: name.clone(), definition: definition.clone() })
+            .collect(),
     };
     Ok((manifest, files))
 }

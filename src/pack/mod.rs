@@ -204,6 +204,8 @@ pub struct BackupSource {
     /// BACKUP `"content" = "metadata_only"`: the manifest records the tables, partitions, indexes and tablets
     /// and the host's metadata, and no file: no data is read or uploaded.
     pub metadata_only: bool,
+    /// The views backed up with the snapshot: name and definition.
+    pub views: Vec<(String, String)>,
 }
 
 impl BackupSource {
@@ -220,6 +222,7 @@ impl BackupSource {
             }],
             host_metadata: Vec::new(),
             metadata_only: false,
+            views: Vec::new(),
         }
     }
 }

@@ -25,6 +25,8 @@ pub struct BackupPlan {
     /// The objects as SHOW BACKUP's BackupObjs names them: `db.t`, or `db.t PARTITIONS (p1, p2)` when only
     /// some partitions are taken.
     pub objects: Vec<String>,
+    /// The views backed up (their definitions go with the snapshot).
+    pub views: Vec<String>,
     /// `"content" = "metadata_only"`: the snapshot records the tables and the host's metadata, no data.
     pub metadata_only: bool,
     /// The tables left out and why (views, materialized views, and with `ignore_unsupported` every table that
@@ -75,13 +77,14 @@ fn unsupported_kind(t: &TableInfo) -> Option<String> {
 
 /// Plans `stmt` against the tables of `database`. `ignore_unsupported` is Doris's
 /// `ignore_backup_not_support_table_type`: a table that is not an OLAP table is skipped (and named in
-/// [`BackupPlan::skipped`]) instead of failing the statement.
+/// [`BackupPlan::skipped`]) instead of failing the statement. `views`: whether the host backs views up
+/// ([`crate::host::HostFeature::Views`]); then views are taken as tables are, as Doris 2.x does.
 ///
 /// - `ON (…)`: each table named; one that is not an OLAP table is refused (Doris's "Table 't' is not a OLAP
 ///   table").
-/// - the whole database, or `EXCLUDE (…)`: every table but those excluded. Views and asynchronous
-///   materialized views are skipped and named in [`BackupPlan::skipped`] (Doris skips materialized views and
-///   backs views up, which tabsnap does not); any other kind fails the statement as in Doris.
+/// - the whole database, or `EXCLUDE (…)`: every table but those excluded. Asynchronous materialized views
+///   (and views, when the host cannot back them up) are skipped and named in [`BackupPlan::skipped`]; any other
+///   kind fails the statement as in Doris.
 /// - `EXCLUDE (t PARTITION (p1))` excludes just those partitions of `t`; `t` goes without them (and is left
 ///   out when no partition is left).
 ///
@@ -93,11 +96,17 @@ pub fn plan_backup(
     database: &str,
     catalog: &[TableInfo],
     ignore_unsupported: bool,
+    views: bool,
 ) -> Result<BackupPlan> {
     let by_name: BTreeMap<&str, &TableInfo> = catalog.iter().map(|t| (t.name.as_str(), t)).collect();
     let mut chosen: Vec<(&TableInfo, Option<Vec<String>>)> = Vec::new();
     let mut skipped = Vec::new();
+    let mut view_list = Vec::new();
     let mut skip_or_fail = |t: &TableInfo, named: bool| -> Result<()> {
+        if views && t.kind == TableKind::View {
+            view_list.push(t.name.clone());
+            return Ok(());
+        }
         let Some(msg) = unsupported_kind(t) else { return Ok(()) };
         let quiet = !named && matches!(t.kind, TableKind::View | TableKind::AsyncMaterializedView);
         if ignore_unsupported || quiet {
@@ -113,6 +122,9 @@ pub fn plan_backup(
                 let t =
                     by_name.get(r.table.as_str()).ok_or_else(|| analysis(format!("Unknown table '{}'", r.table)))?;
                 if t.kind != TableKind::Olap {
+                    if r.partitions.is_some() {
+                        return Err(analysis(format!("Table '{}' is not a OLAP table: it has no partitions", r.table)));
+                    }
                     skip_or_fail(t, true)?;
                     continue;
                 }
@@ -183,10 +195,10 @@ pub fn plan_backup(
         let partial = parts.len() < t.partitions.len();
         tables.push((t.name.clone(), parts, partial));
     }
-    if tables.is_empty() {
+    if tables.is_empty() && view_list.is_empty() {
         return Err(analysis(format!("No OLAP table to back up in database {database}")));
     }
-    let objects = tables
+    let objects: Vec<String> = tables
         .iter()
         .map(|(t, parts, partial)| {
             if *partial {
@@ -196,8 +208,9 @@ pub fn plan_backup(
                 format!("{database}.{t}")
             }
         })
+        .chain(view_list.iter().map(|v| format!("{database}.{v}")))
         .collect();
     let tables = tables.into_iter().map(|(t, p, _)| (t, p)).collect();
     let metadata_only = stmt.properties.get("content").is_some_and(|c| c.eq_ignore_ascii_case("metadata_only"));
-    Ok(BackupPlan { database: database.into(), tables, objects, metadata_only, skipped })
+    Ok(BackupPlan { database: database.into(), tables, views: view_list, objects, metadata_only, skipped })
 }

@@ -26,6 +26,8 @@ pub struct RestorePlan {
     pub database: String,
     /// The tables.
     pub tables: Vec<RestoreTable>,
+    /// The views restored: (name in the snapshot, name after the restore, definition).
+    pub views: Vec<(String, String, String)>,
     /// The properties every restored table is committed with.
     pub commit: RestoreCommit,
     /// `clean_tables`: the tables of the target database that are not restored, dropped after the commit.
@@ -55,6 +57,8 @@ pub struct RestoreChecks<'a> {
     pub clean_tables: bool,
     /// `clean_partitions`.
     pub clean_partitions: bool,
+    /// Whether the host restores views ([`crate::host::HostFeature::Views`]).
+    pub views: bool,
     /// Whether the existing `target` table's schema differs from the snapshot table `source`'s, where the
     /// host can tell.
     pub schema_differs: &'a dyn Fn(&str, &str) -> Result<bool>,
@@ -79,6 +83,8 @@ pub fn plan_restore(
 ) -> Result<RestorePlan> {
     let label = &stmt.label.label;
     let mut tables = Vec::new();
+    let mut views: Vec<(String, String, String)> = Vec::new();
+    let snapshot_view = |name: &str| manifest.views.iter().find(|v| v.name == name);
     let snapshot_table = |name: &str| {
         manifest
             .tables
@@ -89,6 +95,14 @@ pub fn plan_restore(
     match &stmt.tables {
         Some(TableList { kind: TableListKind::On, tables: refs }) => {
             for r in refs {
+                if let Some(v) = snapshot_view(&r.table) {
+                    if r.partitions.is_some() {
+                        return Err(analysis(format!("{} is a view: it has no partitions", r.table)));
+                    }
+                    let target = r.alias.clone().unwrap_or_else(|| r.table.clone());
+                    views.push((v.name.clone(), target, v.definition.clone()));
+                    continue;
+                }
                 let t = snapshot_table(&r.table)?;
                 let partitions = match &r.partitions {
                     None => t.partitions.iter().map(|p| p.name.clone()).collect(),
@@ -123,12 +137,32 @@ pub fn plan_restore(
                 }
                 tables.push(RestoreTable { source: t.name.clone(), target: t.name.clone(), partitions });
             }
+            for v in &manifest.views {
+                if !refs.iter().any(|r| r.table == v.name) {
+                    views.push((v.name.clone(), v.name.clone(), v.definition.clone()));
+                }
+            }
         }
         None => {
             for t in &manifest.tables {
                 let partitions = t.partitions.iter().map(|p| p.name.clone()).collect();
                 tables.push(RestoreTable { source: t.name.clone(), target: t.name.clone(), partitions });
             }
+            for v in &manifest.views {
+                views.push((v.name.clone(), v.name.clone(), v.definition.clone()));
+            }
+        }
+    }
+    if let Some((name, _, _)) = views.first()
+        && !checks.views
+    {
+        return Err(analysis(format!(
+            "Snapshot {label} holds view {name}: this host does not restore views (EXCLUDE it)"
+        )));
+    }
+    for (_, target, _) in &views {
+        if catalog.iter().any(|t| &t.name == target && t.kind != TableKind::View) {
+            return Err(analysis(format!("Table {target} already exist but with different schema")));
         }
     }
     if checks.commit.atomic_replace {
@@ -169,12 +203,12 @@ pub fn plan_restore(
         }
     }
     let mut targets = BTreeSet::new();
-    for t in &tables {
-        if !targets.insert(t.target.as_str()) {
-            return Err(analysis(format!("Duplicated alias name: {}", t.target)));
+    for t in tables.iter().map(|t| &t.target).chain(views.iter().map(|v| &v.1)) {
+        if !targets.insert(t.as_str()) {
+            return Err(analysis(format!("Duplicated alias name: {t}")));
         }
     }
-    if tables.is_empty() {
+    if tables.is_empty() && views.is_empty() {
         return Err(analysis(format!("Nothing to restore from snapshot {label}")));
     }
     let drop_tables = if checks.clean_tables {
@@ -201,5 +235,12 @@ pub fn plan_restore(
             }
         }
     }
-    Ok(RestorePlan { database: database.into(), tables, commit: checks.commit.clone(), drop_tables, drop_partitions })
+    Ok(RestorePlan {
+        database: database.into(),
+        tables,
+        views,
+        commit: checks.commit.clone(),
+        drop_tables,
+        drop_partitions,
+    })
 }

@@ -29,6 +29,9 @@ pub(super) struct Description {
     /// `dynamic_partition.enable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) dynamic_partition_enable: Option<bool>,
+    /// A view's definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) definition: Option<String>,
     /// Set on a table a CCR syncer restored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) is_being_synced: Option<bool>,

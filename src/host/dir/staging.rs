@@ -203,6 +203,29 @@ pub(super) fn replace_table(db_dir: &Path, staging: &Path, table: &str, descript
     remove_tree(&staged)
 }
 
+/// Creates view `view` in `db_dir` with the description `bytes`, or replaces the description of the view of
+/// that name: a new view is made in `staging` and renamed into place, an existing one's description replaced
+/// through a synced temporary file; either is one atomic step.
+pub(super) fn create_view(db_dir: &Path, staging: &Path, view: &str, bytes: &[u8]) -> Result<()> {
+    let final_dir = db_dir.join(view);
+    match fs::symlink_metadata(&final_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let staged = staging.join(view);
+            fs::DirBuilder::new().mode(0o700).create(&staged).map_err(|e| io("creating", &staged, e))?;
+            write_synced(&staged.join(super::DESCRIPTION), bytes)?;
+            sync_dir(&staged)?;
+            fs::rename(&staged, &final_dir).map_err(|e| io("moving into place", &final_dir, e))?;
+            sync_dir(db_dir)
+        }
+        Err(e) => Err(io("checking", &final_dir, e)),
+        Ok(m) if !m.is_dir() || m.file_type().is_symlink() => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is not a directory; restore does not replace it", final_dir.display()),
+        )),
+        Ok(_) => write_synced(&final_dir.join(super::DESCRIPTION), bytes),
+    }
+}
+
 /// Moves `path` (a table or a partition directory) out of the way into `staging` under `name`, then removes
 /// it: a crash leaves it either in place or in the staging directory, which the next start removes.
 pub(super) fn drop_dir(path: &Path, staging: &Path, name: &str) -> Result<()> {
