@@ -292,6 +292,7 @@ impl Engine {
             .chain(plan.views.iter().map(|(s, t, _)| (s, t)))
             .map(|(s, t)| if s == t { s.clone() } else { format!("{s} AS {t}") })
             .collect();
+        job.restore_objs = restore_objs(&manifest, &plan);
         job.restore_properties = s
             .properties
             .iter()
@@ -309,4 +310,23 @@ impl Engine {
             .spawn(id, token.clone(), timeout, move || run_restore(&inner, &handle, plan, manifest, repo, token));
         Ok(id)
     }
+}
+
+/// SHOW RESTORE's RestoreObjs as Doris renders its job info: the snapshot's label, database and backup time,
+/// and the tables (with their partitions) and views the job restores.
+fn restore_objs(manifest: &crate::format::Manifest, plan: &plan::RestorePlan) -> String {
+    serde_json::json!({
+        "name": manifest.label,
+        "database": manifest.database,
+        "backup_time": manifest.created_ms,
+        "content": "ALL",
+        "olap_table_list": plan.tables.iter().map(|t| serde_json::json!({
+            "name": t.source,
+            "partition_names": t.partitions,
+        })).collect::<Vec<_>>(),
+        "view_list": plan.views.iter().map(|(s, _, _)| serde_json::json!({ "name": s })).collect::<Vec<_>>(),
+        "odbc_table_list": [],
+        "odbc_resource_list": [],
+    })
+    .to_string()
 }

@@ -113,6 +113,10 @@ pub struct JobInfo {
     pub timeout_secs: u64,
     /// RESTORE properties shown by SHOW RESTORE (`AllowLoad`, `ReplicationNum`, …).
     pub restore_properties: Vec<(String, String)>,
+    /// RESTORE: SHOW RESTORE's RestoreObjs, the JSON Doris shows (what the snapshot holds that the job
+    /// restores); empty for jobs recorded before it existed.
+    #[serde(default)]
+    pub restore_objs: String,
     /// What kind of error ended the job, when one did (not kept across restarts).
     #[serde(skip)]
     pub error_kind: Option<crate::ErrorKind>,
@@ -153,6 +157,7 @@ impl JobInfo {
             status: "OK".into(),
             timeout_secs,
             restore_properties: Vec::new(),
+            restore_objs: String::new(),
             error_kind: None,
             owner: None,
             cancel_requested: false,
@@ -245,7 +250,7 @@ impl JobInfo {
             prop("replication_allocation", "tag.location.default: 3"),
             prop("reserve_replica", "false"),
             prop("reserve_dynamic_partition_enable", "false"),
-            objs.to_string(),
+            if self.restore_objs.is_empty() { objs.to_string() } else { self.restore_objs.clone() },
             time_text(Some(self.create_ms)),
             time_text(self.snapshot_finished_ms),
             time_text(self.snapshot_finished_ms),

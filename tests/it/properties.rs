@@ -184,6 +184,17 @@ fn exclude_lists_skip_missing_tables_and_leave_out_just_the_partitions_named() {
     restore(&f, "db3.snap FROM repo1 EXCLUDE (nope, t1 PARTITION (p1))", &ts, "");
     assert_eq!(dirs(&f.data.join("db3")), ["t1", "t2"]);
     assert_eq!(dirs(&f.data.join("db3/t1")), ["p2"]);
+    let rs = rows(&f.engine, &root(), "SHOW RESTORE FROM db3");
+    let objs: serde_json::Value = serde_json::from_str(rs.get(0, "RestoreObjs").unwrap()).unwrap();
+    assert_eq!(
+        (objs["name"].as_str(), objs["database"].as_str(), objs["content"].as_str()),
+        (Some("snap"), Some("db1"), Some("ALL"))
+    );
+    assert_eq!(
+        objs["olap_table_list"],
+        serde_json::json!([{"name": "t1", "partition_names": ["p2"]}, {"name": "t2", "partition_names": ["t2"]}])
+    );
+    assert_eq!(objs["view_list"], serde_json::json!([]));
     restore(&f, "db4.snap FROM repo1 EXCLUDE (t1)", &ts, "");
     assert_eq!(dirs(&f.data.join("db4")), ["t2"]);
 }
