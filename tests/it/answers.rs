@@ -25,8 +25,8 @@ fn metadata_only_backups_record_the_tables_and_no_data() {
     let d: serde_json::Value = serde_json::from_str(detail.get(0, "Details").unwrap()).unwrap();
     assert_eq!((d["files"].as_u64(), d["bytes"].as_u64()), (Some(0), Some(0)));
     assert_eq!(d["olap_table_list"][0]["partition_names"], serde_json::json!(["p1", "p2"]));
-    let root = f.repo_dir.to_string_lossy().into_owned();
-    let packs = walkdir(&f.repo_dir).into_iter().filter(|p| p[root.len()..].contains("pack")).count();
+    let repo = f.repo_dir.to_string_lossy().into_owned();
+    let packs = walkdir(&f.repo_dir).into_iter().filter(|p| p[repo.len()..].contains("pack")).count();
     assert_eq!(packs, 0, "no pack object is written");
     let sql = format!("RESTORE SNAPSHOT meta FROM repo1 PROPERTIES ('backup_timestamp' = '{}')", j.timestamp);
     let err = one(&f.engine, &root(), &sql).unwrap_err();
