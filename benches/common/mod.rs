@@ -49,6 +49,8 @@ pub fn make_tree(dir: &Path, tablets: usize, small: usize, large: usize) -> (Bac
             }],
         }],
         host_metadata: Vec::new(),
+        metadata_only: false,
+        views: Vec::new(),
     };
     (source, total)
 }

@@ -98,6 +98,12 @@ pub(super) fn run_backup(
             database: db.clone(),
             tables,
             host_metadata: inner.host.metadata(&db, &plan.table_names())?,
+            metadata_only: plan.metadata_only,
+            views: plan
+                .views
+                .iter()
+                .map(|v| Ok((v.clone(), inner.host.view_definition(&db, v)?)))
+                .collect::<Result<_>>()?,
         };
         job.update(|j| j.snapshot_finished_ms = Some(pack::now_ms()));
         job.set_state(JobState::UploadSnapshot);
@@ -137,5 +143,11 @@ pub(super) fn part_source(database: &str, tablets: &[(TabletRef, PathBuf)]) -> B
             }),
         }
     }
-    BackupSource { database: database.into(), tables, host_metadata: Vec::new() }
+    BackupSource {
+        database: database.into(),
+        tables,
+        host_metadata: Vec::new(),
+        metadata_only: false,
+        views: Vec::new(),
+    }
 }

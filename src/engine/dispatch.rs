@@ -3,12 +3,15 @@
 
 use super::backup::run_backup;
 use super::restore::run_restore;
-use super::{Engine, Outcome, Session, analysis};
-use crate::host::Privilege;
+use super::{Engine, Outcome, Session, analysis, properties};
+use crate::host::{HostFeature, Privilege};
 use crate::job::persist::RepoMeta;
 use crate::job::{JobInfo, JobKind};
 use crate::sql::{self, NameFilter, Statement, ast};
 use crate::{Error, ErrorKind, Result, pack, plan};
+
+/// How long CANCEL waits for the job to end.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn denied(what: &str) -> Error {
     Error::new(
@@ -58,12 +61,14 @@ impl Engine {
                 let db = current_db(&s.database)?;
                 load(&db)?;
                 let filter = sql::read_name_filter(&s.filter, "SnapshotName")?;
+                self.check_database(&db)?;
                 Ok(Outcome::Rows(self.show_backup(&db, filter.as_ref())))
             }
             Statement::ShowRestore(s) => {
                 let db = current_db(&s.database)?;
                 load(&db)?;
                 let filter = sql::read_name_filter(&s.filter, "Label")?;
+                self.check_database(&db)?;
                 Ok(Outcome::Rows(self.show_restore(&db, filter.as_ref(), s.brief)))
             }
             Statement::CancelBackup(s) | Statement::CancelRestore(s) => {
@@ -179,7 +184,27 @@ impl Engine {
             })
         })?;
         self.cancel(running.id);
+        // CANCEL returns once the job is CANCELLED (or has ended anyway), as Doris's does.
+        let deadline = std::time::Instant::now() + CANCEL_WAIT;
+        while std::time::Instant::now() < deadline {
+            let now = self.inner.jobs.wait(running.id, std::time::Duration::from_millis(50))?;
+            if now.state.is_done() {
+                break;
+            }
+            // A job of another process sharing the state directory ends there; its record is read back here.
+            if self.jobs_of(db, kind, None).iter().any(|j| j.id == running.id && j.state.is_done()) {
+                break;
+            }
+        }
         Ok(running.id)
+    }
+
+    /// SHOW BACKUP / SHOW RESTORE of a database the host does not know: Doris's "Unknown database".
+    fn check_database(&self, db: &str) -> Result<()> {
+        match self.inner.host.tables(db) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(analysis(format!("Unknown database '{db}'"))),
+            _ => Ok(()),
+        }
     }
 
     fn start_backup(&self, s: &ast::Backup, db: &str) -> Result<u64> {
@@ -192,6 +217,9 @@ impl Engine {
         }
         let timeout = sql::timeout_secs(&s.properties)?;
         if pack::list_snapshots(repo.as_ref())?.iter().any(|x| x.label == s.label.label) {
+            if s.properties.get("type").is_some_and(|t| t.eq_ignore_ascii_case("incremental")) {
+                return Err(analysis("Currently does not support incremental backup"));
+            }
             return Err(analysis(format!("Snapshot with name '{}' already exist in repository", s.label.label)));
         }
         let catalog = self
@@ -199,11 +227,13 @@ impl Engine {
             .host
             .tables(db)
             .map_err(|e| if e.kind() == ErrorKind::NotFound { analysis(e.message()) } else { e })?;
-        let plan = plan::plan_backup(s, db, &catalog)?;
+        let views = self.inner.host.supports(HostFeature::Views);
+        let plan = plan::plan_backup(s, db, &catalog, self.inner.ignore_unsupported_tables, views)?;
         let mut job = JobInfo::new(0, JobKind::Backup, db, &s.label.label, &s.repository, timeout);
         job.timestamp = pack::timestamp_utc(job.create_ms);
-        job.objects = plan.tables.iter().map(|(t, _)| format!("{db}.{t}")).collect();
+        job.objects.clone_from(&plan.objects);
         job.tablets = plan.tablets().len() as u64;
+        job.warnings.clone_from(&plan.skipped);
         let timestamp = job.timestamp.clone();
         let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
@@ -221,6 +251,7 @@ impl Engine {
         }
         let (_, repo) = self.inner.registry.get(&s.repository)?;
         let timeout = sql::timeout_secs(&s.properties)?;
+        let settings = properties::restore_settings(&s.properties, self.inner.host.as_ref())?;
         let timestamp = s.properties.get("backup_timestamp").unwrap_or_default().to_owned();
         let manifest = pack::load_manifest(repo.as_ref(), &s.label.label, &timestamp).map_err(|e| {
             analysis(format!(
@@ -229,20 +260,48 @@ impl Engine {
                 e.message()
             ))
         })?;
+        if manifest.files().next().is_none() && manifest.tables.iter().any(|t| !t.partitions.is_empty()) {
+            return Err(analysis(format!(
+                "Snapshot {} holds metadata only (\"content\" = \"metadata_only\"): it has no data to restore",
+                s.label.label
+            )));
+        }
         let catalog = match self.inner.host.tables(db) {
             Ok(c) => c,
             Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e),
         };
-        let plan = plan::plan_restore(s, db, &manifest, &catalog)?;
+        let metadata = manifest.host_metadata_bytes();
+        let host = self.inner.host.as_ref();
+        let differs = |target: &str, source: &str| properties::schema_differs(host, db, &metadata, target, source);
+        let checks = plan::RestoreChecks {
+            commit: settings.commit.clone(),
+            force_replace: settings.force_replace,
+            clean_tables: settings.clean_tables,
+            clean_partitions: settings.clean_partitions,
+            views: host.supports(HostFeature::Views),
+            schema_differs: &differs,
+        };
+        let plan = plan::plan_restore(s, db, &manifest, &catalog, &checks)?;
         let mut job = JobInfo::new(0, JobKind::Restore, db, &s.label.label, &s.repository, timeout);
         job.timestamp = timestamp;
         job.objects = plan
             .tables
             .iter()
-            .map(|t| if t.source == t.target { t.source.clone() } else { format!("{} AS {}", t.source, t.target) })
+            .map(|t| (&t.source, &t.target))
+            .chain(plan.views.iter().map(|(s, t, _)| (s, t)))
+            .map(|(s, t)| if s == t { s.clone() } else { format!("{s} AS {t}") })
             .collect();
-        job.restore_properties = s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        job.restore_objs = restore_objs(&manifest, &plan);
+        job.restore_properties = s
+            .properties
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "replication_num" | "replication_allocation"))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        // ReplicationNum and ReplicaAllocation show one allocation, as Doris derives both from it.
+        job.restore_properties.push(("replication_num".into(), settings.allocation.total().to_string()));
+        job.restore_properties.push(("replication_allocation".into(), settings.allocation.to_string()));
         let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
         let handle = self.inner.jobs.handle(id);
@@ -251,4 +310,23 @@ impl Engine {
             .spawn(id, token.clone(), timeout, move || run_restore(&inner, &handle, plan, manifest, repo, token));
         Ok(id)
     }
+}
+
+/// SHOW RESTORE's RestoreObjs as Doris renders its job info: the snapshot's label, database and backup time,
+/// and the tables (with their partitions) and views the job restores.
+fn restore_objs(manifest: &crate::format::Manifest, plan: &plan::RestorePlan) -> String {
+    serde_json::json!({
+        "name": manifest.label,
+        "database": manifest.database,
+        "backup_time": manifest.created_ms,
+        "content": "ALL",
+        "olap_table_list": plan.tables.iter().map(|t| serde_json::json!({
+            "name": t.source,
+            "partition_names": t.partitions,
+        })).collect::<Vec<_>>(),
+        "view_list": plan.views.iter().map(|(s, _, _)| serde_json::json!({ "name": s })).collect::<Vec<_>>(),
+        "odbc_table_list": [],
+        "odbc_resource_list": [],
+    })
+    .to_string()
 }

@@ -9,6 +9,7 @@
 
 mod backup;
 mod dispatch;
+mod properties;
 pub(crate) mod registry;
 mod restore;
 mod show;
@@ -59,6 +60,7 @@ struct Inner {
     packer: Packer,
     registry: Arc<Registry>,
     jobs: Arc<JobManager>,
+    ignore_unsupported_tables: bool,
 }
 
 /// Builds an [`Engine`].
@@ -69,6 +71,7 @@ pub struct EngineBuilder {
     history: usize,
     max_timeout: Option<Duration>,
     observer: Option<JobObserver>,
+    ignore_unsupported_tables: bool,
 }
 
 impl EngineBuilder {
@@ -113,6 +116,12 @@ impl EngineBuilder {
         self.observer = Some(observer);
         self
     }
+    /// Doris's `ignore_backup_not_support_table_type`: a BACKUP skips the tables that are not OLAP tables (and
+    /// names them in TaskErrMsg) instead of failing with "Table 't' is not a OLAP table". Off by default.
+    pub fn ignore_backup_not_support_table_type(mut self, ignore: bool) -> Self {
+        self.ignore_unsupported_tables = ignore;
+        self
+    }
     /// Caps every job's timeout, whatever its `timeout` property says (a host's own bound on job length).
     pub fn max_job_timeout(mut self, limit: Duration) -> Self {
         self.max_timeout = Some(limit);
@@ -135,7 +144,15 @@ impl EngineBuilder {
         let persistence = file.map(|file| Persistence { file });
         let options = ManagerOptions { history: self.history, max_timeout: self.max_timeout, observer: self.observer };
         let jobs = Arc::new(JobManager::new(options, saved, persistence));
-        Ok(Engine { inner: Arc::new(Inner { host: self.host, packer, registry, jobs }) })
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                host: self.host,
+                packer,
+                registry,
+                jobs,
+                ignore_unsupported_tables: self.ignore_unsupported_tables,
+            }),
+        })
     }
 }
 
@@ -159,6 +176,7 @@ impl Engine {
             history: 10,
             max_timeout: None,
             observer: None,
+            ignore_unsupported_tables: false,
         }
     }
 

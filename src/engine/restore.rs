@@ -74,8 +74,18 @@ pub(super) fn run_restore(
         job.set_state(JobState::Committing);
         let metadata = manifest.host_metadata_bytes();
         for t in &plan.tables {
-            inner.host.commit_restore(&db, id, &t.target, &t.source, &metadata)?;
+            inner.host.commit_restore_with(&db, id, &t.target, &t.source, &metadata, &plan.commit)?;
             committed.push(&t.target);
+        }
+        for (_, view, definition) in &plan.views {
+            inner.host.create_view(&db, id, view, definition)?;
+        }
+        // clean_tables / clean_partitions: what the snapshot does not hold goes once every table is committed.
+        for table in &plan.drop_tables {
+            inner.host.drop_table(&db, id, table)?;
+        }
+        for (table, partitions) in &plan.drop_partitions {
+            inner.host.drop_partitions(&db, id, table, partitions)?;
         }
         Ok(())
     })();

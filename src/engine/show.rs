@@ -10,6 +10,9 @@ use crate::job::{self, JobInfo, JobKind};
 use crate::sql::{self, NameFilter};
 use crate::{Result, pack};
 
+/// Doris's `FeConstants.null_string`, shown where a value is missing.
+const NULL: &str = "\\N";
+
 /// Rows with named columns, as SHOW returns them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ResultSet {
@@ -79,12 +82,19 @@ impl Engine {
         let selected = snaps.iter().filter(|s| filter.snapshot.as_ref().is_none_or(|l| &s.label == l));
         if let Some(ts) = &filter.timestamp {
             let mut rs = ResultSet::new(&["Snapshot", "Timestamp", "Database", "Details", "Status"]);
+            let mut found = false;
             for s in selected.filter(|s| &s.timestamp == ts) {
+                found = true;
                 let (db, details, status) = match pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp) {
                     Ok(m) => (m.database.clone(), manifest_details(&m), "OK".to_owned()),
                     Err(e) => (String::new(), String::new(), format!("ERROR: {e}")),
                 };
                 rs.rows.push(vec![s.label.clone(), s.timestamp.clone(), db, details, status]);
+            }
+            if !found && let Some(label) = &filter.snapshot {
+                // Doris answers a snapshot it cannot find with an error row, not an empty set.
+                let status = format!("Failed to get info: snapshot {label} with timestamp {ts} does not exist");
+                rs.rows.push(vec![label.clone(), ts.clone(), NULL.into(), NULL.into(), status]);
             }
             return Ok(rs);
         }
@@ -93,6 +103,11 @@ impl Engine {
             by_label.entry(&s.label).or_default().push(&s.timestamp);
         }
         let mut rs = ResultSet::new(&["Snapshot", "Timestamp", "Status"]);
+        if by_label.is_empty()
+            && let Some(label) = &filter.snapshot
+        {
+            rs.rows.push(vec![label.clone(), NULL.into(), "ERROR: No info file found".into()]);
+        }
         for (label, ts) in by_label {
             rs.rows.push(vec![label.to_owned(), ts.join("\n"), "OK".into()]);
         }
@@ -112,6 +127,7 @@ fn manifest_details(m: &Manifest) -> String {
             "name": t.name,
             "partition_names": t.partitions.iter().map(|p| &p.name).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "view_list": m.views.iter().map(|v| serde_json::json!({ "name": v.name })).collect::<Vec<_>>(),
         "files": files,
         "bytes": bytes,
     })

@@ -59,6 +59,15 @@ pub struct TableEntry {
     pub partitions: Vec<PartitionEntry>,
 }
 
+/// A view backed up with a snapshot: its name and definition (the host's text, opaque to tabsnap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewEntry {
+    /// The view's name.
+    pub name: String,
+    /// Its definition, as the host gave it.
+    pub definition: String,
+}
+
 /// A snapshot manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -78,6 +87,9 @@ pub struct Manifest {
     pub indexes: Vec<ContentHash>,
     /// The host's metadata (schemas, versions), opaque to tabsnap, hex-encoded.
     pub host_metadata: String,
+    /// The views backed up (absent from manifests without any: readers before views ignore the field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<ViewEntry>,
 }
 
 impl Manifest {

@@ -11,7 +11,7 @@ use crate::{Error, ErrorKind, Result};
 impl Manifest {
     /// Checks this manifest, stored (or to be stored) under `key`, for internal consistency:
     /// - the chunk size is 1 byte to [`MAX_CHUNK_SIZE`];
-    /// - table names are unique, partition names unique in their table, index names unique in their
+    /// - table and view names are unique together, partition names unique in their table, index names unique in their
     ///   partition, tablet ids unique in their table (across its partitions and indexes), and every one of them
     ///   a safe single path component;
     /// - file paths are safe relative paths, unique in their tablet, and none is a directory of another;
@@ -55,6 +55,9 @@ impl Manifest {
                     }
                 }
             }
+        }
+        for v in &self.views {
+            name("view", &v.name, &mut tables)?;
         }
         let hex = self.host_metadata.len().is_multiple_of(2)
             && self.host_metadata.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
@@ -105,7 +108,9 @@ impl Manifest {
 
 #[cfg(test)]
 mod tests {
-    use crate::format::{ContentHash, FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+    use crate::format::{
+        ContentHash, FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
+    };
     use crate::{ErrorKind, Result};
 
     fn manifest() -> Manifest {
@@ -131,6 +136,7 @@ mod tests {
             }],
             indexes: Vec::new(),
             host_metadata: "00ff".into(),
+            views: Vec::new(),
         }
     }
 
@@ -170,6 +176,14 @@ mod tests {
             (ErrorKind::Format, Box::new(|m| tablet(m).files[0].size = 7)),
             (ErrorKind::Format, Box::new(|m| tablet(m).files[1].size = 1)),
             (ErrorKind::Format, Box::new(|m| m.host_metadata = "0".into())),
+            (
+                ErrorKind::InvalidArgument,
+                Box::new(|m| m.views.push(ViewEntry { name: "t1".into(), definition: String::new() })),
+            ),
+            (
+                ErrorKind::InvalidArgument,
+                Box::new(|m| m.views.push(ViewEntry { name: "../v".into(), definition: String::new() })),
+            ),
             (ErrorKind::Format, Box::new(|m| m.host_metadata = "zz".into())),
         ];
         for (i, (kind, edit)) in cases.iter().enumerate() {

@@ -5,13 +5,18 @@
 //! DATA/<db>/<table>/<partition>/_rollup_<index>/<tablet>/<files…>  rollup / synchronous MV tablets
 //! DATA/<db>/<table>/_table.json                                     optional: {"kind": "olap" | "view" |
 //!                                                                   "async_mv" | "<other>", "rollups": ["r1"],
-//!                                                                   "temporary_partitions": ["tp1"]}
+//!                                                                   "temporary_partitions": ["tp1"], …}
 //! ```
+//! `_table.json` also holds the table's schema fingerprint (`"schema"`: a restore into an existing table needs
+//! the same one, unless `force_replace`) and the properties a RESTORE sets ([`props`]):
+//! `"replication_allocation"`, `"storage_medium"`, `"medium_allocation_mode"`, `"dynamic_partition_enable"`,
+//! `"is_being_synced"`; a view's holds its `"definition"`.
 //! Names starting with `.` or `_` are not databases, tables, partitions or tablets. A restore writes under a
 //! staging directory `DATA/<db>/.restore-<job>-<random>/` it creates and locks, and commits each table so that
 //! after any crash and the next start the table is either as it was or fully restored (see [`staging`]); a
 //! failed or cancelled restore leaves the data directory as it was.
 
+mod props;
 mod staging;
 
 use std::collections::HashMap;
@@ -20,25 +25,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
-use super::{Host, IndexInfo, PartitionInfo, Privilege, TableInfo, TableKind, TabletInfo, TabletRef};
+use super::{
+    Host, HostFeature, IndexInfo, PartitionInfo, Privilege, RestoreCommit, TableInfo, TableKind, TabletInfo, TabletRef,
+};
 use crate::{Error, ErrorKind, Result};
+use props::Description;
+use staging::DescriptionUpdate;
 
 const ROLLUP_PREFIX: &str = "_rollup_";
 const DESCRIPTION: &str = "_table.json";
-
-/// The optional `_table.json` of a table.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Description {
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    rollups: Vec<String>,
-    #[serde(default)]
-    temporary_partitions: Vec<String>,
-}
 
 /// A host over a data directory. Users `root` and `admin` are superusers; every other user has LOAD on every
 /// database and no ADMIN.
@@ -251,18 +247,44 @@ impl Host for DirHost {
     }
 
     fn commit_restore(&self, database: &str, job: u64, table: &str, source_table: &str, metadata: &[u8]) -> Result<()> {
+        self.commit_restore_with(database, job, table, source_table, metadata, &RestoreCommit::default())
+    }
+
+    fn commit_restore_with(
+        &self,
+        database: &str,
+        job: u64,
+        table: &str,
+        source_table: &str,
+        metadata: &[u8],
+        options: &RestoreCommit,
+    ) -> Result<()> {
         restorable_name(table)?;
         let staging = self.existing_staging(database, job).ok_or_else(|| {
             Error::new(ErrorKind::NotFound, format!("restore job {job} staged nothing for {database}.{table}"))
         })?;
-        // The table's description travels in the metadata blob; a new table gets it back.
-        let all: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(metadata).unwrap_or_default();
-        let description = all
-            .get(source_table)
-            .and_then(|d| serde_json::from_value::<Description>(d.clone()).ok())
-            .filter(|d| d.kind.is_some() || !d.rollups.is_empty())
-            .and_then(|d| serde_json::to_vec_pretty(&d).ok());
-        staging::commit_table(&self.db_dir(database)?, &staging, table, description.as_deref())?;
+        let db_dir = self.db_dir(database)?;
+        // The table's description travels in the metadata blob; the restored table gets it back, with the
+        // statement's properties applied.
+        let source = props::from_metadata(metadata, source_table);
+        let target_dir = db_dir.join(table);
+        if options.atomic_replace {
+            let desc = props::apply(source.clone().unwrap_or_default(), source.as_ref(), options);
+            staging::replace_table(&db_dir, &staging, table, props::encode(&desc).as_deref())?;
+        } else if target_dir.join(DESCRIPTION).exists() {
+            let before = DirHost::description(&target_dir)?;
+            let after = props::apply(before.clone(), source.as_ref(), options);
+            let bytes = if after == before { None } else { props::encode(&after) };
+            let update = match &bytes {
+                Some(b) => DescriptionUpdate::Replace(b),
+                None => DescriptionUpdate::IfAbsent(None),
+            };
+            staging::commit_table(&db_dir, &staging, table, update)?;
+        } else {
+            let desc = props::apply(source.clone().unwrap_or_default(), source.as_ref(), options);
+            let bytes = props::encode(&desc);
+            staging::commit_table(&db_dir, &staging, table, DescriptionUpdate::IfAbsent(bytes.as_deref()))?;
+        }
         self.finish_staging(database, job)
     }
 
@@ -292,5 +314,64 @@ impl Host for DirHost {
             out.insert(t.clone(), serde_json::to_value(desc).unwrap_or_default());
         }
         Ok(serde_json::to_vec(&out).unwrap_or_default())
+    }
+
+    fn supports(&self, feature: HostFeature) -> bool {
+        matches!(
+            feature,
+            HostFeature::SchemaIdentity
+                | HostFeature::DropTables
+                | HostFeature::DropPartitions
+                | HostFeature::AtomicReplace
+                | HostFeature::CommitProperties
+                | HostFeature::Views
+        )
+    }
+
+    fn view_definition(&self, database: &str, view: &str) -> Result<String> {
+        let desc = DirHost::description(&self.db_dir(database)?.join(safe_name(view)?))?;
+        if desc.kind.as_deref().is_none_or(|k| !k.eq_ignore_ascii_case("view")) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("{database}.{view} is not a view")));
+        }
+        Ok(desc.definition.unwrap_or_default())
+    }
+
+    fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
+        restorable_name(view)?;
+        let db_dir = self.db_dir(database)?;
+        fs::create_dir_all(&db_dir).map_err(|e| Error::io(format!("creating database {database}"), e))?;
+        let desc = Description { kind: Some("view".into()), definition: Some(definition.into()), ..Default::default() };
+        let bytes = serde_json::to_vec_pretty(&desc)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode the view {view}: {e}")))?;
+        let staging = self.staging(database, job)?;
+        staging::create_view(&db_dir, &staging, view, &bytes)?;
+        self.finish_staging(database, job)
+    }
+
+    fn schema_identity(&self, database: &str, table: &str) -> Result<Option<String>> {
+        Ok(DirHost::description(&self.db_dir(database)?.join(safe_name(table)?))?.schema)
+    }
+
+    fn snapshot_schema_identity(&self, metadata: &[u8], table: &str) -> Result<Option<String>> {
+        Ok(props::from_metadata(metadata, table).and_then(|d| d.schema))
+    }
+
+    fn drop_table(&self, database: &str, job: u64, table: &str) -> Result<()> {
+        restorable_name(table)?;
+        let dir = self.db_dir(database)?.join(table);
+        let staging = self.staging(database, job)?;
+        staging::drop_dir(&dir, &staging, table)?;
+        self.finish_staging(database, job)
+    }
+
+    fn drop_partitions(&self, database: &str, job: u64, table: &str, partitions: &[String]) -> Result<()> {
+        restorable_name(table)?;
+        let dir = self.db_dir(database)?.join(table);
+        let staging = self.staging(database, job)?;
+        for p in partitions {
+            restorable_name(p)?;
+            staging::drop_dir(&dir.join(p), &staging, &format!("{table}-{p}"))?;
+        }
+        self.finish_staging(database, job)
     }
 }

@@ -2,10 +2,12 @@
 //! privileges and the metadata blob that travels with a snapshot.
 
 mod dir;
+mod options;
 
 use std::path::PathBuf;
 
 pub use dir::DirHost;
+pub use options::{HostFeature, ReplicaAllocation, RestoreCommit, StorageMedium, unsupported};
 
 use crate::Result;
 
@@ -145,5 +147,99 @@ pub trait Host: Send + Sync {
     fn metadata(&self, database: &str, tables: &[String]) -> Result<Vec<u8>> {
         let _ = (database, tables);
         Ok(Vec::new())
+    }
+
+    /// Whether this host implements the optional methods of `feature`. tabsnap asks before it accepts a
+    /// statement whose properties need them, and refuses the statement at analysis when the answer is no: a
+    /// property is never accepted and then ignored. The default: no optional feature.
+    fn supports(&self, feature: HostFeature) -> bool {
+        let _ = feature;
+        false
+    }
+
+    /// [`HostFeature::SchemaIdentity`]: a fingerprint of the live table's schema (columns, keys, indexes):
+    /// equal fingerprints mean a restore may write into the table; `None` when the host knows none for it.
+    ///
+    /// # Errors
+    /// When the table does not exist or the host does not support the feature.
+    fn schema_identity(&self, database: &str, table: &str) -> Result<Option<String>> {
+        let _ = (database, table);
+        Err(unsupported("the schema identity of a table"))
+    }
+
+    /// [`HostFeature::SchemaIdentity`]: the fingerprint of `table`'s schema as recorded in a snapshot's host
+    /// `metadata` (what [`Host::metadata`] produced), or `None` when the snapshot does not record one.
+    ///
+    /// # Errors
+    /// When the metadata cannot be read or the host does not support the feature.
+    fn snapshot_schema_identity(&self, metadata: &[u8], table: &str) -> Result<Option<String>> {
+        let _ = (metadata, table);
+        Err(unsupported("the schema identity of a table"))
+    }
+
+    /// [`HostFeature::DropTables`]: drops `table` (RESTORE `clean_tables`). Called by restore job `job` after
+    /// every restored table is committed.
+    ///
+    /// # Errors
+    /// When the table cannot be dropped or the host does not support the feature.
+    fn drop_table(&self, database: &str, job: u64, table: &str) -> Result<()> {
+        let _ = (database, job, table);
+        Err(unsupported("dropping a table"))
+    }
+
+    /// [`HostFeature::DropPartitions`]: drops `partitions` of `table` (RESTORE `clean_partitions`). Called by
+    /// restore job `job` after every restored table is committed.
+    ///
+    /// # Errors
+    /// When a partition cannot be dropped or the host does not support the feature.
+    fn drop_partitions(&self, database: &str, job: u64, table: &str, partitions: &[String]) -> Result<()> {
+        let _ = (database, job, table, partitions);
+        Err(unsupported("dropping partitions"))
+    }
+
+    /// [`Host::commit_restore`] with the RESTORE properties a host applies to the committed table: the replica
+    /// allocation, the storage medium, dynamic partitioning, the CCR sync flag
+    /// ([`HostFeature::CommitProperties`]), and the atomic replacement of the whole table by the restored one
+    /// ([`HostFeature::AtomicReplace`]). tabsnap calls it instead of [`Host::commit_restore`] only when the host
+    /// supports what `options` asks.
+    ///
+    /// # Errors
+    /// As [`Host::commit_restore`]; the default refuses any option and otherwise calls it.
+    fn commit_restore_with(
+        &self,
+        database: &str,
+        job: u64,
+        table: &str,
+        source_table: &str,
+        metadata: &[u8],
+        options: &RestoreCommit,
+    ) -> Result<()> {
+        if options.atomic_replace {
+            return Err(unsupported("atomic_restore"));
+        }
+        if options.has_properties() {
+            return Err(unsupported("the properties of a restored table"));
+        }
+        self.commit_restore(database, job, table, source_table, metadata)
+    }
+
+    /// [`HostFeature::Views`]: the definition of view `view` (the host's text; tabsnap stores it with the
+    /// snapshot as it is).
+    ///
+    /// # Errors
+    /// When the view does not exist or the host does not support the feature.
+    fn view_definition(&self, database: &str, view: &str) -> Result<String> {
+        let _ = (database, view);
+        Err(unsupported("backing up a view"))
+    }
+
+    /// [`HostFeature::Views`]: creates view `view` of `database` with `definition`, replacing a view of that
+    /// name. Called by restore job `job` after its tables are committed.
+    ///
+    /// # Errors
+    /// When the view cannot be created or the host does not support the feature.
+    fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
+        let _ = (database, job, view, definition);
+        Err(unsupported("restoring a view"))
     }
 }

@@ -113,6 +113,10 @@ pub struct JobInfo {
     pub timeout_secs: u64,
     /// RESTORE properties shown by SHOW RESTORE (`AllowLoad`, `ReplicationNum`, …).
     pub restore_properties: Vec<(String, String)>,
+    /// RESTORE: SHOW RESTORE's RestoreObjs, the JSON Doris shows (what the snapshot holds that the job
+    /// restores); empty for jobs recorded before it existed.
+    #[serde(default)]
+    pub restore_objs: String,
     /// What kind of error ended the job, when one did (not kept across restarts).
     #[serde(skip)]
     pub error_kind: Option<crate::ErrorKind>,
@@ -153,6 +157,7 @@ impl JobInfo {
             status: "OK".into(),
             timeout_secs,
             restore_properties: Vec::new(),
+            restore_objs: String::new(),
             error_kind: None,
             owner: None,
             cancel_requested: false,
@@ -173,17 +178,25 @@ impl JobInfo {
         self.bytes_done = p.bytes_done;
     }
 
-    /// `files 3/10, bytes 1048576/4194304 (25%)`.
+    /// Doris's Progress column, `[key: done/total]` entries joined with `, ` (Doris keys them by task):
+    /// `[files: 3/10], [bytes: 1048576/4194304]`; empty before the job knows its files.
     pub fn progress_text(&self) -> String {
-        let pct = match self.bytes_done.saturating_mul(100).checked_div(self.bytes_total) {
-            Some(p) => p,
-            None if self.state == JobState::Finished => 100,
-            None => 0,
-        };
-        format!(
-            "files {}/{}, bytes {}/{} ({pct}%)",
-            self.files_done, self.files_total, self.bytes_done, self.bytes_total
-        )
+        if self.files_total == 0 && self.bytes_total == 0 && self.state != JobState::Finished {
+            return String::new();
+        }
+        format!("[files: {}/{}], [bytes: {}/{}]", self.files_done, self.files_total, self.bytes_done, self.bytes_total)
+    }
+
+    /// Doris's UnfinishedTasks column, `key=value` entries joined with `, ` (Doris maps task ids to backends):
+    /// `files=7` while files are left, empty once none is (or the job ended).
+    pub fn unfinished_text(&self) -> String {
+        let left = self.files_total.saturating_sub(self.files_done);
+        if left == 0 || self.state.is_done() { String::new() } else { format!("files={left}") }
+    }
+
+    /// Doris's BackupObjs column: each object in brackets, joined with `, ` (`[db.t1], [db.t2]`).
+    pub fn backup_objs_text(&self) -> String {
+        self.objects.iter().map(|o| format!("[{o}]")).collect::<Vec<_>>().join(", ")
     }
 
     /// Doris's Status column: `[OK]` or `[CANCELLED, msg: …]`.
@@ -201,12 +214,12 @@ impl JobInfo {
             self.label.clone(),
             self.database.clone(),
             self.state.name().into(),
-            format!("[{}]", self.objects.join(", ")),
+            self.backup_objs_text(),
             time_text(Some(self.create_ms)),
             time_text(self.snapshot_finished_ms),
             time_text(self.transfer_finished_ms),
             time_text(self.finished_ms),
-            (self.files_total - self.files_done.min(self.files_total)).to_string(),
+            self.unfinished_text(),
             self.progress_text(),
             self.task_err_msg(),
             self.status_text(),
@@ -237,13 +250,13 @@ impl JobInfo {
             prop("replication_allocation", "tag.location.default: 3"),
             prop("reserve_replica", "false"),
             prop("reserve_dynamic_partition_enable", "false"),
-            objs.to_string(),
+            if self.restore_objs.is_empty() { objs.to_string() } else { self.restore_objs.clone() },
             time_text(Some(self.create_ms)),
             time_text(self.snapshot_finished_ms),
             time_text(self.snapshot_finished_ms),
             time_text(self.transfer_finished_ms),
             time_text(self.finished_ms),
-            (self.files_total - self.files_done.min(self.files_total)).to_string(),
+            self.unfinished_text(),
             self.progress_text(),
             self.task_err_msg(),
             self.status_text(),

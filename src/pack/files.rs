@@ -74,7 +74,9 @@ pub(super) fn walk(
                 let mut tablets = Vec::new();
                 for tablet in &i.tablets {
                     let mut entries = Vec::new();
-                    list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    if !source.metadata_only {
+                        list_files(&tablet.dir, &tablet.dir, &mut entries)?;
+                    }
                     entries.sort();
                     let mut tablet_files = Vec::with_capacity(entries.len());
                     for (rel, path, size) in entries {
@@ -98,6 +100,11 @@ pub(super) fn walk(
         tables,
         indexes: Vec::new(),
         host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
+        views: source
+            .views
+            .iter()
+            .map(|(name, definition)| crate::format::ViewEntry { name: name.clone(), definition: definition.clone() })
+            .collect(),
     };
     Ok((manifest, files))
 }

@@ -202,6 +202,11 @@ pub struct BackupSource {
     pub tables: Vec<TableSource>,
     /// The host's metadata blob, stored with the snapshot as it is.
     pub host_metadata: Vec<u8>,
+    /// BACKUP `"content" = "metadata_only"`: the manifest records the tables, partitions, indexes and tablets
+    /// and the host's metadata, and no file: no data is read or uploaded.
+    pub metadata_only: bool,
+    /// The views backed up with the snapshot: name and definition.
+    pub views: Vec<(String, String)>,
 }
 
 impl BackupSource {
@@ -217,6 +222,8 @@ impl BackupSource {
                 }],
             }],
             host_metadata: Vec::new(),
+            metadata_only: false,
+            views: Vec::new(),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Statement + catalog → the exact tablets a BACKUP takes or a RESTORE writes, or Doris's error.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod restore;
 
-use crate::format::Manifest;
+use std::collections::BTreeMap;
+
+pub use restore::{RestoreChecks, RestorePlan, RestoreTable, plan_restore};
+
 use crate::host::{PartitionInfo, TableInfo, TableKind, TabletRef};
-use crate::sql::ast::{Backup, Restore, TableList, TableListKind};
+use crate::sql::ast::{Backup, TableList, TableListKind};
 use crate::{Error, ErrorKind, Result};
 
 fn analysis(msg: impl Into<String>) -> Error {
@@ -19,6 +22,16 @@ pub struct BackupPlan {
     /// The tables, with the partitions taken; each partition carries all its indexes (base, rollups,
     /// synchronous MVs), once.
     pub tables: Vec<(String, Vec<PartitionInfo>)>,
+    /// The objects as SHOW BACKUP's BackupObjs names them: `db.t`, or `db.t PARTITIONS (p1, p2)` when only
+    /// some partitions are taken.
+    pub objects: Vec<String>,
+    /// The views backed up (their definitions go with the snapshot).
+    pub views: Vec<String>,
+    /// `"content" = "metadata_only"`: the snapshot records the tables and the host's metadata, no data.
+    pub metadata_only: bool,
+    /// The tables left out and why (views, materialized views, and with `ignore_unsupported` every table that
+    /// is not an OLAP table); the job reports them in TaskErrMsg.
+    pub skipped: Vec<String>,
 }
 
 impl BackupPlan {
@@ -48,35 +61,111 @@ impl BackupPlan {
     }
 }
 
-/// Plans `stmt` against the tables of `database`.
+/// What a BACKUP does with a table that is not an OLAP table.
+fn unsupported_kind(t: &TableInfo) -> Option<String> {
+    match &t.kind {
+        TableKind::Olap => None,
+        TableKind::View => Some(format!(
+            "Table '{}' is a view: tabsnap backs up OLAP tables only (Doris 2.x backs views up; not supported here)",
+            t.name
+        )),
+        TableKind::AsyncMaterializedView | TableKind::Other(_) => {
+            Some(format!("Table '{}' is not a OLAP table", t.name))
+        }
+    }
+}
+
+/// Plans `stmt` against the tables of `database`. `ignore_unsupported` is Doris's
+/// `ignore_backup_not_support_table_type`: a table that is not an OLAP table is skipped (and named in
+/// [`BackupPlan::skipped`]) instead of failing the statement. `views`: whether the host backs views up
+/// ([`crate::host::HostFeature::Views`]); then views are taken as tables are, as Doris 2.x does.
+///
+/// - `ON (…)`: each table named; one that is not an OLAP table is refused (Doris's "Table 't' is not a OLAP
+///   table").
+/// - the whole database, or `EXCLUDE (…)`: every table but those excluded. Asynchronous materialized views
+///   (and views, when the host cannot back them up) are skipped and named in [`BackupPlan::skipped`]; any other
+///   kind fails the statement as in Doris.
+/// - `EXCLUDE (t PARTITION (p1))` excludes just those partitions of `t`; `t` goes without them (and is left
+///   out when no partition is left).
 ///
 /// # Errors
 /// Doris's messages: "Unknown table 't'", "Table 't' is not a OLAP table", "Unknown partition p in tablet",
 /// "Do not support backup table with temp partitions", and an error when nothing is left to back up.
-pub fn plan_backup(stmt: &Backup, database: &str, catalog: &[TableInfo]) -> Result<BackupPlan> {
+pub fn plan_backup(
+    stmt: &Backup,
+    database: &str,
+    catalog: &[TableInfo],
+    ignore_unsupported: bool,
+    views: bool,
+) -> Result<BackupPlan> {
     let by_name: BTreeMap<&str, &TableInfo> = catalog.iter().map(|t| (t.name.as_str(), t)).collect();
-    let mut chosen: Vec<(&TableInfo, Option<&[String]>)> = Vec::new();
+    let mut chosen: Vec<(&TableInfo, Option<Vec<String>>)> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut view_list = Vec::new();
+    let mut skip_or_fail = |t: &TableInfo, named: bool| -> Result<()> {
+        if views && t.kind == TableKind::View {
+            view_list.push(t.name.clone());
+            return Ok(());
+        }
+        let Some(msg) = unsupported_kind(t) else { return Ok(()) };
+        let quiet = !named && matches!(t.kind, TableKind::View | TableKind::AsyncMaterializedView);
+        if ignore_unsupported || quiet {
+            skipped.push(format!("{msg}: skipped"));
+            Ok(())
+        } else {
+            Err(analysis(msg))
+        }
+    };
     match &stmt.tables {
         Some(TableList { kind: TableListKind::On, tables }) => {
             for r in tables {
                 let t =
                     by_name.get(r.table.as_str()).ok_or_else(|| analysis(format!("Unknown table '{}'", r.table)))?;
                 if t.kind != TableKind::Olap {
-                    return Err(analysis(format!("Table '{}' is not a OLAP table", r.table)));
+                    if r.partitions.is_some() {
+                        return Err(analysis(format!("Table '{}' is not a OLAP table: it has no partitions", r.table)));
+                    }
+                    skip_or_fail(t, true)?;
+                    continue;
                 }
-                chosen.push((t, r.partitions.as_ref().map(|p| p.names.as_slice())));
+                chosen.push((t, r.partitions.as_ref().map(|p| p.names.clone())));
             }
         }
         Some(TableList { kind: TableListKind::Exclude, tables }) => {
-            let excluded: BTreeSet<&str> = tables.iter().map(|r| r.table.as_str()).collect();
-            chosen.extend(
-                catalog
-                    .iter()
-                    .filter(|t| t.kind == TableKind::Olap && !excluded.contains(t.name.as_str()))
-                    .map(|t| (t, None)),
-            );
+            for t in catalog {
+                let excluded = tables.iter().find(|r| r.table == t.name);
+                match excluded.map(|r| &r.partitions) {
+                    Some(None) => continue,
+                    _ if t.kind != TableKind::Olap => skip_or_fail(t, false)?,
+                    None => chosen.push((t, None)),
+                    Some(Some(list)) => {
+                        for n in &list.names {
+                            if !t.partitions.iter().any(|p| &p.name == n) {
+                                return Err(analysis(format!("Unknown partition {n} in table{}", t.name)));
+                            }
+                        }
+                        let rest: Vec<String> = t
+                            .partitions
+                            .iter()
+                            .filter(|p| !p.temporary && !list.names.contains(&p.name))
+                            .map(|p| p.name.clone())
+                            .collect();
+                        if !rest.is_empty() {
+                            chosen.push((t, Some(rest)));
+                        }
+                    }
+                }
+            }
         }
-        None => chosen.extend(catalog.iter().filter(|t| t.kind == TableKind::Olap).map(|t| (t, None))),
+        None => {
+            for t in catalog {
+                if t.kind == TableKind::Olap {
+                    chosen.push((t, None));
+                } else {
+                    skip_or_fail(t, false)?;
+                }
+            }
+        }
     }
     let mut tables = Vec::new();
     for (t, partitions) in chosen {
@@ -89,7 +178,7 @@ pub fn plan_backup(stmt: &Backup, database: &str, catalog: &[TableInfo]) -> Resu
             }
             Some(names) => {
                 let mut out = Vec::new();
-                for n in names {
+                for n in &names {
                     let p = t
                         .partitions
                         .iter()
@@ -103,130 +192,25 @@ pub fn plan_backup(stmt: &Backup, database: &str, catalog: &[TableInfo]) -> Resu
                 out
             }
         };
-        tables.push((t.name.clone(), parts));
+        let partial = parts.len() < t.partitions.len();
+        tables.push((t.name.clone(), parts, partial));
     }
-    if tables.is_empty() {
+    if tables.is_empty() && view_list.is_empty() {
         return Err(analysis(format!("No OLAP table to back up in database {database}")));
     }
-    Ok(BackupPlan { database: database.into(), tables })
-}
-
-/// One table a RESTORE writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestoreTable {
-    /// Its name in the snapshot.
-    pub source: String,
-    /// Its name after the restore (the alias, or the same name).
-    pub target: String,
-    /// The partitions restored.
-    pub partitions: Vec<String>,
-}
-
-/// What a RESTORE writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestorePlan {
-    /// The target database.
-    pub database: String,
-    /// The tables.
-    pub tables: Vec<RestoreTable>,
-}
-
-impl RestorePlan {
-    /// The target table of snapshot table `source` and whether partition `partition` is restored.
-    pub fn target_of(&self, source: &str, partition: &str) -> Option<&str> {
-        self.tables
-            .iter()
-            .find(|t| t.source == source && t.partitions.iter().any(|p| p == partition))
-            .map(|t| t.target.as_str())
-    }
-}
-
-/// Plans `stmt` (restoring into `database`) against the snapshot `manifest` and the target database's
-/// `catalog` (empty when the database does not exist yet).
-///
-/// # Errors
-/// Doris's messages: "Table t does not exist in snapshot l", "Partition p of table t does not exist in
-/// snapshot", "Table t already exist but with different schema".
-pub fn plan_restore(stmt: &Restore, database: &str, manifest: &Manifest, catalog: &[TableInfo]) -> Result<RestorePlan> {
-    let label = &stmt.label.label;
-    let mut tables = Vec::new();
-    let snapshot_table = |name: &str| {
-        manifest
-            .tables
-            .iter()
-            .find(|t| t.name == name)
-            .ok_or_else(|| analysis(format!("Table {name} does not exist in snapshot {label}")))
-    };
-    match &stmt.tables {
-        Some(TableList { kind: TableListKind::On, tables: refs }) => {
-            for r in refs {
-                let t = snapshot_table(&r.table)?;
-                let partitions = match &r.partitions {
-                    None => t.partitions.iter().map(|p| p.name.clone()).collect(),
-                    Some(list) => {
-                        for n in &list.names {
-                            if !t.partitions.iter().any(|p| &p.name == n) {
-                                return Err(analysis(format!(
-                                    "Partition {n} of table {} does not exist in snapshot",
-                                    r.table
-                                )));
-                            }
-                        }
-                        list.names.clone()
-                    }
-                };
-                let target = r.alias.clone().unwrap_or_else(|| r.table.clone());
-                tables.push(RestoreTable { source: r.table.clone(), target, partitions });
+    let objects: Vec<String> = tables
+        .iter()
+        .map(|(t, parts, partial)| {
+            if *partial {
+                let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+                format!("{database}.{t} PARTITIONS ({})", names.join(", "))
+            } else {
+                format!("{database}.{t}")
             }
-        }
-        Some(TableList { kind: TableListKind::Exclude, tables: refs }) => {
-            for r in refs {
-                snapshot_table(&r.table)?;
-            }
-            for t in &manifest.tables {
-                if !refs.iter().any(|r| r.table == t.name) {
-                    let partitions = t.partitions.iter().map(|p| p.name.clone()).collect();
-                    tables.push(RestoreTable { source: t.name.clone(), target: t.name.clone(), partitions });
-                }
-            }
-        }
-        None => {
-            for t in &manifest.tables {
-                let partitions = t.partitions.iter().map(|p| p.name.clone()).collect();
-                tables.push(RestoreTable { source: t.name.clone(), target: t.name.clone(), partitions });
-            }
-        }
-    }
-    // A table restored into an existing one must have the same indexes.
-    for rt in &tables {
-        if let Some(existing) = catalog.iter().find(|t| t.name == rt.target) {
-            let snap = snapshot_table(&rt.source)?;
-            let snap_rollups: BTreeSet<&str> = snap
-                .partitions
-                .iter()
-                .flat_map(|p| p.indexes.iter().map(|i| i.name.as_str()))
-                .filter(|n| *n != rt.source)
-                .collect();
-            let have_rollups: BTreeSet<&str> = existing
-                .partitions
-                .iter()
-                .flat_map(|p| p.indexes.iter().map(|i| i.name.as_str()))
-                .filter(|n| *n != rt.target)
-                .collect();
-            let empty = existing.partitions.is_empty();
-            if existing.kind != TableKind::Olap || (!empty && snap_rollups != have_rollups) {
-                return Err(analysis(format!("Table {} already exist but with different schema", rt.target)));
-            }
-        }
-    }
-    let mut targets = BTreeSet::new();
-    for t in &tables {
-        if !targets.insert(t.target.as_str()) {
-            return Err(analysis(format!("Duplicated alias name: {}", t.target)));
-        }
-    }
-    if tables.is_empty() {
-        return Err(analysis(format!("Nothing to restore from snapshot {label}")));
-    }
-    Ok(RestorePlan { database: database.into(), tables })
+        })
+        .chain(view_list.iter().map(|v| format!("{database}.{v}")))
+        .collect();
+    let tables = tables.into_iter().map(|(t, p, _)| (t, p)).collect();
+    let metadata_only = stmt.properties.get("content").is_some_and(|c| c.eq_ignore_ascii_case("metadata_only"));
+    Ok(BackupPlan { database: database.into(), tables, views: view_list, objects, metadata_only, skipped })
 }

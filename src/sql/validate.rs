@@ -416,6 +416,9 @@ fn restore(s: &Restore) -> Result<()> {
     {
         return Err(AnalysisError::new(format!("Invalid replication_num value: {v}")));
     }
+    if let Some(v) = p.get("replication_allocation") {
+        crate::host::ReplicaAllocation::parse(v).map_err(AnalysisError::new)?;
+    }
     if let Some(v) = p.get("meta_version")
         && v.trim().parse::<i32>().is_err()
     {

@@ -46,10 +46,19 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Starts `tabsnap sql` restoring t1 over itself and t2 as the new table t2_r, into a copy of the data.
 fn start_restore(s: &Setup, dir: &Path, pause_at: Option<&str>) -> Child {
+    start_restore_with(s, dir, pause_at, "")
+}
+
+/// [`start_restore`] with more RESTORE properties (`props`, starting with a comma); t1 of the copy has a
+/// description the properties change.
+fn start_restore_with(s: &Setup, dir: &Path, pause_at: Option<&str>, props: &str) -> Child {
     copy_tree(&s.before, &dir.join("data"));
+    if !props.is_empty() {
+        write(&dir.join("data/db1/t1/_table.json"), br#"{"storage_medium": "hdd"}"#);
+    }
     let sql = format!(
         "CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'; \
-         RESTORE SNAPSHOT db1.snap FROM r ON (t1, t2 AS t2_r) PROPERTIES ('backup_timestamp' = '{}')",
+         RESTORE SNAPSHOT db1.snap FROM r ON (t1, t2 AS t2_r) PROPERTIES ('backup_timestamp' = '{}'{props})",
         s.repo.display(),
         s.timestamp
     );
@@ -152,5 +161,29 @@ fn a_restore_killed_at_any_moment_leaves_each_table_as_before_or_restored() {
         let _ = child.kill();
         child.wait().unwrap();
         check_after_restart(&s, &dir, &format!("killed after {delay_ms} ms"));
+    }
+}
+
+fn medium_of_t1(dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(dir.join("data/db1/t1/_table.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v["storage_medium"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn an_atomic_restore_or_a_new_description_killed_during_its_commit_is_all_or_nothing() {
+    let s = setup();
+    // The exchange of an atomic restore is its commit point; a description rides in the commit's journal.
+    let cases = [
+        ("replace-exchanged", ", 'atomic_restore' = 'true', 'storage_medium' = 'ssd'", true, "ssd"),
+        ("replace-start", ", 'atomic_restore' = 'true', 'storage_medium' = 'ssd'", false, "hdd"),
+        ("commit-journaled", ", 'storage_medium' = 'ssd'", true, "ssd"),
+        ("commit-start", ", 'storage_medium' = 'ssd'", false, "hdd"),
+    ];
+    for (i, (point, props, t1, medium)) in cases.into_iter().enumerate() {
+        let dir = s._tmp.path().join(format!("props{i}"));
+        kill_when_paused(start_restore_with(&s, &dir, Some(point), props), point);
+        assert_eq!(check_after_restart(&s, &dir, point).0, t1, "{point} {props}");
+        assert_eq!(medium_of_t1(&dir).as_deref(), Some(medium), "{point} {props}");
     }
 }

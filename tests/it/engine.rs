@@ -106,17 +106,18 @@ fn backup_show_restore_under_another_name_is_byte_identical() {
     create_repo(&f);
     let id = job(&f.engine, &root(), "BACKUP SNAPSHOT snap1 TO repo1 PROPERTIES ('type' = 'full', 'timeout' = '3600')");
     let j = finish(&f.engine, id);
-    assert_eq!(j.objects, ["db1.t1", "db1.t2"], "the view is not backed up, the rollup goes with t1");
+    assert_eq!(j.objects, ["db1.t1", "db1.t2", "db1.v1"], "the view goes as its definition, the rollup with t1");
     assert_eq!(j.tablets, 4 + 4 + 2);
 
     let rs = rows(&f.engine, &root(), "SHOW BACKUP");
     assert_eq!(rs.columns, tabsnap::job::BACKUP_COLUMNS);
     assert_eq!(rs.get(0, "SnapshotName"), Some("snap1"));
     assert_eq!(rs.get(0, "State"), Some("FINISHED"));
-    assert_eq!(rs.get(0, "BackupObjs"), Some("[db1.t1, db1.t2]"));
+    assert_eq!(rs.get(0, "BackupObjs"), Some("[db1.t1], [db1.t2], [db1.v1]"));
     assert_eq!(rs.get(0, "Status"), Some("[OK]"));
     assert_eq!(rs.get(0, "Timeout"), Some("3600"));
-    assert!(rs.get(0, "Progress").unwrap().starts_with("files 14/14"), "{:?}", rs.get(0, "Progress"));
+    assert!(rs.get(0, "Progress").unwrap().starts_with("[files: 14/14], [bytes: "), "{:?}", rs.get(0, "Progress"));
+    assert_eq!(rs.get(0, "UnfinishedTasks"), Some(""));
     assert_eq!(rows(&f.engine, &root(), "SHOW BACKUP WHERE SnapshotName LIKE 'nope%'").rows.len(), 0);
 
     let snaps = rows(&f.engine, &root(), "SHOW SNAPSHOT ON repo1");
@@ -177,7 +178,7 @@ fn statement_errors_use_doris_messages() {
     let cases = [
         ("BACKUP SNAPSHOT s TO nope", "Repository nope does not exist"),
         ("BACKUP SNAPSHOT s TO repo1 ON (nope)", "Unknown table 'nope'"),
-        ("BACKUP SNAPSHOT s TO repo1 ON (v1)", "Table 'v1' is not a OLAP table"),
+        ("BACKUP SNAPSHOT s TO repo1 ON (v1 PARTITION (p1))", "Table 'v1' is not a OLAP table: it has no partitions"),
         ("BACKUP SNAPSHOT s TO repo1 ON (t1 PARTITION (p9))", "Unknown partition p9 in tablet1"),
         ("BACKUP SNAPSHOT nodb.s TO repo1", "Unknown database 'nodb'"),
         ("BACKUP SNAPSHOT s TO repo1 PROPERTIES ('timeout' = '5')", "timeout must be at least 10 min"),

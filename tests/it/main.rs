@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
+mod answers;
 mod cli;
 mod cli_output;
 mod concurrency;
@@ -13,6 +14,7 @@ mod engine;
 mod fuzz;
 mod hostile;
 mod pack;
+mod properties;
 mod s3;
 mod shared_state;
 mod sql;

@@ -60,7 +60,13 @@ fn make_tree(root: &Path) -> BackupSource {
             }],
         });
     }
-    BackupSource { database: "tpch".into(), tables, host_metadata: b"{\"schema\": 1}".to_vec() }
+    BackupSource {
+        database: "tpch".into(),
+        tables,
+        host_metadata: b"{\"schema\": 1}".to_vec(),
+        metadata_only: false,
+        views: Vec::new(),
+    }
 }
 
 fn packer() -> Packer {

@@ -19,7 +19,7 @@ def test_backup_show_restore_round_trip(tmp_path, data_dir):
         assert info.state == "FINISHED" and info.files_done == info.files_total == 5
         rows = engine.query("SHOW BACKUP", database="db1")
         assert rows[0]["SnapshotName"] == "s1" and rows[0]["State"] == "FINISHED"
-        assert rows[0]["BackupObjs"] == "[db1.t1, db1.t2]"
+        assert rows[0]["BackupObjs"] == "[db1.t1], [db1.t2]"
         ts = engine.query("SHOW SNAPSHOT ON r")[0]["Timestamp"]
         restore = engine.query(f"RESTORE SNAPSHOT db1.s1 FROM r ON (t1 AS t1_copy) PROPERTIES ('backup_timestamp' = '{ts}')")
         assert restore.wait(timeout=60).state == "FINISHED"

@@ -64,6 +64,10 @@ pub enum Command {
         /// Do not wait after BACKUP / RESTORE (jobs still finish before the program exits).
         #[arg(long = "async")]
         no_wait: bool,
+        /// Doris's `ignore_backup_not_support_table_type`: BACKUP skips tables that are not OLAP tables (named in
+        /// TaskErrMsg) instead of failing with "Table 't' is not a OLAP table".
+        #[arg(long)]
+        ignore_backup_not_support_table_type: bool,
         #[command(flatten)]
         tuning: Tuning,
     },

@@ -195,5 +195,5 @@ pub fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<Tablet
             }
         })
         .collect();
-    BackupSource { database: db.into(), tables, host_metadata: Vec::new() }
+    BackupSource { database: db.into(), tables, host_metadata: Vec::new(), metadata_only: false, views: Vec::new() }
 }

@@ -30,7 +30,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse { file, json } => return statements::parse_command(&file, json),
-        Command::Sql { statements, file, data, state, user, db, json, no_wait, tuning } => {
+        Command::Sql {
+            statements,
+            file,
+            data,
+            state,
+            user,
+            db,
+            json,
+            no_wait,
+            ignore_backup_not_support_table_type,
+            tuning,
+        } => {
             let text = match statements::read_script(statements.as_deref(), file.as_deref()) {
                 Ok(t) => t,
                 Err(e) => {
@@ -38,7 +49,8 @@ fn main() -> ExitCode {
                     return std::process::ExitCode::from(1);
                 }
             };
-            return statements::sql_command(&text, &data, &state, &user, db.as_deref(), json, no_wait, &tuning);
+            let host = statements::HostOptions { ignore_backup_not_support_table_type };
+            return statements::sql_command(&text, &data, &state, &user, db.as_deref(), json, no_wait, &tuning, &host);
         }
         Command::Demo { dir } => demo::demo_command(&dir),
         Command::Backup { location, label, data, db, depth, tuning, output } => {

@@ -83,7 +83,13 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-pub fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, Error> {
+/// How `tabsnap sql`'s engine treats the directory host's tables.
+pub struct HostOptions {
+    /// Doris's `ignore_backup_not_support_table_type`.
+    pub ignore_backup_not_support_table_type: bool,
+}
+
+pub fn engine_for(data: &Path, state: &Path, tuning: &Tuning, options: &HostOptions) -> Result<Engine, Error> {
     let host = DirHost::new(data)?;
     for line in host.recovered() {
         eprintln!("tabsnap: {line}");
@@ -92,6 +98,7 @@ pub fn engine_for(data: &Path, state: &Path, tuning: &Tuning) -> Result<Engine, 
         .threads(tuning.threads.unwrap_or(0))
         .zstd_level(tuning.zstd_level)
         .state_dir(state)
+        .ignore_backup_not_support_table_type(options.ignore_backup_not_support_table_type)
         .build()
 }
 
@@ -114,6 +121,7 @@ pub fn sql_command(
     json: bool,
     no_wait: bool,
     tuning: &Tuning,
+    host: &HostOptions,
 ) -> ExitCode {
     let stmts = match sql::parse_spanned(text) {
         Ok(s) => s,
@@ -126,7 +134,7 @@ pub fn sql_command(
             return ExitCode::from(2);
         }
     };
-    let engine = match engine_for(data, state, tuning) {
+    let engine = match engine_for(data, state, tuning, host) {
         Ok(e) => e,
         Err(e) => {
             report_error(&e, json, 1);

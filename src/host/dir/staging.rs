@@ -8,7 +8,13 @@
 //!   to move, written to a temporary name, synced and renamed), then each partition is moved into place, the
 //!   partition it replaces moved into the staging directory, and finally the journal and the staging remains
 //!   are removed. The journal is the commit point: a crash before it leaves the table as it was, a crash after
-//!   it is rolled forward by the next start.
+//!   it is rolled forward by the next start. A new description of the table (RESTORE properties) travels in
+//!   the journal and is written as its last step;
+//! - `atomic_restore` ([`replace_table`]): the staged table and the existing one are exchanged in one
+//!   `renameat2(RENAME_EXCHANGE)`; the replaced table, now in the staging directory, goes with it.
+//!
+//! Dropping a table or a partition (`clean_tables`, `clean_partitions`, [`drop_dir`]) moves it into the
+//! staging directory first, then removes it: after a crash it is either in place or gone at the next start.
 //!
 //! [`recover`] runs when a [`super::DirHost`] is created, and [`recover_db`] when a restore job stages its
 //! first tablet in a database: every staging directory whose lock no live process holds is rolled forward (its
@@ -30,6 +36,7 @@ pub(super) const STAGING_PREFIX: &str = ".restore-";
 const LOCK: &str = ".lock";
 const JOURNAL_PREFIX: &str = "commit-";
 const TRASH_PREFIX: &str = "replaced-";
+const DROPPED_PREFIX: &str = "dropped-";
 
 /// A staging directory of a live job: its path and the lock that says so.
 #[derive(Debug)]
@@ -43,6 +50,9 @@ pub(super) struct Staging {
 struct Journal {
     table: String,
     partitions: Vec<String>,
+    /// The table's new description, written as the last step (RESTORE properties of an existing table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
 }
 
 /// Stops the process at a named point of the commit when `TABSNAP_TEST_PAUSE_AT` names it: it prints
@@ -94,9 +104,21 @@ pub(super) fn create(db_dir: &Path, job: u64) -> Result<Staging> {
     Ok(Staging { dir, _lock: lock })
 }
 
+/// What a commit does with the table's description.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DescriptionUpdate<'a> {
+    /// Written into a table that has none.
+    IfAbsent(Option<&'a [u8]>),
+    /// Written whatever the table has (an existing table's as the commit's last step, under its journal).
+    Replace(&'a [u8]),
+}
+
 /// Makes the staged `table` visible in `db_dir`, atomically as seen after any crash and the next start.
-/// `description` is written into a table that has none.
-pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, description: Option<&[u8]>) -> Result<()> {
+pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, update: DescriptionUpdate<'_>) -> Result<()> {
+    let description = match update {
+        DescriptionUpdate::IfAbsent(d) => d,
+        DescriptionUpdate::Replace(d) => Some(d),
+    };
     let staged = staging.join(table);
     let final_dir = db_dir.join(table);
     if !is_real_dir(&staged) {
@@ -124,11 +146,14 @@ pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, descripti
         )),
         Ok(_) => {
             let desc_path = final_dir.join(super::DESCRIPTION);
-            if let (Some(d), false) = (description, desc_path.exists()) {
-                write_synced(&desc_path, d)?;
+            let mut new_description = None;
+            match update {
+                DescriptionUpdate::IfAbsent(Some(d)) if !desc_path.exists() => write_synced(&desc_path, d)?,
+                DescriptionUpdate::IfAbsent(_) => {}
+                DescriptionUpdate::Replace(d) => new_description = Some(String::from_utf8_lossy(d).into_owned()),
             }
             let partitions = super::visible_dirs(&staged)?;
-            let journal = Journal { table: table.to_owned(), partitions };
+            let journal = Journal { table: table.to_owned(), partitions, description: new_description };
             let body = serde_json::to_vec(&journal)
                 .map_err(|e| Error::new(ErrorKind::Io, format!("cannot encode the restore journal: {e}")))?;
             write_synced(&staging.join(format!("{JOURNAL_PREFIX}{table}.json")), &body)?;
@@ -137,6 +162,88 @@ pub(super) fn commit_table(db_dir: &Path, staging: &Path, table: &str, descripti
             roll_forward(db_dir, staging, &journal)
         }
     }
+}
+
+/// Replaces the table `table` of `db_dir` whole by the staged one, in one atomic exchange of the two
+/// directories (`renameat2(RENAME_EXCHANGE)`); the replaced table, then in the staging directory, is removed.
+/// A table that does not exist yet is committed as [`commit_table`] does. `description` becomes the table's.
+pub(super) fn replace_table(db_dir: &Path, staging: &Path, table: &str, description: Option<&[u8]>) -> Result<()> {
+    let staged = staging.join(table);
+    let final_dir = db_dir.join(table);
+    match fs::symlink_metadata(&final_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return commit_table(db_dir, staging, table, DescriptionUpdate::IfAbsent(description));
+        }
+        Err(e) => return Err(io("checking", &final_dir, e)),
+        Ok(m) if !m.is_dir() || m.file_type().is_symlink() => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{} is not a directory; restore does not replace it", final_dir.display()),
+            ));
+        }
+        Ok(_) => {}
+    }
+    if !is_real_dir(&staged) {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("nothing staged for table {table} in {}", staging.display()),
+        ));
+    }
+    if let Some(d) = description {
+        write_synced(&staged.join(super::DESCRIPTION), d)?;
+    }
+    sync_dir(&staged)?;
+    pause_point("replace-start");
+    rustix::fs::renameat_with(rustix::fs::CWD, &staged, rustix::fs::CWD, &final_dir, rustix::fs::RenameFlags::EXCHANGE)
+        .map_err(|e| io("exchanging the restored table with", &final_dir, e.into()))?;
+    sync_dir(db_dir)?;
+    sync_dir(staging)?;
+    pause_point("replace-exchanged");
+    // The staged name now holds the replaced table; a crash from here leaves it to the next start's recovery.
+    remove_tree(&staged)
+}
+
+/// Creates view `view` in `db_dir` with the description `bytes`, or replaces the description of the view of
+/// that name: a new view is made in `staging` and renamed into place, an existing one's description replaced
+/// through a synced temporary file; either is one atomic step.
+pub(super) fn create_view(db_dir: &Path, staging: &Path, view: &str, bytes: &[u8]) -> Result<()> {
+    let final_dir = db_dir.join(view);
+    match fs::symlink_metadata(&final_dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let staged = staging.join(view);
+            fs::DirBuilder::new().mode(0o700).create(&staged).map_err(|e| io("creating", &staged, e))?;
+            write_synced(&staged.join(super::DESCRIPTION), bytes)?;
+            sync_dir(&staged)?;
+            fs::rename(&staged, &final_dir).map_err(|e| io("moving into place", &final_dir, e))?;
+            sync_dir(db_dir)
+        }
+        Err(e) => Err(io("checking", &final_dir, e)),
+        Ok(m) if !m.is_dir() || m.file_type().is_symlink() => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{} is not a directory; restore does not replace it", final_dir.display()),
+        )),
+        Ok(_) => write_synced(&final_dir.join(super::DESCRIPTION), bytes),
+    }
+}
+
+/// Moves `path` (a table or a partition directory) out of the way into `staging` under `name`, then removes
+/// it: a crash leaves it either in place or in the staging directory, which the next start removes.
+pub(super) fn drop_dir(path: &Path, staging: &Path, name: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("checking", path, e)),
+        Ok(m) if !m.is_dir() || m.file_type().is_symlink() => {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("{} is not a directory", path.display())));
+        }
+        Ok(_) => {}
+    }
+    let aside = staging.join(format!("{DROPPED_PREFIX}{name}"));
+    remove_tree(&aside)?;
+    fs::rename(path, &aside).map_err(|e| io("moving aside", path, e))?;
+    if let Some(parent) = path.parent() {
+        sync_dir(parent)?;
+    }
+    remove_tree(&aside)
 }
 
 /// Writes `path` through a temporary name, synced, then renamed into place (a link at either name is replaced,
@@ -176,6 +283,9 @@ fn roll_forward(db_dir: &Path, staging: &Path, journal: &Journal) -> Result<()> 
         if i == 0 {
             pause_point("commit-first-partition");
         }
+    }
+    if let Some(d) = &journal.description {
+        write_synced(&final_dir.join(super::DESCRIPTION), d.as_bytes())?;
     }
     sync_dir(&final_dir)?;
     let journal_path = staging.join(format!("{JOURNAL_PREFIX}{}.json", journal.table));
