@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabsnap::host::{DirHost, Host, Privilege, TableInfo, TabletRef};
+use tabsnap::host::DirHost;
 use tabsnap::job::JobState;
 use tabsnap::{Engine, Outcome, Session};
 
 use crate::engine::{create_repo, finish, fixture, job, one, root, rows, write};
+use crate::util::BasicHost;
 
 #[test]
 fn metadata_only_backups_record_the_tables_and_no_data() {
@@ -123,45 +124,12 @@ fn show_answers_missing_snapshots_and_databases_as_doris() {
     assert!(rows(&f.engine, &root(), "SHOW BACKUP FROM db2").rows.is_empty());
 }
 
-/// The directory host with a tablet snapshot that takes a while.
-struct Slow(DirHost);
-
-impl Host for Slow {
-    fn tables(&self, database: &str) -> tabsnap::Result<Vec<TableInfo>> {
-        self.0.tables(database)
-    }
-    fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<Vec<std::path::PathBuf>> {
-        std::thread::sleep(Duration::from_millis(1500));
-        self.0.snapshot(database, tablets)
-    }
-    fn release(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<()> {
-        self.0.release(database, tablets)
-    }
-    fn restore_target(&self, database: &str, job: u64, tablet: &TabletRef) -> tabsnap::Result<std::path::PathBuf> {
-        self.0.restore_target(database, job, tablet)
-    }
-    fn commit_restore(
-        &self,
-        database: &str,
-        job: u64,
-        table: &str,
-        source: &str,
-        metadata: &[u8],
-    ) -> tabsnap::Result<()> {
-        self.0.commit_restore(database, job, table, source, metadata)
-    }
-    fn abort_restore(&self, database: &str, job: u64, table: &str) -> tabsnap::Result<()> {
-        self.0.abort_restore(database, job, table)
-    }
-    fn has_privilege(&self, user: &str, privilege: &Privilege) -> bool {
-        self.0.has_privilege(user, privilege)
-    }
-}
-
 #[test]
 fn cancel_returns_once_the_job_is_cancelled() {
     let f = fixture();
-    let engine = Engine::builder(Arc::new(Slow(DirHost::new(&f.data).unwrap()))).build().unwrap();
+    let engine = Engine::builder(Arc::new(BasicHost::new(DirHost::new(&f.data).unwrap(), Duration::from_millis(1500))))
+        .build()
+        .unwrap();
     let s = Session::new("root", Some("db1"));
     let sql = format!("CREATE REPOSITORY repo1 WITH LOCAL ON LOCATION 'file://{}'", f.repo_dir.display());
     one(&engine, &s, &sql).unwrap();
@@ -231,7 +199,8 @@ fn views_are_backed_up_as_definitions_and_restored_as_doris_2_does() {
 
     // A host without views: named in ON, refused; in a whole database, skipped and said so; a snapshot that
     // holds one restores only with the view excluded.
-    let engine = Engine::builder(Arc::new(crate::properties::Minimal(DirHost::new(&f.data).unwrap()))).build().unwrap();
+    let engine =
+        Engine::builder(Arc::new(BasicHost::new(DirHost::new(&f.data).unwrap(), Duration::ZERO))).build().unwrap();
     let sql = format!("CREATE REPOSITORY repo1 WITH LOCAL ON LOCATION 'file://{}'", f.repo_dir.display());
     one(&engine, &root(), &sql).unwrap();
     let err = one(&engine, &root(), "BACKUP SNAPSHOT m TO repo1 ON (v1)").unwrap_err();

@@ -17,25 +17,12 @@ use tabsnap::pack::{JobControl, Packer, load_manifest};
 use tabsnap::repo::LocalRepository;
 use tabsnap::{Engine, Outcome, Session};
 
+pub(crate) use crate::engine::write;
 use crate::util::tree;
 
-pub(crate) fn write(path: &Path, bytes: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
+/// Test file contents: `len` bytes from `seed`.
 pub(crate) fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|i| {
-            if i % 16 == 0 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-            }
-            b'a' + (x >> (i % 8 * 8) & 15) as u8
-        })
-        .collect()
+    crate::engine::seg(seed, len)
 }
 
 /// db1: t1 (partition p1: tablet 101 with a 200,000-byte file of four chunks and a 5,000-byte file; tablet 102

@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tabsnap::host::{DirHost, Host, Privilege, TableInfo, TabletRef};
+use tabsnap::host::DirHost;
 use tabsnap::{Engine, Session};
 
 use crate::engine::{Fixture, create_repo, finish, fixture, job, one, root, rows, write};
-use crate::util::tree;
+use crate::util::{BasicHost, tree};
 
 /// A BACKUP of db1 (t1 with p1, p2 and rollup r1; t2) as `snap`; returns its timestamp.
 fn backup_db1(f: &Fixture, label: &str) -> String {
@@ -222,44 +222,12 @@ fn properties_tabsnap_cannot_honour_are_refused() {
     restore(&f, "snap FROM repo1 ON (t2 AS x)", &ts, ", 'allow_load' = 'false', 'reserve_colocate' = 'false'");
 }
 
-/// A host with only the required methods (the C callback host today): every optional feature is missing.
-pub(crate) struct Minimal(pub(crate) DirHost);
-
-impl Host for Minimal {
-    fn tables(&self, database: &str) -> tabsnap::Result<Vec<TableInfo>> {
-        self.0.tables(database)
-    }
-    fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<Vec<std::path::PathBuf>> {
-        self.0.snapshot(database, tablets)
-    }
-    fn release(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<()> {
-        self.0.release(database, tablets)
-    }
-    fn restore_target(&self, database: &str, job: u64, tablet: &TabletRef) -> tabsnap::Result<std::path::PathBuf> {
-        self.0.restore_target(database, job, tablet)
-    }
-    fn commit_restore(
-        &self,
-        database: &str,
-        job: u64,
-        table: &str,
-        source: &str,
-        metadata: &[u8],
-    ) -> tabsnap::Result<()> {
-        self.0.commit_restore(database, job, table, source, metadata)
-    }
-    fn abort_restore(&self, database: &str, job: u64, table: &str) -> tabsnap::Result<()> {
-        self.0.abort_restore(database, job, table)
-    }
-    fn has_privilege(&self, user: &str, privilege: &Privilege) -> bool {
-        self.0.has_privilege(user, privilege)
-    }
-}
-
 #[test]
 fn a_host_without_the_optional_callbacks_refuses_the_properties_that_need_them() {
     let (f, ts) = ready();
-    let engine = Engine::builder(Arc::new(Minimal(DirHost::new(&f.data).unwrap()))).build().unwrap();
+    let engine = Engine::builder(Arc::new(BasicHost::new(DirHost::new(&f.data).unwrap(), std::time::Duration::ZERO)))
+        .build()
+        .unwrap();
     let s = Session::new("root", Some("db1"));
     let sql = format!("CREATE REPOSITORY repo1 WITH LOCAL ON LOCATION 'file://{}'", f.repo_dir.display());
     one(&engine, &s, &sql).unwrap();

@@ -19,3 +19,49 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+/// A host with only the required `Host` methods, forwarded to a directory host: every optional feature is missing
+/// (as with the C callback host today). `snapshot_delay` makes each tablet snapshot take that long, to catch a
+/// job mid-way.
+pub(crate) struct BasicHost {
+    inner: tabsnap::host::DirHost,
+    snapshot_delay: std::time::Duration,
+}
+
+impl BasicHost {
+    pub(crate) fn new(inner: tabsnap::host::DirHost, snapshot_delay: std::time::Duration) -> BasicHost {
+        BasicHost { inner, snapshot_delay }
+    }
+}
+
+impl tabsnap::host::Host for BasicHost {
+    fn tables(&self, database: &str) -> tabsnap::Result<Vec<tabsnap::host::TableInfo>> {
+        self.inner.tables(database)
+    }
+    fn snapshot(&self, database: &str, tablets: &[tabsnap::host::TabletRef]) -> tabsnap::Result<Vec<PathBuf>> {
+        std::thread::sleep(self.snapshot_delay);
+        self.inner.snapshot(database, tablets)
+    }
+    fn release(&self, database: &str, tablets: &[tabsnap::host::TabletRef]) -> tabsnap::Result<()> {
+        self.inner.release(database, tablets)
+    }
+    fn restore_target(&self, database: &str, job: u64, tablet: &tabsnap::host::TabletRef) -> tabsnap::Result<PathBuf> {
+        self.inner.restore_target(database, job, tablet)
+    }
+    fn commit_restore(
+        &self,
+        database: &str,
+        job: u64,
+        table: &str,
+        source: &str,
+        metadata: &[u8],
+    ) -> tabsnap::Result<()> {
+        self.inner.commit_restore(database, job, table, source, metadata)
+    }
+    fn abort_restore(&self, database: &str, job: u64, table: &str) -> tabsnap::Result<()> {
+        self.inner.abort_restore(database, job, table)
+    }
+    fn has_privilege(&self, user: &str, privilege: &tabsnap::host::Privilege) -> bool {
+        self.inner.has_privilege(user, privilege)
+    }
+}
