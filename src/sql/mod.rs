@@ -14,6 +14,7 @@
 pub mod ast;
 mod error;
 mod grammar;
+mod print;
 mod span;
 mod token;
 mod validate;

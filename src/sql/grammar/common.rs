@@ -10,9 +10,10 @@ use nom::sequence::{delimited, preceded};
 use super::{Input, PResult, fail};
 use crate::sql::ast::{
     CompareOp, Filter, LabelName, PartitionList, Predicate, Properties, Property, Statement, TableList, TableListKind,
-    TableRef, is_reserved,
+    TableRef,
 };
 use crate::sql::error::Expected;
+use crate::sql::print::is_reserved;
 use crate::sql::span::Span;
 use crate::sql::token::TokenKind;
 
