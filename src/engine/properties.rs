@@ -1,5 +1,5 @@
 //! The RESTORE properties that act through the host: each does what Doris does, or the statement is refused at
-//! analysis when tabsnap or the host cannot do it (never accepted and ignored).
+//! analysis when tabsnap or the host cannot do it.
 
 use super::analysis;
 use crate::Result;
@@ -95,6 +95,10 @@ pub(super) fn restore_settings(p: &Properties, host: &dyn Host) -> Result<Restor
     }
     if s.commit.atomic_replace {
         needs.push(("atomic_restore", HostFeature::AtomicReplace));
+    }
+    if s.force_replace {
+        // Without schema identities no difference can be seen, so there would be nothing to force.
+        needs.push(("force_replace", HostFeature::SchemaIdentity));
     }
     if s.commit.has_properties() {
         let named = [

@@ -150,8 +150,8 @@ pub trait Host: Send + Sync {
     }
 
     /// Whether this host implements the optional methods of `feature`. tabsnap asks before it accepts a
-    /// statement whose properties need them, and refuses the statement at analysis when the answer is no: a
-    /// property is never accepted and then ignored. The default: no optional feature.
+    /// statement whose properties need them, and refuses the statement at analysis when the answer is no, so a
+    /// property either takes effect or is refused. The default: no optional feature.
     fn supports(&self, feature: HostFeature) -> bool {
         let _ = feature;
         false

@@ -249,6 +249,10 @@ fn a_host_without_the_optional_callbacks_refuses_the_properties_that_need_them()
             "Property replication_num is not supported by this host: it needs table properties on restore",
         ),
         (", 'storage_medium' = 'ssd'", "Property storage_medium is not supported by this host"),
+        (
+            ", 'atomic_restore' = 'true', 'force_replace' = 'true'",
+            "Property atomic_restore is not supported by this host",
+        ),
         (", 'is_being_synced' = 'true'", "Property is_being_synced is not supported by this host"),
         (", 'reserve_replica' = 'true'", "Property reserve_replica is not supported by this host"),
     ] {
