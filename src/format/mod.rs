@@ -127,6 +127,11 @@ pub fn pack_id_from_key(key: &str) -> Option<ContentHash> {
     key.strip_prefix(PACKS_PREFIX)?.split('/').nth(1)?.parse().ok()
 }
 
+/// The id of the index object `key` (`index/<hex>`), or `None` for any other key.
+pub fn index_id_from_key(key: &str) -> Option<ContentHash> {
+    key.strip_prefix(INDEX_PREFIX)?.parse().ok()
+}
+
 /// The key of the index object named `id`.
 pub fn index_key(id: &ContentHash) -> String {
     format!("{INDEX_PREFIX}{id}")

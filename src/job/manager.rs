@@ -14,7 +14,7 @@ use super::persist::{SavedState, StateFile};
 use super::timer::Timer;
 use super::{JobInfo, JobState, shared};
 use crate::pack::CancelToken;
-use crate::store::{Liveness, ProcessId};
+use crate::store::ProcessId;
 use crate::{Error, ErrorKind, Result};
 
 /// Called with a job's record when its state changes and, at most every 100 ms, as its progress moves.
@@ -81,7 +81,7 @@ impl JobManager {
     pub(crate) fn new(options: ManagerOptions, saved: SavedState, persistence: Option<Persistence>) -> JobManager {
         let mut jobs = Table::default();
         for mut j in saved.jobs {
-            let alive = persistence.is_some() && j.owner.as_ref().is_some_and(|p| p.liveness() != Liveness::Dead);
+            let alive = persistence.is_some() && shared::owner_alive(j.owner.as_ref());
             if !j.state.is_done() && !alive {
                 shared::close_orphan(&mut j);
             }

@@ -18,7 +18,8 @@ use crate::{Error, ErrorKind, Result};
 /// How often an owner looks for a CANCEL from another process.
 const CANCEL_POLL: Duration = Duration::from_millis(200);
 
-fn owner_alive(owner: Option<&ProcessId>) -> bool {
+/// Whether a job's owner may still run (a job without an owner was saved by a process that is gone).
+pub(super) fn owner_alive(owner: Option<&ProcessId>) -> bool {
     owner.is_some_and(|p| p.liveness() != Liveness::Dead)
 }
 

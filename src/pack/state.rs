@@ -177,7 +177,7 @@ pub(crate) fn load_known_chunks(repo: &dyn Repository) -> Result<KnownChunks> {
         KnownChunks { indexed: HashMap::new(), indexes: Vec::new(), packs: Vec::new(), orphans: Vec::new() };
     let mut indexed_packs = HashSet::new();
     for obj in repo.list(INDEX_PREFIX)? {
-        let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
+        let Some(id) = format::index_id_from_key(&obj.key) else { continue };
         let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
         let i = u32::try_from(known.indexes.len()).map_err(|_| too_many())?;
         known.indexes.push(id);

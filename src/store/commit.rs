@@ -8,31 +8,15 @@ use crate::format::{self, ContentHash, INDEX_PREFIX, Index, Manifest, PACKS_PREF
 use crate::repo::{Repository, get};
 use crate::{Error, ErrorKind, Result};
 
-/// What a commit check cost: the listings it made.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CheckCost {
-    /// Indexes checked.
-    pub indexes: usize,
-    /// Packs checked.
-    pub packs: usize,
-}
-
 /// Checks that every index in `indexes` and every pack in `packs` (id, length) exists, with one listing of
 /// `index/` and one of `packs/`.
 ///
 /// # Errors
 /// [`ErrorKind::NotFound`] naming the first missing object (the caller must not commit); repository errors.
-pub fn check_objects(
-    repo: &dyn Repository,
-    indexes: &[ContentHash],
-    packs: &HashMap<ContentHash, u64>,
-) -> Result<CheckCost> {
+pub fn check_objects(repo: &dyn Repository, indexes: &[ContentHash], packs: &HashMap<ContentHash, u64>) -> Result<()> {
     if !indexes.is_empty() {
-        let present: HashSet<ContentHash> = repo
-            .list(INDEX_PREFIX)?
-            .into_iter()
-            .filter_map(|o| o.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse().ok()))
-            .collect();
+        let present: HashSet<ContentHash> =
+            repo.list(INDEX_PREFIX)?.into_iter().filter_map(|o| format::index_id_from_key(&o.key)).collect();
         if let Some(missing) = indexes.iter().find(|id| !present.contains(id)) {
             return Err(gone(&format::index_key(missing)));
         }
@@ -49,7 +33,7 @@ pub fn check_objects(
             }
         }
     }
-    Ok(CheckCost { indexes: indexes.len(), packs: packs.len() })
+    Ok(())
 }
 
 /// Checks a manifest's references: its indexes, and the packs that hold its chunks (read from those indexes).
@@ -57,7 +41,7 @@ pub fn check_objects(
 /// # Errors
 /// As [`check_objects`]; [`ErrorKind::NotFound`] when a chunk is in none of the indexes; format errors of the
 /// indexes.
-pub fn check_manifest(repo: &dyn Repository, manifest: &Manifest) -> Result<CheckCost> {
+pub fn check_manifest(repo: &dyn Repository, manifest: &Manifest) -> Result<()> {
     let mut needed: HashSet<ContentHash> = manifest.files().flat_map(|f| f.4.chunks.iter().copied()).collect();
     let mut packs = HashMap::new();
     for id in &manifest.indexes {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use super::lock::{Busy, LockInfo, LockKind, list_locks, with_lock};
 use crate::Result;
-use crate::format::{self, ContentHash, INDEX_PREFIX, Index, Manifest, PACKS_PREFIX};
+use crate::format::{self, INDEX_PREFIX, Index, Manifest, PACKS_PREFIX};
 use crate::pack::cluster::PARTS_PREFIX;
 use crate::pack::{list_snapshots, load_manifest};
 use crate::repo::{ObjectInfo, Repository, get};
@@ -94,7 +94,7 @@ fn garbage(repo: &dyn Repository) -> Result<(Vec<ObjectInfo>, Vec<ObjectInfo>)> 
     let mut keep_packs = HashSet::new();
     let mut doomed_indexes = Vec::new();
     for obj in repo.list(INDEX_PREFIX)? {
-        let Some(id) = obj.key.strip_prefix(INDEX_PREFIX).and_then(|h| h.parse::<ContentHash>().ok()) else { continue };
+        let Some(id) = format::index_id_from_key(&obj.key) else { continue };
         if keep_indexes.contains(&id) {
             let index = Index::decode(&obj.key, &get(repo, &obj.key)?)?;
             keep_packs.extend(index.packs.iter().map(|p| p.id));

@@ -14,7 +14,7 @@ mod gc;
 mod lock;
 mod process;
 
-pub use commit::{CheckCost, check_manifest, check_objects};
+pub use commit::{check_manifest, check_objects};
 pub use gc::{GcOutcome, GcReport, collect_garbage};
 pub use lock::{
     Busy, LOCKS_PREFIX, Lock, LockInfo, LockKind, LockPolicy, LockRecord, STALE_ENV, list_locks, remove_stale_locks,
