@@ -8,6 +8,7 @@ use super::boundary::{Failure, ffi_boundary, str_arg};
 use super::error::tabsnap_error;
 use super::status::tabsnap_status;
 use crate::pack::PackerOptions;
+use crate::pack::options::in_range;
 
 /// Options for a new engine. Created by `tabsnap_options_new`, freed by `tabsnap_options_free`; not
 /// thread-safe (set it up on one thread, then pass it to `tabsnap_engine_new*`, which copies it).
@@ -79,12 +80,9 @@ unsafe fn live<'a>(opts: *mut tabsnap_options) -> Result<&'a mut tabsnap_options
     unsafe { opts.as_mut::<'a>() }.ok_or_else(|| Failure::null("opts"))
 }
 
-fn range(what: &str, v: u64, lo: u64, hi: u64) -> Result<u64, Failure> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(Failure::new(tabsnap_status::InvalidArgument, format!("{what} {v} is out of range {lo}..={hi}")))
-    }
+/// A C `u64` as a `usize` (saturating: a value past `usize` is out of every range anyway).
+fn size(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 /// Worker threads (0: one per core; at most 1024).
@@ -105,7 +103,7 @@ pub unsafe extern "C" fn tabsnap_options_set_threads(
     ffi_boundary!(err_out => {
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
-        o.packer.threads = range("threads", u64::from(threads), 0, 1024)? as usize;
+        o.packer.threads = in_range("threads", size(u64::from(threads)), &PackerOptions::THREADS)?;
         Ok(())
     })
 }
@@ -128,13 +126,7 @@ pub unsafe extern "C" fn tabsnap_options_set_zstd_level(
     ffi_boundary!(err_out => {
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
-        if !(1..=19).contains(&level) {
-            return Err(Failure::new(
-                tabsnap_status::InvalidArgument,
-                format!("zstd level {level} is out of range 1..=19"),
-            ));
-        }
-        o.packer.zstd_level = level;
+        o.packer.zstd_level = in_range("zstd level", level, &PackerOptions::ZSTD_LEVELS)?;
         Ok(())
     })
 }
@@ -157,7 +149,7 @@ pub unsafe extern "C" fn tabsnap_options_set_chunk_size(
     ffi_boundary!(err_out => {
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
-        o.packer.chunk_size = range("chunk size", bytes, 64 << 10, 64 << 20)? as usize;
+        o.packer.chunk_size = in_range("chunk size", size(bytes), &PackerOptions::CHUNK_SIZES)?;
         Ok(())
     })
 }
@@ -180,7 +172,7 @@ pub unsafe extern "C" fn tabsnap_options_set_pack_size(
     ffi_boundary!(err_out => {
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
-        o.packer.pack_size = range("pack size", bytes, 1 << 20, 1 << 30)? as usize;
+        o.packer.pack_size = in_range("pack size", size(bytes), &PackerOptions::PACK_SIZES)?;
         Ok(())
     })
 }
@@ -203,7 +195,7 @@ pub unsafe extern "C" fn tabsnap_options_set_bytes_in_flight(
     ffi_boundary!(err_out => {
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
-        o.packer.bytes_in_flight = range("bytes in flight", bytes, 1 << 20, 1 << 40)? as usize;
+        o.packer.bytes_in_flight = in_range("bytes in flight", size(bytes), &PackerOptions::BYTES_IN_FLIGHT)?;
         Ok(())
     })
 }

@@ -29,6 +29,7 @@ pub mod cluster;
 mod files;
 #[allow(unsafe_code)]
 mod mmap;
+pub(crate) mod options;
 mod restore;
 mod safe_fs;
 mod state;
@@ -39,6 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backup::BackupSummary;
+pub use options::{PackerBuilder, PackerOptions};
 pub use restore::{RestoreSummary, TabletTarget};
 pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
 pub use verify::{Problem, VerifyReport, check_restored_file};
@@ -225,97 +227,6 @@ impl BackupSource {
             metadata_only: false,
             views: Vec::new(),
         }
-    }
-}
-
-/// Tunables of the packer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PackerOptions {
-    /// Worker threads (0: one per core).
-    pub threads: usize,
-    /// zstd level (1–19; 3 is zstd's own default).
-    pub zstd_level: i32,
-    /// Files larger than this are split into chunks of this size.
-    pub chunk_size: usize,
-    /// Pack objects are sealed and uploaded when they reach this size.
-    pub pack_size: usize,
-    /// Memory for packs being filled and uploaded; bounds peak memory whatever the data size.
-    pub bytes_in_flight: usize,
-}
-
-impl Default for PackerOptions {
-    fn default() -> Self {
-        PackerOptions { threads: 0, zstd_level: 3, chunk_size: 4 << 20, pack_size: 16 << 20, bytes_in_flight: 64 << 20 }
-    }
-}
-
-/// Builds a [`Packer`].
-#[derive(Debug, Clone, Default)]
-pub struct PackerBuilder {
-    opts: PackerOptions,
-}
-
-impl PackerBuilder {
-    /// Worker threads (0: one per core).
-    pub fn threads(mut self, n: usize) -> Self {
-        self.opts.threads = n;
-        self
-    }
-    /// zstd level, 1 to 19.
-    pub fn zstd_level(mut self, level: i32) -> Self {
-        self.opts.zstd_level = level;
-        self
-    }
-    /// Chunk size for large files (64 KiB to 64 MiB).
-    pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.opts.chunk_size = bytes;
-        self
-    }
-    /// Target pack size (1 MiB to 1 GiB).
-    pub fn pack_size(mut self, bytes: usize) -> Self {
-        self.opts.pack_size = bytes;
-        self
-    }
-    /// Memory budget for packs being filled and uploaded.
-    pub fn bytes_in_flight(mut self, bytes: usize) -> Self {
-        self.opts.bytes_in_flight = bytes;
-        self
-    }
-    /// All options at once.
-    pub fn options(mut self, opts: PackerOptions) -> Self {
-        self.opts = opts;
-        self
-    }
-
-    /// The packer, with its own thread pool.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidArgument`] for an option out of range, naming it and the range.
-    pub fn build(self) -> Result<Packer> {
-        let o = self.opts;
-        let bad = |what: &str| Err(Error::new(ErrorKind::InvalidArgument, what.to_owned()));
-        if !(1..=19).contains(&o.zstd_level) {
-            return bad(&format!("zstd level {} is out of range 1..=19", o.zstd_level));
-        }
-        if !(64 << 10..=64 << 20).contains(&o.chunk_size) {
-            return bad(&format!("chunk size {} is out of range 64 KiB..=64 MiB", o.chunk_size));
-        }
-        if !(1 << 20..=1 << 30).contains(&o.pack_size) {
-            return bad(&format!("pack size {} is out of range 1 MiB..=1 GiB", o.pack_size));
-        }
-        if o.bytes_in_flight < o.pack_size {
-            return bad(&format!(
-                "bytes in flight {} is smaller than the pack size {}",
-                o.bytes_in_flight, o.pack_size
-            ));
-        }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(o.threads)
-            .thread_name(|i| format!("tabsnap-{i}"))
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker threads: {e}")))?;
-        Ok(Packer { pool, opts: o })
     }
 }
 

@@ -1,0 +1,154 @@
+//! The packer's tunables, the one place their accepted ranges are written: the builder, the C setters and the
+//! CLI all check through [`PackerOptions::check`].
+
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
+use super::Packer;
+use crate::{Error, ErrorKind, Result};
+
+/// Tunables of the packer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PackerOptions {
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// zstd level (1–19; 3 is zstd's own default).
+    pub zstd_level: i32,
+    /// Files larger than this are split into chunks of this size.
+    pub chunk_size: usize,
+    /// Pack objects are sealed and uploaded when they reach this size.
+    pub pack_size: usize,
+    /// Memory for packs being filled and uploaded; bounds peak memory whatever the data size.
+    pub bytes_in_flight: usize,
+}
+
+impl Default for PackerOptions {
+    fn default() -> Self {
+        PackerOptions { threads: 0, zstd_level: 3, chunk_size: 4 << 20, pack_size: 16 << 20, bytes_in_flight: 64 << 20 }
+    }
+}
+
+/// Builds a [`Packer`].
+#[derive(Debug, Clone, Default)]
+pub struct PackerBuilder {
+    opts: PackerOptions,
+}
+
+impl PackerBuilder {
+    /// Worker threads (0: one per core).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.opts.threads = n;
+        self
+    }
+    /// zstd level, 1 to 19.
+    pub fn zstd_level(mut self, level: i32) -> Self {
+        self.opts.zstd_level = level;
+        self
+    }
+    /// Chunk size for large files (64 KiB to 64 MiB).
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.opts.chunk_size = bytes;
+        self
+    }
+    /// Target pack size (1 MiB to 1 GiB).
+    pub fn pack_size(mut self, bytes: usize) -> Self {
+        self.opts.pack_size = bytes;
+        self
+    }
+    /// Memory budget for packs being filled and uploaded.
+    pub fn bytes_in_flight(mut self, bytes: usize) -> Self {
+        self.opts.bytes_in_flight = bytes;
+        self
+    }
+    /// All options at once.
+    pub fn options(mut self, opts: PackerOptions) -> Self {
+        self.opts = opts;
+        self
+    }
+
+    /// The packer, with its own thread pool.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for an option out of range, naming it and the range.
+    pub fn build(self) -> Result<Packer> {
+        let o = self.opts;
+        o.check()?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(o.threads)
+            .thread_name(|i| format!("tabsnap-{i}"))
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker threads: {e}")))?;
+        Ok(Packer { pool, opts: o })
+    }
+}
+
+/// The accepted range of every option.
+impl PackerOptions {
+    /// Worker threads (0: one per core).
+    pub const THREADS: RangeInclusive<usize> = 0..=1024;
+    /// zstd levels.
+    pub const ZSTD_LEVELS: RangeInclusive<i32> = 1..=19;
+    /// Chunk sizes: 64 KiB to 64 MiB.
+    pub const CHUNK_SIZES: RangeInclusive<usize> = 64 << 10..=64 << 20;
+    /// Pack sizes: 1 MiB to 1 GiB.
+    pub const PACK_SIZES: RangeInclusive<usize> = 1 << 20..=1 << 30;
+    /// Bytes in flight: 1 MiB to 1 TiB, and never less than the pack size.
+    pub const BYTES_IN_FLIGHT: RangeInclusive<usize> = 1 << 20..=1 << 40;
+
+    /// Checks every option against its range, and the memory budget against the pack size.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] naming the first option out of range and its range.
+    pub fn check(&self) -> Result<()> {
+        in_range("threads", self.threads, &Self::THREADS)?;
+        in_range("zstd level", self.zstd_level, &Self::ZSTD_LEVELS)?;
+        in_range("chunk size", self.chunk_size, &Self::CHUNK_SIZES)?;
+        in_range("pack size", self.pack_size, &Self::PACK_SIZES)?;
+        in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
+        if self.bytes_in_flight < self.pack_size {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("bytes in flight {} is smaller than the pack size {}", self.bytes_in_flight, self.pack_size),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `value` if it lies in `range`; otherwise an error naming the option and the range.
+pub(crate) fn in_range<T: PartialOrd + Display + Copy>(what: &str, value: T, range: &RangeInclusive<T>) -> Result<T> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("{what} {value} is out of range {}..={}", range.start(), range.end()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_is_checked_and_named() {
+        let ok = PackerOptions::default();
+        assert!(ok.check().is_ok());
+        let cases: [(PackerOptions, &str); 6] = [
+            (PackerOptions { threads: 1025, ..ok }, "threads 1025 is out of range 0..=1024"),
+            (PackerOptions { zstd_level: 0, ..ok }, "zstd level 0 is out of range 1..=19"),
+            (PackerOptions { chunk_size: 1000, ..ok }, "chunk size 1000 is out of range"),
+            (PackerOptions { pack_size: 2 << 30, ..ok }, "pack size 2147483648 is out of range"),
+            (PackerOptions { bytes_in_flight: 1, ..ok }, "bytes in flight 1 is out of range"),
+            (PackerOptions { pack_size: 32 << 20, bytes_in_flight: 16 << 20, ..ok }, "smaller than the pack size"),
+        ];
+        for (o, want) in cases {
+            let e = o.check().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert!(e.message().contains(want), "{} lacks {want}", e.message());
+            assert!(PackerBuilder::default().options(o).build().is_err());
+        }
+    }
+}
