@@ -27,7 +27,7 @@ fn restore(c: &mut Criterion) {
                 },
                 |out| {
                     packer
-                        .restore(&repo, &manifest, &|_, _, _, t| Some(out.join(&t.id)), &JobControl::default())
+                        .restore(&repo, &manifest, &|_, t| Some(out.join(&t.id)), &JobControl::default())
                         .expect("restore")
                 },
                 BatchSize::PerIteration,

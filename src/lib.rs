@@ -27,6 +27,7 @@ pub mod plan;
 pub mod repo;
 pub mod sql;
 pub mod store;
+pub mod tree;
 
 pub use engine::{Engine, EngineBuilder, JobObserver, Outcome, ResultSet, Session};
 pub use error::{Error, ErrorKind, Result};

@@ -41,13 +41,8 @@ pub fn make_tree(dir: &Path, tablets: usize, small: usize, large: usize) -> (Bac
     }
     let source = BackupSource {
         database: "bench".into(),
-        tables: vec![TableSource {
-            name: "t".into(),
-            partitions: vec![PartitionSource {
-                name: "p".into(),
-                indexes: vec![IndexSource { name: "t".into(), tablets: sources }],
-            }],
-        }],
+        tables: vec![TableSource::new("t", vec![PartitionSource::new("p", vec![IndexSource::new("t", sources)])])]
+            .into(),
         host_metadata: Vec::new(),
         metadata_only: false,
         views: Vec::new(),

@@ -9,11 +9,10 @@ use super::Inner;
 use crate::Result;
 use crate::host::{Host, TabletRef};
 use crate::job::{JobHandle, JobState};
-use crate::pack::{
-    self, BackupSource, CancelToken, IndexSource, JobControl, PartitionSource, TableSource, TabletSource,
-};
+use crate::pack::{self, BackupSource, CancelToken, JobControl, TabletSource};
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
+use crate::tree::Tree;
 
 /// The tablet snapshots a backup holds: released exactly once, by [`Snapshots::release`] or, on a panic, when
 /// dropped.
@@ -61,39 +60,10 @@ pub(super) fn run_backup(
     let snapshots = Snapshots { host: inner.host.as_ref(), database: &db, tablets: &tablets, held: true };
     let result = (|| -> Result<()> {
         let mut dir_of: HashMap<&TabletRef, PathBuf> = tablets.iter().zip(dirs).collect();
-        let tables = plan
-            .tables
-            .iter()
-            .map(|(table, partitions)| TableSource {
-                name: table.clone(),
-                partitions: partitions
-                    .iter()
-                    .map(|p| PartitionSource {
-                        name: p.name.clone(),
-                        indexes: p
-                            .indexes
-                            .iter()
-                            .map(|i| IndexSource {
-                                name: i.name.clone(),
-                                tablets: i
-                                    .tablets
-                                    .iter()
-                                    .map(|t| {
-                                        let r = TabletRef {
-                                            table: table.clone(),
-                                            partition: p.name.clone(),
-                                            index: i.name.clone(),
-                                            tablet: t.id.clone(),
-                                        };
-                                        TabletSource::new(t.id.clone(), dir_of.remove(&r).unwrap_or_default())
-                                    })
-                                    .collect(),
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect();
+        let tables = plan.tables.map(|place, t| {
+            let dir = dir_of.remove(&TabletRef::new(place, &t.id)).unwrap_or_default();
+            TabletSource::new(t.id.clone(), dir)
+        });
         let source = BackupSource {
             database: db.clone(),
             tables,
@@ -123,25 +93,9 @@ pub(super) fn run_backup(
 
 /// The backup source of one node's part: `tablets` (each with the directory holding its files) as a tree.
 pub(super) fn part_source(database: &str, tablets: &[(TabletRef, PathBuf)]) -> BackupSource {
-    let mut tables: Vec<TableSource> = Vec::new();
+    let mut tables = Tree::new();
     for (t, dir) in tablets {
-        let ti = tables.iter().position(|x| x.name == t.table).unwrap_or_else(|| {
-            tables.push(TableSource { name: t.table.clone(), partitions: Vec::new() });
-            tables.len() - 1
-        });
-        let partitions = &mut tables[ti].partitions;
-        let pi = partitions.iter().position(|x| x.name == t.partition).unwrap_or_else(|| {
-            partitions.push(PartitionSource { name: t.partition.clone(), indexes: Vec::new() });
-            partitions.len() - 1
-        });
-        let indexes = &mut partitions[pi].indexes;
-        match indexes.iter().position(|x| x.name == t.index) {
-            Some(i) => indexes[i].tablets.push(TabletSource::new(t.tablet.clone(), dir.clone())),
-            None => indexes.push(IndexSource {
-                name: t.index.clone(),
-                tablets: vec![TabletSource::new(t.tablet.clone(), dir.clone())],
-            }),
-        }
+        tables.insert(t.place(), TabletSource::new(t.tablet.clone(), dir.clone()));
     }
     BackupSource {
         database: database.into(),

@@ -13,6 +13,7 @@ use crate::job::{JobHandle, JobState};
 use crate::pack::{self, CancelToken, JobControl};
 use crate::plan::RestorePlan;
 use crate::repo::Repository;
+use crate::tree::Place;
 
 /// Runs the restore `plan` of `manifest` as job `job`. When it fails, every table not yet committed is aborted;
 /// a failure to abort is reported beside the job's error as a warning.
@@ -30,25 +31,14 @@ pub(super) fn run_restore(
     let mut committed: Vec<&str> = Vec::new();
     let result = (|| -> Result<()> {
         // Prepare a target for every tablet restored.
-        let mut targets: HashMap<(String, String, String, String), PathBuf> = HashMap::new();
-        for t in &manifest.tables {
-            for p in &t.partitions {
-                let Some(target) = plan.target_of(&t.name, &p.name) else { continue };
-                for i in &p.indexes {
-                    let index = if i.name == t.name { target.to_owned() } else { i.name.clone() };
-                    for tablet in &i.tablets {
-                        cancel.check()?;
-                        let r = TabletRef {
-                            table: target.to_owned(),
-                            partition: p.name.clone(),
-                            index: index.clone(),
-                            tablet: tablet.id.clone(),
-                        };
-                        let dir = inner.host.restore_target(&db, id, &r)?;
-                        targets.insert((t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone()), dir);
-                    }
-                }
-            }
+        let mut targets: HashMap<TabletRef, PathBuf> = HashMap::new();
+        for (place, tablet) in manifest.tables.tablets() {
+            let Some(target) = plan.target_of(place.table, place.partition) else { continue };
+            cancel.check()?;
+            let index = if place.index == place.table { target } else { place.index };
+            let r = TabletRef::new(Place { table: target, index, ..place }, &tablet.id);
+            let dir = inner.host.restore_target(&db, id, &r)?;
+            targets.insert(TabletRef::new(place, &tablet.id), dir);
         }
         job.update(|j| {
             j.snapshot_finished_ms = Some(pack::now_ms());
@@ -62,9 +52,7 @@ pub(super) fn run_restore(
             inner.packer.restore(
                 repo.as_ref(),
                 &manifest,
-                &|t, p, i, tablet| {
-                    targets.get(&(t.name.clone(), p.name.clone(), i.name.clone(), tablet.id.clone())).cloned()
-                },
+                &|place, tablet| targets.get(&TabletRef::new(place, &tablet.id)).cloned(),
                 &control,
             )
         })?;

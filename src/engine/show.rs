@@ -118,7 +118,7 @@ impl Engine {
 /// SHOW SNAPSHOT's Details column: the snapshot's tables and partitions, file and byte counts.
 fn manifest_details(m: &Manifest) -> String {
     let files = m.files().count();
-    let bytes: u64 = m.files().map(|f| f.4.size).sum();
+    let bytes: u64 = m.files().map(|f| f.file.size).sum();
     serde_json::json!({
         "database": m.database,
         "label": m.label,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::format::limits::MAX_META_BODY;
 use crate::format::{ContentHash, ObjectKind, SNAPSHOTS_PREFIX, decode_meta, encode_meta, manifest_key};
+use crate::tree::{Place, Tree};
 use crate::{Error, ErrorKind, Result};
 
 /// One file of a tablet.
@@ -33,30 +34,23 @@ pub struct TabletEntry {
 }
 
 /// One index of a partition: the base index or a rollup / synchronous materialized view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexEntry {
-    /// The index's name (the table's own name for the base index).
-    pub name: String,
-    /// Its tablets.
-    pub tablets: Vec<TabletEntry>,
-}
+pub type IndexEntry = crate::tree::IndexNode<TabletEntry>;
 
 /// One partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartitionEntry {
-    /// The partition's name.
-    pub name: String,
-    /// Its indexes (base first).
-    pub indexes: Vec<IndexEntry>,
-}
+pub type PartitionEntry = crate::tree::PartitionNode<TabletEntry>;
 
 /// One table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableEntry {
-    /// The table's name.
-    pub name: String,
-    /// Its partitions.
-    pub partitions: Vec<PartitionEntry>,
+pub type TableEntry = crate::tree::TableNode<TabletEntry>;
+
+/// One file of a manifest, with where it sits.
+#[derive(Debug, Clone, Copy)]
+pub struct FileRef<'a> {
+    /// Its table, partition and index.
+    pub place: Place<'a>,
+    /// Its tablet.
+    pub tablet: &'a TabletEntry,
+    /// The file.
+    pub file: &'a FileEntry,
 }
 
 /// A view backed up with a snapshot: its name and definition (the host's text, opaque to tabsnap).
@@ -82,7 +76,7 @@ pub struct Manifest {
     /// The chunk size files were split with.
     pub chunk_size: u64,
     /// The tables.
-    pub tables: Vec<TableEntry>,
+    pub tables: Tree<TabletEntry>,
     /// The index objects that locate every chunk referenced.
     pub indexes: Vec<ContentHash>,
     /// The host's metadata (schemas, versions), opaque to tabsnap, hex-encoded.
@@ -129,15 +123,11 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Every file with its table, partition, index and tablet.
-    pub fn files(&self) -> impl Iterator<Item = (&TableEntry, &PartitionEntry, &IndexEntry, &TabletEntry, &FileEntry)> {
-        self.tables.iter().flat_map(|t| {
-            t.partitions.iter().flat_map(move |p| {
-                p.indexes.iter().flat_map(move |i| {
-                    i.tablets.iter().flat_map(move |tb| tb.files.iter().map(move |f| (t, p, i, tb, f)))
-                })
-            })
-        })
+    /// Every file with its place and tablet, in manifest order.
+    pub fn files(&self) -> impl Iterator<Item = FileRef<'_>> {
+        self.tables
+            .tablets()
+            .flat_map(|(place, tablet)| tablet.files.iter().map(move |file| FileRef { place, tablet, file }))
     }
 
     /// The host metadata blob, decoded.

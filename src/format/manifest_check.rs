@@ -16,6 +16,7 @@ impl Manifest {
     ///   a safe single path component;
     /// - file paths are safe relative paths, unique in their tablet, and none is a directory of another;
     /// - a file of `size` bytes has exactly `ceil(size / chunk_size)` chunks;
+    /// - tables are OLAP tables and no partition is temporary (a backup takes neither);
     /// - the host metadata is lower-case hex of even length.
     ///
     /// # Errors
@@ -41,10 +42,19 @@ impl Manifest {
         let mut tables = HashSet::new();
         for t in &self.tables {
             name("table", &t.name, &mut tables)?;
+            if !t.kind.is_olap() {
+                return Err(err(
+                    ErrorKind::Format,
+                    format!("table {} is recorded as {:?}, not an OLAP table", t.name, t.kind),
+                ));
+            }
             let mut tablets = HashSet::new();
             let mut partitions = HashSet::new();
             for p in &t.partitions {
                 name(&format!("table {} partition", t.name), &p.name, &mut partitions)?;
+                if p.temporary {
+                    return Err(err(ErrorKind::Format, format!("table {} partition {} is temporary", t.name, p.name)));
+                }
                 let mut indexes = HashSet::new();
                 for i in &p.indexes {
                     name(&format!("table {} partition {} index", t.name, p.name), &i.name, &mut indexes)?;
@@ -111,6 +121,7 @@ mod tests {
     use crate::format::{
         ContentHash, FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
     };
+    use crate::tree::{TableKind, Tree};
     use crate::{ErrorKind, Result};
 
     fn manifest() -> Manifest {
@@ -127,13 +138,10 @@ mod tests {
             timestamp: "2024-01-01-10-00-00".into(),
             created_ms: 0,
             chunk_size: 100,
-            tables: vec![TableEntry {
-                name: "t1".into(),
-                partitions: vec![PartitionEntry {
-                    name: "p1".into(),
-                    indexes: vec![IndexEntry { name: "t1".into(), tablets: vec![tablet("101"), tablet("102")] }],
-                }],
-            }],
+            tables: Tree::from(vec![TableEntry::new(
+                "t1",
+                vec![PartitionEntry::new("p1", vec![IndexEntry::new("t1", vec![tablet("101"), tablet("102")])])],
+            )]),
             indexes: Vec::new(),
             host_metadata: "00ff".into(),
             views: Vec::new(),
@@ -165,7 +173,13 @@ mod tests {
             (ErrorKind::Format, Box::new(|m| m.chunk_size = 1 << 30)),
             (ErrorKind::InvalidArgument, Box::new(|m| m.tables[0].name = "..".into())),
             (ErrorKind::InvalidArgument, Box::new(|m| m.tables[0].name = "../outside".into())),
-            (ErrorKind::InvalidArgument, Box::new(|m| m.tables.push(m.tables[0].clone()))),
+            (
+                ErrorKind::InvalidArgument,
+                Box::new(|m| {
+                    let t = m.tables[0].clone();
+                    m.tables.push(t)
+                }),
+            ),
             (ErrorKind::InvalidArgument, Box::new(|m| m.tables[0].partitions[0].name = "a/b".into())),
             (ErrorKind::InvalidArgument, Box::new(|m| m.tables[0].partitions[0].indexes[0].name = "".into())),
             (ErrorKind::InvalidArgument, Box::new(|m| tablet(m).id = "102".into())),
@@ -185,6 +199,8 @@ mod tests {
                 Box::new(|m| m.views.push(ViewEntry { name: "../v".into(), definition: String::new() })),
             ),
             (ErrorKind::Format, Box::new(|m| m.host_metadata = "zz".into())),
+            (ErrorKind::Format, Box::new(|m| m.tables[0].kind = TableKind::View)),
+            (ErrorKind::Format, Box::new(|m| m.tables[0].partitions[0].temporary = true)),
         ];
         for (i, (kind, edit)) in cases.iter().enumerate() {
             let e = check(edit).unwrap_err();

@@ -11,19 +11,8 @@ pub use options::{HostFeature, ReplicaAllocation, RestoreCommit, StorageMedium, 
 
 use crate::Result;
 
-/// The kind of a table. Only OLAP tables hold tablets tabsnap backs up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TableKind {
-    /// A table of tablets.
-    Olap,
-    /// A view (metadata only).
-    View,
-    /// An asynchronous materialized view (skipped, as Doris does).
-    AsyncMaterializedView,
-    /// Anything else (external, ODBC, …), named.
-    Other(String),
-}
+use crate::tree::Place;
+pub use crate::tree::TableKind;
 
 /// A tablet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,35 +22,13 @@ pub struct TabletInfo {
 }
 
 /// An index of a partition: the base index (first) or a rollup / synchronous materialized view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexInfo {
-    /// The index's name (the table's name for the base index).
-    pub name: String,
-    /// Its tablets.
-    pub tablets: Vec<TabletInfo>,
-}
+pub type IndexInfo = crate::tree::IndexNode<TabletInfo>;
 
-/// A partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionInfo {
-    /// The partition's name.
-    pub name: String,
-    /// A temporary partition (Doris refuses to back up tables that have one).
-    pub temporary: bool,
-    /// Its indexes, the base index first.
-    pub indexes: Vec<IndexInfo>,
-}
+/// A partition of the catalog.
+pub type PartitionInfo = crate::tree::PartitionNode<TabletInfo>;
 
-/// A table of the catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableInfo {
-    /// The table's name.
-    pub name: String,
-    /// Its kind.
-    pub kind: TableKind,
-    /// Its partitions (empty for non-OLAP tables).
-    pub partitions: Vec<PartitionInfo>,
-}
+/// A table of the catalog (its partitions are empty for tables that are not OLAP tables).
+pub type TableInfo = crate::tree::TableNode<TabletInfo>;
 
 /// One tablet of one index of one partition of a table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +41,23 @@ pub struct TabletRef {
     pub index: String,
     /// The tablet id.
     pub tablet: String,
+}
+
+impl TabletRef {
+    /// The tablet `tablet` at `place`.
+    pub fn new(place: Place<'_>, tablet: &str) -> TabletRef {
+        TabletRef {
+            table: place.table.into(),
+            partition: place.partition.into(),
+            index: place.index.into(),
+            tablet: tablet.into(),
+        }
+    }
+
+    /// Its table, partition and index.
+    pub fn place(&self) -> Place<'_> {
+        Place { table: &self.table, partition: &self.partition, index: &self.index }
+    }
 }
 
 /// A privilege a statement needs.

@@ -6,9 +6,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::format::{self, Manifest, TableEntry};
+use crate::format::{self, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository, get};
 use crate::store;
+use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
 /// Prefix of part objects.
@@ -60,7 +61,7 @@ pub fn read_parts(repo: &dyn Repository, label: &str, timestamp: &str) -> Result
 /// when there are none.
 pub fn merge_parts(parts: &[Manifest]) -> Result<Manifest> {
     let first = parts.first().ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "no part to merge"))?;
-    let mut merged = Manifest { tables: Vec::new(), indexes: Vec::new(), ..first.clone() };
+    let mut merged = Manifest { tables: Tree::new(), indexes: Vec::new(), ..first.clone() };
     let mut indexes = BTreeSet::new();
     let mut seen = BTreeSet::new();
     for p in parts {
@@ -87,62 +88,17 @@ pub fn merge_parts(parts: &[Manifest]) -> Result<Manifest> {
         if merged.host_metadata.is_empty() {
             merged.host_metadata.clone_from(&p.host_metadata);
         }
-        for t in &p.tables {
-            let table = find_or_push(&mut merged.tables, &t.name, || TableEntry {
-                name: t.name.clone(),
-                partitions: Vec::new(),
-            });
-            for pa in &t.partitions {
-                let part = find_or_push(&mut table.partitions, &pa.name, || format::PartitionEntry {
-                    name: pa.name.clone(),
-                    indexes: Vec::new(),
-                });
-                for ix in &pa.indexes {
-                    let index = find_or_push(&mut part.indexes, &ix.name, || format::IndexEntry {
-                        name: ix.name.clone(),
-                        tablets: Vec::new(),
-                    });
-                    for tb in &ix.tablets {
-                        if seen.insert((t.name.clone(), pa.name.clone(), ix.name.clone(), tb.id.clone())) {
-                            index.tablets.push(tb.clone());
-                        }
-                    }
+        for (place, ix) in p.tables.indexes() {
+            let index = merged.tables.index_at(place);
+            for tb in &ix.tablets {
+                if seen.insert((place.table, place.partition, place.index, tb.id.as_str())) {
+                    index.tablets.push(tb.clone());
                 }
             }
         }
     }
     merged.indexes = indexes.into_iter().collect();
     Ok(merged)
-}
-
-trait Named {
-    fn name(&self) -> &str;
-}
-impl Named for TableEntry {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-impl Named for format::PartitionEntry {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-impl Named for format::IndexEntry {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-fn find_or_push<'a, T: Named>(items: &'a mut Vec<T>, name: &str, new: impl FnOnce() -> T) -> &'a mut T {
-    let i = match items.iter().position(|x| x.name() == name) {
-        Some(i) => i,
-        None => {
-            items.push(new());
-            items.len() - 1
-        }
-    };
-    &mut items[i]
 }
 
 /// Commits a snapshot that several nodes stored: checks that every node in `nodes` left its part, merges the

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::BackupSource;
 use super::mmap::{FileBytes, map_range};
-use crate::format::{FileEntry, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+use crate::format::{FileEntry, Manifest, TabletEntry};
 use crate::{Error, ErrorKind, Result};
 
 /// Files smaller than this are read with `read()`: mapping costs more than copying them.
@@ -65,32 +65,19 @@ pub(super) fn walk(
     chunk_size: u64,
 ) -> Result<(Manifest, Vec<FileTask>)> {
     let mut files = Vec::new();
-    let mut tables = Vec::new();
-    for t in &source.tables {
-        let mut partitions = Vec::new();
-        for p in &t.partitions {
-            let mut indexes = Vec::new();
-            for i in &p.indexes {
-                let mut tablets = Vec::new();
-                for tablet in &i.tablets {
-                    let mut entries = Vec::new();
-                    if !source.metadata_only {
-                        list_files(&tablet.dir, &tablet.dir, &mut entries)?;
-                    }
-                    entries.sort();
-                    let mut tablet_files = Vec::with_capacity(entries.len());
-                    for (rel, path, size) in entries {
-                        tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new() });
-                        files.push(FileTask { path, size });
-                    }
-                    tablets.push(TabletEntry { id: tablet.id.clone(), files: tablet_files });
-                }
-                indexes.push(IndexEntry { name: i.name.clone(), tablets });
-            }
-            partitions.push(PartitionEntry { name: p.name.clone(), indexes });
+    let tables = source.tables.try_map(|_, tablet| {
+        let mut entries = Vec::new();
+        if !source.metadata_only {
+            list_files(&tablet.dir, &tablet.dir, &mut entries)?;
         }
-        tables.push(TableEntry { name: t.name.clone(), partitions });
-    }
+        entries.sort();
+        let mut tablet_files = Vec::with_capacity(entries.len());
+        for (rel, path, size) in entries {
+            tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new() });
+            files.push(FileTask { path, size });
+        }
+        Ok::<_, Error>(TabletEntry { id: tablet.id.clone(), files: tablet_files })
+    })?;
     let manifest = Manifest {
         database: source.database.clone(),
         label: label.into(),

@@ -45,6 +45,7 @@ pub use restore::{RestoreSummary, TabletTarget};
 pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
 pub use verify::{Problem, VerifyReport, check_restored_file};
 
+use crate::tree::{IndexNode, PartitionNode, TableNode, Tree};
 use crate::{Error, ErrorKind, Result};
 
 /// Progress counters of a backup or restore.
@@ -169,31 +170,13 @@ impl TabletSource {
 }
 
 /// An index (base, rollup or synchronous MV) of a partition, with its tablets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexSource {
-    /// The index's name.
-    pub name: String,
-    /// Its tablets.
-    pub tablets: Vec<TabletSource>,
-}
+pub type IndexSource = crate::tree::IndexNode<TabletSource>;
 
 /// A partition and its indexes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionSource {
-    /// The partition's name.
-    pub name: String,
-    /// Its indexes, base first.
-    pub indexes: Vec<IndexSource>,
-}
+pub type PartitionSource = crate::tree::PartitionNode<TabletSource>;
 
 /// A table and the partitions to back up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableSource {
-    /// The table's name.
-    pub name: String,
-    /// The partitions.
-    pub partitions: Vec<PartitionSource>,
-}
+pub type TableSource = crate::tree::TableNode<TabletSource>;
 
 /// Everything one backup takes: a database's tables, and the host's opaque metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -201,7 +184,7 @@ pub struct BackupSource {
     /// The database.
     pub database: String,
     /// The tables.
-    pub tables: Vec<TableSource>,
+    pub tables: Tree<TabletSource>,
     /// The host's metadata blob, stored with the snapshot as it is.
     pub host_metadata: Vec<u8>,
     /// BACKUP `"content" = "metadata_only"`: the manifest records the tables, partitions, indexes and tablets
@@ -216,13 +199,10 @@ impl BackupSource {
     pub fn single_table(database: &str, table: &str, tablets: Vec<TabletSource>) -> BackupSource {
         BackupSource {
             database: database.into(),
-            tables: vec![TableSource {
-                name: table.into(),
-                partitions: vec![PartitionSource {
-                    name: table.into(),
-                    indexes: vec![IndexSource { name: table.into(), tablets }],
-                }],
-            }],
+            tables: Tree::from(vec![TableNode::new(
+                table,
+                vec![PartitionNode::new(table, vec![IndexNode::new(table, tablets)])],
+            )]),
             host_metadata: Vec::new(),
             metadata_only: false,
             views: Vec::new(),

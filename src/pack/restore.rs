@@ -15,8 +15,9 @@ use super::mmap::sync_filesystem;
 use super::safe_fs;
 use super::state::load_locations;
 use super::{Counters, JobControl, Packer};
-use crate::format::{self, ContentHash, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+use crate::format::{self, ContentHash, Manifest, TabletEntry};
 use crate::repo::Repository;
+use crate::tree::Place;
 use crate::{Error, ErrorKind, Result};
 
 /// What a restore did.
@@ -33,8 +34,7 @@ pub struct RestoreSummary {
 }
 
 /// Chooses the target directory of each tablet, or `None` to leave it out.
-pub type TabletTarget<'a> =
-    dyn Fn(&TableEntry, &PartitionEntry, &IndexEntry, &TabletEntry) -> Option<PathBuf> + Sync + 'a;
+pub type TabletTarget<'a> = dyn Fn(Place<'_>, &TabletEntry) -> Option<PathBuf> + Sync + 'a;
 
 /// A file to write: its tablet directory, its path below it, and its plan.
 struct Target<'a> {
@@ -85,12 +85,8 @@ impl Packer {
         let mut roots: Vec<PathBuf> = Vec::new();
         let mut root_ids: HashMap<PathBuf, usize> = HashMap::new();
         let mut file_roots = Vec::new();
-        for (t, p, i, tablet) in manifest.tables.iter().flat_map(|t| {
-            t.partitions
-                .iter()
-                .flat_map(move |p| p.indexes.iter().flat_map(move |i| i.tablets.iter().map(move |tb| (t, p, i, tb))))
-        }) {
-            let Some(dir) = target(t, p, i, tablet) else { continue };
+        for (place, tablet) in manifest.tables.tablets() {
+            let Some(dir) = target(place, tablet) else { continue };
             let root = match root_ids.get(&dir) {
                 Some(_) => {
                     return Err(Error::new(
@@ -109,7 +105,7 @@ impl Packer {
                     entry: f,
                     chunk_size: manifest.chunk_size,
                     manifest: manifest_key.clone(),
-                    label: format!("{}.{} tablet {} file {}", manifest.database, t.name, tablet.id, f.path),
+                    label: format!("{}.{} tablet {} file {}", manifest.database, place.table, tablet.id, f.path),
                 });
                 file_roots.push(root);
             }

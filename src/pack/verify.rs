@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::Packer;
 use super::check::{ChunkPlan, Location, PlannedFile, check_file_crcs, plan_chunks, read_chunks};
 use super::state::{load_locations, read_pack_footer};
-use crate::format::{self, ChunkEntry, ContentHash, Manifest};
+use crate::format::{self, ChunkEntry, ContentHash, FileRef, Manifest};
 use crate::repo::Repository;
 use crate::{Error, ErrorKind, Result};
 
@@ -101,14 +101,14 @@ impl Packer {
                 continue;
             }
             sound.push(mi);
-            for (t, _, _, tablet, f) in m.files() {
+            for FileRef { place, tablet, file } in m.files() {
                 files.push(PlannedFile {
-                    entry: f,
+                    entry: file,
                     chunk_size: m.chunk_size,
                     manifest: key.clone(),
                     label: format!(
                         "{}/{}: {}.{} tablet {} file {}",
-                        m.label, m.timestamp, m.database, t.name, tablet.id, f.path
+                        m.label, m.timestamp, m.database, place.table, tablet.id, file.path
                     ),
                 });
                 manifest_of.push(mi);

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 pub use restore::{RestoreChecks, RestorePlan, RestoreTable, plan_restore};
 
-use crate::host::{PartitionInfo, TableInfo, TableKind, TabletRef};
+use crate::host::{TableInfo, TableKind, TabletInfo, TabletRef};
 use crate::sql::ast::{Backup, TableList, TableListKind};
+use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
 fn analysis(msg: impl Into<String>) -> Error {
@@ -21,7 +22,7 @@ pub struct BackupPlan {
     pub database: String,
     /// The tables, with the partitions taken; each partition carries all its indexes (base, rollups,
     /// synchronous MVs), once.
-    pub tables: Vec<(String, Vec<PartitionInfo>)>,
+    pub tables: Tree<TabletInfo>,
     /// The objects as SHOW BACKUP's BackupObjs names them: `db.t`, or `db.t PARTITIONS (p1, p2)` when only
     /// some partitions are taken.
     pub objects: Vec<String>,
@@ -37,27 +38,12 @@ pub struct BackupPlan {
 impl BackupPlan {
     /// Every tablet, in plan order.
     pub fn tablets(&self) -> Vec<TabletRef> {
-        let mut out = Vec::new();
-        for (table, partitions) in &self.tables {
-            for p in partitions {
-                for i in &p.indexes {
-                    for t in &i.tablets {
-                        out.push(TabletRef {
-                            table: table.clone(),
-                            partition: p.name.clone(),
-                            index: i.name.clone(),
-                            tablet: t.id.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        out
+        self.tables.tablets().map(|(place, t)| TabletRef::new(place, &t.id)).collect()
     }
 
     /// The tables' names.
     pub fn table_names(&self) -> Vec<String> {
-        self.tables.iter().map(|(t, _)| t.clone()).collect()
+        self.tables.iter().map(|t| t.name.clone()).collect()
     }
 }
 
@@ -193,24 +179,24 @@ pub fn plan_backup(
             }
         };
         let partial = parts.len() < t.partitions.len();
-        tables.push((t.name.clone(), parts, partial));
+        tables.push((TableInfo { partitions: parts, ..(*t).clone() }, partial));
     }
     if tables.is_empty() && view_list.is_empty() {
         return Err(analysis(format!("No OLAP table to back up in database {database}")));
     }
     let objects: Vec<String> = tables
         .iter()
-        .map(|(t, parts, partial)| {
+        .map(|(t, partial)| {
             if *partial {
-                let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
-                format!("{database}.{t} PARTITIONS ({})", names.join(", "))
+                let names: Vec<&str> = t.partitions.iter().map(|p| p.name.as_str()).collect();
+                format!("{database}.{} PARTITIONS ({})", t.name, names.join(", "))
             } else {
-                format!("{database}.{t}")
+                format!("{database}.{}", t.name)
             }
         })
         .chain(view_list.iter().map(|v| format!("{database}.{v}")))
         .collect();
-    let tables = tables.into_iter().map(|(t, p, _)| (t, p)).collect();
+    let tables = tables.into_iter().map(|(t, _)| t).collect();
     let metadata_only = stmt.properties.get("content").is_some_and(|c| c.eq_ignore_ascii_case("metadata_only"));
     Ok(BackupPlan { database: database.into(), tables, views: view_list, objects, metadata_only, skipped })
 }

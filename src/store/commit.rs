@@ -42,7 +42,7 @@ pub fn check_objects(repo: &dyn Repository, indexes: &[ContentHash], packs: &Has
 /// As [`check_objects`]; [`ErrorKind::NotFound`] when a chunk is in none of the indexes; format errors of the
 /// indexes.
 pub fn check_manifest(repo: &dyn Repository, manifest: &Manifest) -> Result<()> {
-    let mut needed: HashSet<ContentHash> = manifest.files().flat_map(|f| f.4.chunks.iter().copied()).collect();
+    let mut needed: HashSet<ContentHash> = manifest.files().flat_map(|f| f.file.chunks.iter().copied()).collect();
     let mut packs = HashMap::new();
     for id in &manifest.indexes {
         let key = format::index_key(id);

@@ -243,7 +243,7 @@ proptest! {
         let restored = s.packer.restore(
             &s.repo,
             &m,
-            &|t, _, _, tb| Some(target.join(&t.name).join(&tb.id)),
+            &|place, tb| Some(target.join(place.table).join(&tb.id)),
             &JobControl::default(),
         );
         let verified = s.packer.verify(&s.repo, std::slice::from_ref(&m), false).unwrap();
@@ -251,9 +251,9 @@ proptest! {
         let outside: Vec<String> = entries(tmp.path()).into_iter().filter(|e| !e.starts_with("target")).collect();
         prop_assert!(outside.is_empty(), "{:?}", outside);
         if restored.is_ok() {
-            for (t, _, _, tb, f) in m.files() {
-                let path = target.join(&t.name).join(&tb.id).join(&f.path);
-                prop_assert!(tabsnap::pack::check_restored_file(&path, f).unwrap(), "{}", path.display());
+            for f in m.files() {
+                let path = target.join(f.place.table).join(&f.tablet.id).join(&f.file.path);
+                prop_assert!(tabsnap::pack::check_restored_file(&path, f.file).unwrap(), "{}", path.display());
             }
         }
     }

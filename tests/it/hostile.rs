@@ -302,7 +302,7 @@ fn restore_verify_and_sql_restore_refuse_every_hostile_snapshot() {
                 packer.restore(
                     &local,
                     &m,
-                    &|t, _, _, tb| Some(target.join(&t.name).join(&tb.id)),
+                    &|place, tb| Some(target.join(place.table).join(&tb.id)),
                     &JobControl::default(),
                 )
             })

@@ -52,17 +52,12 @@ fn make_tree(root: &Path) -> BackupSource {
             }
             tablets.push(TabletSource::new(id, dir));
         }
-        tables.push(TableSource {
-            name: table.to_string(),
-            partitions: vec![PartitionSource {
-                name: "p1".into(),
-                indexes: vec![IndexSource { name: table.to_string(), tablets }],
-            }],
-        });
+        tables
+            .push(TableSource::new(*table, vec![PartitionSource::new("p1", vec![IndexSource::new(*table, tablets)])]));
     }
     BackupSource {
         database: "tpch".into(),
-        tables,
+        tables: tables.into(),
         host_metadata: b"{\"schema\": 1}".to_vec(),
         metadata_only: false,
         views: Vec::new(),
@@ -83,7 +78,7 @@ fn restore_all(
     m: &Manifest,
     out: &Path,
 ) -> tabsnap::Result<tabsnap::pack::RestoreSummary> {
-    packer.restore(repo, m, &|t, _, _, tablet| Some(out.join(&t.name).join(&tablet.id)), &JobControl::default())
+    packer.restore(repo, m, &|place, tablet| Some(out.join(place.table).join(&tablet.id)), &JobControl::default())
 }
 
 /// A tree backed up as "snap" into a fresh in-memory repository: (dir, repo, packer, summary, manifest).
@@ -116,8 +111,9 @@ fn backup_restore_compares_every_byte_and_verifies() {
     let r = restore_all(&p, &repo, &m, &out).unwrap();
     assert_eq!(r.files, s.files);
     assert_eq!(tree(&out), tree(&tmp.path().join("data")));
-    for (t, _, _, tablet, f) in m.files() {
-        assert!(check_restored_file(&out.join(&t.name).join(&tablet.id).join(&f.path), f).unwrap(), "{}", f.path);
+    for f in m.files() {
+        let path = out.join(f.place.table).join(&f.tablet.id).join(&f.file.path);
+        assert!(check_restored_file(&path, f.file).unwrap(), "{}", f.file.path);
     }
     let full = p.verify(&repo, std::slice::from_ref(&m), false).unwrap();
     assert!(full.is_ok(), "{:?}", full.problems);
@@ -305,8 +301,7 @@ fn restore_of_one_tablet_reads_only_what_it_needs() {
     let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
     let out = tmp.path().join("one");
-    let r =
-        p.restore(&repo, &m, &|_, _, _, t| (t.id == "10011").then(|| out.join(&t.id)), &JobControl::default()).unwrap();
+    let r = p.restore(&repo, &m, &|_, t| (t.id == "10011").then(|| out.join(&t.id)), &JobControl::default()).unwrap();
     assert_eq!(r.files, 21);
     assert!(r.bytes_read < s.bytes_uploaded / 3, "read {} of {}", r.bytes_read, s.bytes_uploaded);
     assert_eq!(tree(&out.join("10011")), tree(&tmp.path().join("data/orders/10011")));
@@ -435,7 +430,7 @@ fn the_committed_golden_repository_still_decodes_and_restores() {
     golden_source(&expected);
     let out = tmp.path().join("out");
     let p = packer();
-    p.restore(&repo, &m, &|_, _, _, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
+    p.restore(&repo, &m, &|_, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
     assert_eq!(tree(&out.join("1001")), tree(&expected.join("t/1001")));
     assert!(p.verify(&repo, &[m], false).unwrap().is_ok());
     // The pack's name is its content hash: the bytes on disk are exactly what was written.

@@ -315,7 +315,7 @@ fn resume_after_failures_uploads_only_what_is_missing_and_retries_transient_erro
     assert!(again.chunks_reused > 0);
     let m = load_manifest(&repo, "s", "2024-01-01-10-00-00").unwrap();
     let out = tmp.path().join("out");
-    single.restore(&repo, &m, &|_, _, _, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
+    single.restore(&repo, &m, &|_, t| Some(out.join(&t.id)), &JobControl::default()).unwrap();
     assert_eq!(tree(&out.join("1001")), tree(&data.join("db1/t1/p1/1001")));
 }
 

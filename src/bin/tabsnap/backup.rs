@@ -10,9 +10,8 @@ use tabsnap::job::JobState;
 use tabsnap::repo::Repository;
 use tabsnap::{Engine, Outcome, Session};
 
-use tabsnap::pack::{
-    self, BackupSource, BackupSummary, IndexSource, JobControl, PartitionSource, Progress, TableSource, TabletSource,
-};
+use tabsnap::pack::{self, BackupSource, BackupSummary, JobControl, Progress, TabletSource};
+use tabsnap::tree::{Place, Tree};
 use tabsnap::{Error, ErrorKind};
 
 use crate::common::{Output, StderrProgress, Tuning, count, mb_per_s, open_location, report_error};
@@ -185,15 +184,11 @@ pub fn tree_source(data: &Path, db: &str, depth: usize) -> Result<BackupSource, 
 /// A backup source of directory-mode tables: each table one partition and one (base) index, both named after
 /// it, tablets sorted by id.
 pub fn source_of(db: &str, tables: std::collections::BTreeMap<String, Vec<TabletSource>>) -> BackupSource {
-    let tables = tables
-        .into_iter()
-        .map(|(name, mut tablets)| {
-            tablets.sort_by(|a, b| a.id.cmp(&b.id));
-            TableSource {
-                name: name.clone(),
-                partitions: vec![PartitionSource { name: name.clone(), indexes: vec![IndexSource { name, tablets }] }],
-            }
-        })
-        .collect();
+    let mut tree = Tree::new();
+    for (name, mut tablets) in tables {
+        tablets.sort_by(|a, b| a.id.cmp(&b.id));
+        tree.index_at(Place { table: &name, partition: &name, index: &name }).tablets = tablets;
+    }
+    let tables = tree;
     BackupSource { database: db.into(), tables, host_metadata: Vec::new(), metadata_only: false, views: Vec::new() }
 }

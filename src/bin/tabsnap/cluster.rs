@@ -69,16 +69,7 @@ pub fn cluster_command(
     pack::init_repository(repo.as_ref())?;
     let source = tree_source(data, db, depth.max(1))?;
     // Every tablet, as a path relative to --data, dealt round-robin to the nodes.
-    let mut all = Vec::new();
-    for t in &source.tables {
-        for p in &t.partitions {
-            for i in &p.indexes {
-                for tb in &i.tablets {
-                    all.push(format!("{}/{}", t.name, tb.id));
-                }
-            }
-        }
-    }
+    let all: Vec<String> = source.tables.tablets().map(|(place, tb)| format!("{}/{}", place.table, tb.id)).collect();
     let workers = workers.max(1);
     let mut assignment: Vec<(String, Vec<String>)> = (0..workers).map(|n| (format!("node{n}"), Vec::new())).collect();
     for (k, t) in all.iter().enumerate() {
@@ -134,7 +125,7 @@ pub fn cluster_command(
     }
     let manifest = pack::cluster::commit_parts(repo.as_ref(), label, &timestamp, &done)?;
     let secs = start.elapsed().as_secs_f64();
-    let bytes: u64 = manifest.files().map(|f| f.4.size).sum();
+    let bytes: u64 = manifest.files().map(|f| f.file.size).sum();
     outln!(
         "snapshot {label} {timestamp}: {} tablets by {} nodes, {} files, {bytes} bytes in {secs:.2} s ({:.1} MB/s)",
         all.len(),

@@ -10,9 +10,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tabsnap::format::{IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry};
+use tabsnap::format::{Manifest, TableEntry, TabletEntry};
 use tabsnap::pack::{JobControl, Packer, Progress};
 use tabsnap::store;
+use tabsnap::tree::Place;
 use tabsnap::{Error, ErrorKind};
 
 use crate::common::{Output, StderrProgress, count, mb_per_s, open_location, report_error};
@@ -48,10 +49,10 @@ fn invalid(msg: String) -> Error {
 }
 
 /// `<table>/<partition>/[_rollup_<index>/]<tablet>`, as the directory host lays tablets out.
-fn tablet_dir(t: &TableEntry, p: &PartitionEntry, i: &IndexEntry, tablet: &TabletEntry) -> PathBuf {
-    let mut dir = PathBuf::from(&t.name).join(&p.name);
-    if i.name != t.name {
-        dir.push(format!("_rollup_{}", i.name));
+fn tablet_dir(place: Place<'_>, tablet: &TabletEntry) -> PathBuf {
+    let mut dir = PathBuf::from(place.table).join(place.partition);
+    if place.index != place.table {
+        dir.push(format!("_rollup_{}", place.index));
     }
     dir.join(&tablet.id)
 }
@@ -132,8 +133,8 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
     let result = (|| {
         let packer = Packer::builder().threads(req.threads.unwrap_or(0)).build()?;
         let root = staging.join(&m.database);
-        let target = |t: &TableEntry, p: &PartitionEntry, i: &IndexEntry, tablet: &TabletEntry| {
-            tables.iter().any(|x| x.name == t.name).then(|| root.join(tablet_dir(t, p, i, tablet)))
+        let target = |place: Place<'_>, tablet: &TabletEntry| {
+            tables.iter().any(|x| x.name == place.table).then(|| root.join(tablet_dir(place, tablet)))
         };
         let progress = StderrProgress::new(&format!("restore {}", req.label), output.quiet);
         let control =
