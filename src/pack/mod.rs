@@ -18,7 +18,7 @@
 //!
 //! let manifest = tabsnap::pack::load_manifest(&repo, "snap1", &summary.timestamp)?;
 //! let target = tempfile::tempdir()?;
-//! packer.restore(&repo, &manifest, &|_, _, _, tablet| Some(target.path().join(&tablet.id)), &Default::default())?;
+//! packer.restore(&repo, &manifest, &|_, tablet| Some(target.path().join(&tablet.id)), &Default::default())?;
 //! assert_eq!(std::fs::read(target.path().join("10001/0_0.dat"))?, b"segment bytes");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
