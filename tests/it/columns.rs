@@ -165,3 +165,39 @@ fn global_statements_and_their_properties_are_refused_and_backup_timestamp_is_re
     let wrong = refused("RESTORE SNAPSHOT snap FROM repo1 PROPERTIES ('backup_timestamp' = '2001-01-01-00-00-00')");
     assert!(wrong.contains("Maybe specified wrong backup timestamp"), "{wrong}");
 }
+
+#[test]
+fn property_values_are_checked_with_doris_messages() {
+    let f = fixture();
+    create_repo(&f);
+    let refused = |sql: &str| one(&f.engine, &root(), sql).unwrap_err().message().to_owned();
+    let backup = |props: &str| refused(&format!("BACKUP SNAPSHOT s TO repo1 PROPERTIES ({props})"));
+    assert_eq!(backup("'type' = 'diff'"), "Invalid backup job type: diff");
+    assert_eq!(backup("'content' = 'some'"), "Invalid backup job content:some");
+    let restore = |props: &str| {
+        refused(&format!(
+            "RESTORE SNAPSHOT s FROM repo1 PROPERTIES ('backup_timestamp' = '2024-01-01-00-00-00', {props})"
+        ))
+    };
+    for key in [
+        "reserve_replica",
+        "reserve_colocate",
+        "reserve_dynamic_partition_enable",
+        "allow_load",
+        "clean_tables",
+        "clean_partitions",
+        "atomic_restore",
+        "force_replace",
+        "is_being_synced",
+        "reserve_storage_policy",
+    ] {
+        assert_eq!(restore(&format!("'{key}' = 'yes'")), format!("Invalid boolean property {key} value: yes"));
+    }
+    assert_eq!(restore("'replication_num' = '0'"), "Invalid replication_num value: 0");
+    assert_eq!(restore("'meta_version' = 'v1'"), "Invalid meta version format: v1");
+    assert_eq!(
+        restore("'medium_allocation_mode' = 'lazy'"),
+        "Invalid medium_allocation_mode value: lazy. Must be 'strict' or 'adaptive'"
+    );
+    assert_eq!(restore("'timeout' = 'soon'"), "Invalid timeout format: soon");
+}
