@@ -20,7 +20,7 @@
 
 /* The versions of the callback tables this header describes (tests/header.rs checks them). */
 #define TABSNAP_REPO_CALLBACKS_VERSION 1
-#define TABSNAP_HOST_CALLBACKS_VERSION 1
+#define TABSNAP_HOST_CALLBACKS_VERSION 2
 
 /* TABSNAP_API marks every function of the library; define it before including this header to override. */
 #ifndef TABSNAP_API
@@ -264,6 +264,81 @@ typedef int32_t tabsnap_table_kind;
 #endif // __cplusplus
 
 /**
+ * An optional part of the host contract, for `tabsnap_host_callbacks.features` (a bitwise OR of these values).
+ * A statement whose properties need a feature the host does not declare is refused at analysis
+ * (`TABSNAP_STATUS_ANALYSIS`, "Property p is not supported by this host: it needs …").
+ */
+enum tabsnap_host_feature
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `schema_identity` and `snapshot_schema_identity`: a restore into an existing table checks that the schemas
+   * match (RESTORE `force_replace` needs it).
+   */
+  TABSNAP_HOST_FEATURE_SCHEMA_IDENTITY = 1,
+  /**
+   * `drop_table`: RESTORE `clean_tables`.
+   */
+  TABSNAP_HOST_FEATURE_DROP_TABLES = 2,
+  /**
+   * `drop_partitions`: RESTORE `clean_partitions`.
+   */
+  TABSNAP_HOST_FEATURE_DROP_PARTITIONS = 4,
+  /**
+   * `commit_restore_with` with `atomic_replace`: RESTORE `atomic_restore`.
+   */
+  TABSNAP_HOST_FEATURE_ATOMIC_REPLACE = 8,
+  /**
+   * `commit_restore_with` with the table properties of `tabsnap_restore_commit`: RESTORE `replication_num`,
+   * `replication_allocation`, `reserve_replica`, `storage_medium`, `medium_allocation_mode`,
+   * `reserve_dynamic_partition_enable`, `is_being_synced`.
+   */
+  TABSNAP_HOST_FEATURE_COMMIT_PROPERTIES = 16,
+  /**
+   * `view_definition` and `create_view`: views are backed up (their definitions) and restored.
+   */
+  TABSNAP_HOST_FEATURE_VIEWS = 32,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_host_feature tabsnap_host_feature;
+#else
+typedef uint32_t tabsnap_host_feature;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * RESTORE `storage_medium`, for `tabsnap_restore_commit.storage_medium`.
+ */
+enum tabsnap_storage_medium
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `same_with_upstream` (or no `storage_medium`): keep the snapshot's medium.
+   */
+  TABSNAP_STORAGE_MEDIUM_SAME_WITH_UPSTREAM = 0,
+  /**
+   * `hdd`.
+   */
+  TABSNAP_STORAGE_MEDIUM_HDD = 1,
+  /**
+   * `ssd`.
+   */
+  TABSNAP_STORAGE_MEDIUM_SSD = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum tabsnap_storage_medium tabsnap_storage_medium;
+#else
+typedef int32_t tabsnap_storage_medium;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Receives bytes from `metadata`. Valid only during that call.
  */
 typedef struct tabsnap_bytes_sink tabsnap_bytes_sink;
@@ -316,6 +391,12 @@ typedef struct tabsnap_path_sink tabsnap_path_sink;
  * and valid until it is freed.
  */
 typedef struct tabsnap_result tabsnap_result;
+
+/**
+ * Receives text from `schema_identity`, `snapshot_schema_identity` and `view_definition`; a callback that sets
+ * nothing answers "none". Valid only during that call.
+ */
+typedef struct tabsnap_text_sink tabsnap_text_sink;
 
 /**
  * A job's state and progress, filled by `tabsnap_engine_job` / `tabsnap_engine_wait`. Set `struct_size` to
@@ -390,16 +471,85 @@ typedef struct tabsnap_tablet_ref {
 } tabsnap_tablet_ref;
 
 /**
+ * One tag of a replica allocation (`tag.location.<tag>: <replicas>`).
+ */
+typedef struct tabsnap_replica_tag {
+  /**
+   * The tag (`default` for `replication_num`); borrowed for the call.
+   */
+  const char *tag;
+  /**
+   * The replicas on it.
+   */
+  uint16_t replicas;
+} tabsnap_replica_tag;
+
+/**
+ * The RESTORE properties a host applies to a table it commits (`commit_restore_with`). tabsnap owns it and
+ * every pointer in it; all are valid only during the call. Later versions append fields: `struct_size` is
+ * `sizeof(tabsnap_restore_commit)` of the library making the call, and a field is present only when it lies
+ * within `struct_size` bytes (`offsetof(tabsnap_restore_commit, field) + sizeof field <= struct_size`).
+ */
+typedef struct tabsnap_restore_commit {
+  /**
+   * `sizeof(tabsnap_restore_commit)` as the library knows it.
+   */
+  uint32_t struct_size;
+  /**
+   * `atomic_restore` (`TABSNAP_HOST_FEATURE_ATOMIC_REPLACE`): the restored table replaces the existing one
+   * whole, in one step.
+   */
+  bool atomic_replace;
+  /**
+   * `reserve_replica`: keep the snapshot's replica allocation (`replica_allocation` is then empty).
+   */
+  bool reserve_replica;
+  /**
+   * `reserve_dynamic_partition_enable`: keep the snapshot's dynamic partitioning switch; when false, dynamic
+   * partitioning is turned off in the restored table, as Doris does.
+   */
+  bool reserve_dynamic_partition_enable;
+  /**
+   * `is_being_synced`: mark the restored table as a CCR sync target.
+   */
+  bool is_being_synced;
+  /**
+   * `storage_medium`, a `tabsnap_storage_medium` value.
+   */
+  int32_t storage_medium;
+  /**
+   * `replication_num` / `replication_allocation`: `replica_allocation_len` tags, in the order given (NULL
+   * with 0 when the statement gives none, or gives `reserve_replica`).
+   */
+  const struct tabsnap_replica_tag *replica_allocation;
+  /**
+   * The number of tags in `replica_allocation`.
+   */
+  size_t replica_allocation_len;
+  /**
+   * `medium_allocation_mode`: `strict` or `adaptive`, lower case; NULL when not given.
+   */
+  const char *medium_allocation_mode;
+} tabsnap_restore_commit;
+
+/**
  * The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
  * `tabsnap_cb_error *` last, returns 0 on success or a nonzero host code (with a message through
  * `tabsnap_cb_error_set`; a job it fails ends with `TABSNAP_STATUS_CALLBACK`) and may be called from tabsnap's
  * job threads, several at once for different databases, with no lock of the engine held: a callback may call
  * the engine's functions, except `tabsnap_engine_free`. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
  * the call. The table is copied by `tabsnap_engine_new`; `user_data` must stay valid until `destroy`.
+ *
+ * Version 1 ends at `destroy`; a version-1 table is read only that far, so a host built against a version-1
+ * header keeps working and declares no optional feature. Version 2 appends `features` and the optional
+ * callbacks: a host declares each feature it implements in `features`, and gives exactly the callbacks of the
+ * features it declares (`tabsnap_engine_new` refuses a declared feature whose callback is NULL and a callback
+ * whose feature is not declared, with `TABSNAP_STATUS_INVALID_ARGUMENT`). Text answers go through a
+ * `tabsnap_text_sink` (`tabsnap_text_set`).
  */
 typedef struct tabsnap_host_callbacks {
   /**
-   * `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (1).
+   * `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (2), or 1 for a table that ends at `destroy`.
    */
   uint32_t version;
   /**
@@ -482,6 +632,89 @@ typedef struct tabsnap_host_callbacks {
    * (may be NULL).
    */
   void (*destroy)(void *user_data);
+  /**
+   * Version 2: the features this host implements, a bitwise OR of `tabsnap_host_feature` values (0: none).
+   */
+  uint32_t features;
+  /**
+   * `TABSNAP_HOST_FEATURE_SCHEMA_IDENTITY`: answers (`tabsnap_text_set`) with a fingerprint of the live
+   * `table`'s schema (columns, keys, indexes); equal fingerprints mean a restore may write into the table.
+   * Answering nothing means the host knows none for it. Called while a RESTORE into an existing table is
+   * analysed; a failure fails the statement with `TABSNAP_STATUS_CALLBACK`.
+   */
+  int32_t (*schema_identity)(void *user_data,
+                             const char *database,
+                             const char *table,
+                             struct tabsnap_text_sink *sink,
+                             struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_SCHEMA_IDENTITY`: answers (`tabsnap_text_set`) with the fingerprint of `table`'s
+   * schema as recorded in a snapshot's host `metadata` (what the `metadata` callback produced), or nothing
+   * when the snapshot records none.
+   */
+  int32_t (*snapshot_schema_identity)(void *user_data,
+                                      const uint8_t *metadata,
+                                      size_t metadata_len,
+                                      const char *table,
+                                      struct tabsnap_text_sink *sink,
+                                      struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_DROP_TABLES`: drops `table` (RESTORE `clean_tables`). Called by restore job `job`
+   * after every restored table and view is committed; a failure fails the job with `TABSNAP_STATUS_CALLBACK`
+   * (the tables committed stay committed).
+   */
+  int32_t (*drop_table)(void *user_data,
+                        const char *database,
+                        uint64_t job,
+                        const char *table,
+                        struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_DROP_PARTITIONS`: drops the `partitions_len` partitions `partitions` of `table`
+   * (RESTORE `clean_partitions`). Called by restore job `job` after every restored table is committed.
+   */
+  int32_t (*drop_partitions)(void *user_data,
+                             const char *database,
+                             uint64_t job,
+                             const char *table,
+                             const char *const *partitions,
+                             size_t partitions_len,
+                             struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_ATOMIC_REPLACE` / `_COMMIT_PROPERTIES`: `commit_restore` with the RESTORE
+   * properties the host applies to the committed table (`options`, borrowed for the call). Called instead of
+   * `commit_restore` when the statement asks for `atomic_restore` or a table property (a plain RESTORE calls
+   * `commit_restore`), and only with what the declared features cover. With `options->atomic_replace` the
+   * restored table replaces `table` whole, in one step (partitions the snapshot lacks are gone).
+   */
+  int32_t (*commit_restore_with)(void *user_data,
+                                 const char *database,
+                                 uint64_t job,
+                                 const char *table,
+                                 const char *source_table,
+                                 const uint8_t *metadata,
+                                 size_t metadata_len,
+                                 const struct tabsnap_restore_commit *options,
+                                 struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_VIEWS`: answers (`tabsnap_text_set`) with the definition of view `view` (the host's
+   * text; stored with the snapshot as it is). Called by a BACKUP job for every view it takes; answering
+   * nothing is a failure.
+   */
+  int32_t (*view_definition)(void *user_data,
+                             const char *database,
+                             const char *view,
+                             struct tabsnap_text_sink *sink,
+                             struct tabsnap_cb_error *err);
+  /**
+   * `TABSNAP_HOST_FEATURE_VIEWS`: creates view `view` with `definition`, replacing a view of that name. Called
+   * by restore job `job` after its tables are committed.
+   */
+  int32_t (*create_view)(void *user_data,
+                         const char *database,
+                         uint64_t job,
+                         const char *view,
+                         const char *definition,
+                         struct tabsnap_cb_error *err);
 } tabsnap_host_callbacks;
 
 /**
@@ -658,7 +891,7 @@ void tabsnap_string_free(char *s);
 
 /**
  * New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
- * flight, no state directory). Free with `tabsnap_options_free`. NULL only if allocation failed.
+ * flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free with `tabsnap_options_free`. NULL only if allocation failed.
  *
  * Thread safety: any thread. Since: 0.1.
  */
@@ -807,6 +1040,24 @@ tabsnap_status tabsnap_options_set_progress(struct tabsnap_options *opts,
                                             struct tabsnap_error **err_out);
 
 /**
+ * Doris's `ignore_backup_not_support_table_type`: with `ignore` true, a BACKUP skips the tables that are not
+ * OLAP tables (and names them in its TaskErrMsg) instead of failing with "Table 't' is not a OLAP table".
+ * Off by default.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_ignore_backup_not_support_table_type(struct tabsnap_options *opts,
+                                                                        bool ignore,
+                                                                        struct tabsnap_error **err_out);
+
+/**
  * Creates an engine over a data directory laid out like a BE's (see the README: the directory host).
  * `opts` may be NULL (defaults) and is copied. On success writes the engine to `*engine_out`; free it with
  * `tabsnap_engine_free`.
@@ -835,14 +1086,17 @@ tabsnap_status tabsnap_engine_new_dir(const char *data_dir,
  * reason (a NULL `engine_out`, an unsupported table, options or a state directory that cannot be used),
  * `destroy` has been called already, unless `host` itself is NULL.
  *
+ * `host->version` may be 1 (a table that ends at `destroy`; the host has no optional feature) or 2.
+ *
  * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`host` or `engine_out` NULL); `_INVALID_ARGUMENT` (an
- * unsupported `version`, a required callback missing, options out of range); `_NOT_FOUND` / `_IO` / `_FORMAT`
+ * unsupported `version`, a required callback missing, `features` and the optional callbacks disagreeing,
+ * options out of range); `_NOT_FOUND` / `_IO` / `_FORMAT`
  * (the state directory); `_INTERNAL_PANIC`.
  *
  * Thread safety: any thread. Since: 0.1.
  *
  * Preconditions (undefined behaviour otherwise):
- * `host` is NULL or points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is
+ * `host` is NULL or points to an initialised `tabsnap_host_callbacks` of the version it states; `opts` is NULL or live; `engine_out` is
  * NULL or writable; `err_out` is NULL or writable.
  */
 TABSNAP_API
@@ -1291,6 +1545,21 @@ TABSNAP_MUST_USE
 tabsnap_status tabsnap_bytes_set(struct tabsnap_bytes_sink *sink,
                                  const uint8_t *data,
                                  size_t len);
+
+/**
+ * Sets the text a callback answers with (copied; setting it again replaces it).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `text` NULL); `_INVALID_UTF8`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `sink` is the sink the callback received; `text` is NUL-terminated UTF-8.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_text_set(struct tabsnap_text_sink *sink,
+                                const char *text);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -35,7 +35,8 @@ fn build(host: Arc<dyn Host>, opts: *const tabsnap_options) -> Result<Engine, Fa
             .zstd_level(p.zstd_level)
             .chunk_size(p.chunk_size)
             .pack_size(p.pack_size)
-            .bytes_in_flight(p.bytes_in_flight);
+            .bytes_in_flight(p.bytes_in_flight)
+            .ignore_backup_not_support_table_type(o.ignore_unsupported_tables);
         if let Some(d) = &o.state_dir {
             b = b.state_dir(d);
         }
@@ -118,14 +119,17 @@ pub unsafe extern "C" fn tabsnap_engine_new_dir(
 /// reason (a NULL `engine_out`, an unsupported table, options or a state directory that cannot be used),
 /// `destroy` has been called already, unless `host` itself is NULL.
 ///
+/// `host->version` may be 1 (a table that ends at `destroy`; the host has no optional feature) or 2.
+///
 /// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`host` or `engine_out` NULL); `_INVALID_ARGUMENT` (an
-/// unsupported `version`, a required callback missing, options out of range); `_NOT_FOUND` / `_IO` / `_FORMAT`
+/// unsupported `version`, a required callback missing, `features` and the optional callbacks disagreeing,
+/// options out of range); `_NOT_FOUND` / `_IO` / `_FORMAT`
 /// (the state directory); `_INTERNAL_PANIC`.
 ///
 /// Thread safety: any thread. Since: 0.1.
 ///
 /// # Safety
-/// `host` is NULL or points to an initialised `tabsnap_host_callbacks`; `opts` is NULL or live; `engine_out` is
+/// `host` is NULL or points to an initialised `tabsnap_host_callbacks` of the version it states; `opts` is NULL or live; `engine_out` is
 /// NULL or writable; `err_out` is NULL or writable.
 #[must_use]
 #[unsafe(no_mangle)]

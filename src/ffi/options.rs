@@ -17,6 +17,7 @@ pub struct tabsnap_options {
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) max_job_timeout: Option<Duration>,
     pub(crate) progress: Option<ProgressCallback>,
+    pub(crate) ignore_unsupported_tables: bool,
 }
 
 /// Called with a job's id and state/progress (`info`, valid during the call) when the job changes state and,
@@ -40,7 +41,7 @@ unsafe impl Send for ProgressCallback {}
 unsafe impl Sync for ProgressCallback {}
 
 /// New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
-/// flight, no state directory). Free with `tabsnap_options_free`. NULL only if allocation failed.
+/// flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free with `tabsnap_options_free`. NULL only if allocation failed.
 ///
 /// Thread safety: any thread. Since: 0.1.
 #[unsafe(no_mangle)]
@@ -51,6 +52,7 @@ pub extern "C" fn tabsnap_options_new() -> *mut tabsnap_options {
             state_dir: None,
             max_job_timeout: None,
             progress: None,
+            ignore_unsupported_tables: false,
         }))
     })
 }
@@ -273,6 +275,31 @@ pub unsafe extern "C" fn tabsnap_options_set_progress(
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
         o.progress = callback.map(|f| ProgressCallback { f, user_data });
+        Ok(())
+    })
+}
+
+/// Doris's `ignore_backup_not_support_table_type`: with `ignore` true, a BACKUP skips the tables that are not
+/// OLAP tables (and names them in its TaskErrMsg) instead of failing with "Table 't' is not a OLAP table".
+/// Off by default.
+///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL).
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
+/// # Safety
+/// As `tabsnap_options_set_threads`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_options_set_ignore_backup_not_support_table_type(
+    opts: *mut tabsnap_options,
+    ignore: bool,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
+        o.ignore_unsupported_tables = ignore;
         Ok(())
     })
 }

@@ -1,5 +1,6 @@
 //! The sinks host callbacks answer into: a database's catalog (`list_tables`), a directory (`snapshot_tablet`,
-//! `restore_target`), bytes (`metadata`).
+//! `restore_target`), bytes (`metadata`), text (`schema_identity`, `snapshot_schema_identity`,
+//! `view_definition`).
 
 use std::ffi::c_char;
 use std::path::PathBuf;
@@ -40,6 +41,13 @@ pub struct tabsnap_path_sink {
 #[derive(Default)]
 pub struct tabsnap_bytes_sink {
     pub(crate) bytes: Vec<u8>,
+}
+
+/// Receives text from `schema_identity`, `snapshot_schema_identity` and `view_definition`; a callback that sets
+/// nothing answers "none". Valid only during that call.
+#[derive(Default)]
+pub struct tabsnap_text_sink {
+    pub(crate) text: Option<String>,
 }
 
 fn sink_arg<'a, T>(p: *mut T) -> std::result::Result<&'a mut T, Failure> {
@@ -208,6 +216,25 @@ pub unsafe extern "C" fn tabsnap_bytes_set(
             // SAFETY: `len` readable bytes at `data`, per the contract.
             unsafe { std::slice::from_raw_parts(data, len) }.to_vec()
         };
+        Ok(())
+    })
+}
+
+/// Sets the text a callback answers with (copied; setting it again replaces it).
+///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`sink` or `text` NULL); `_INVALID_UTF8`; `_INTERNAL_PANIC`.
+///
+/// Thread safety: the thread of the callback that received `sink`. Since: 0.1.
+///
+/// # Safety
+/// `sink` is the sink the callback received; `text` is NUL-terminated UTF-8.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_text_set(sink: *mut tabsnap_text_sink, text: *const c_char) -> tabsnap_status {
+    ffi_boundary!(std::ptr::null_mut() => {
+        let s = sink_arg(sink)?;
+        // SAFETY: NUL-terminated per the contract.
+        s.text = Some(unsafe { str_arg(text, "text") }?.to_owned());
         Ok(())
     })
 }

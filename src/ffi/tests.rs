@@ -103,6 +103,7 @@ fn table(c: &Counts) -> tabsnap_host_callbacks {
         has_privilege: None,
         metadata: None,
         destroy: Some(destroy),
+        ..tabsnap_host_callbacks::empty()
     }
 }
 
@@ -147,7 +148,9 @@ const SOURCES: &[(&str, &str)] = &[
     ("result.rs", include_str!("result.rs")),
     ("job.rs", include_str!("job.rs")),
     ("repo.rs", include_str!("repo.rs")),
-    ("host.rs", include_str!("host.rs")),
+    ("host/mod.rs", include_str!("host/mod.rs")),
+    ("host/table.rs", include_str!("host/table.rs")),
+    ("host/optional.rs", include_str!("host/optional.rs")),
     ("sink.rs", include_str!("sink.rs")),
 ];
 

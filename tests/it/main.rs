@@ -5,6 +5,7 @@
 mod answers;
 mod cli;
 mod cli_output;
+mod columns;
 mod concurrency;
 mod contracts;
 mod corpus;

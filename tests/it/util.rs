@@ -21,7 +21,7 @@ pub(crate) fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 /// A host with only the required `Host` methods, forwarded to a directory host: every optional feature is missing
-/// (as with the C callback host today). `snapshot_delay` makes each tablet snapshot take that long, to catch a
+/// (as with a version-1 C host callback table). `snapshot_delay` makes each tablet snapshot take that long, to catch a
 /// job mid-way.
 pub(crate) struct BasicHost {
     inner: tabsnap::host::DirHost,

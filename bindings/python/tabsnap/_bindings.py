@@ -93,6 +93,7 @@ PROTOTYPES = {
     "tabsnap_options_set_state_dir": ([POINTER(tabsnap_options), c_char_p, E], status),
     "tabsnap_options_set_max_job_timeout_ms": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_progress": ([POINTER(tabsnap_options), PROGRESS, c_void_p, E], status),
+    "tabsnap_options_set_ignore_backup_not_support_table_type": ([POINTER(tabsnap_options), c_bool, E], status),
     "tabsnap_engine_new_dir": ([c_char_p, POINTER(tabsnap_options), POINTER(POINTER(tabsnap_engine)), E], status),
     "tabsnap_engine_new": ([c_void_p, POINTER(tabsnap_options), POINTER(POINTER(tabsnap_engine)), E], status),
     "tabsnap_engine_free": ([POINTER(tabsnap_engine)], None),
@@ -122,6 +123,7 @@ PROTOTYPES = {
     "tabsnap_catalog_add_tablet": ([c_void_p, c_char_p], status),
     "tabsnap_path_set": ([c_void_p, c_char_p], status),
     "tabsnap_bytes_set": ([c_void_p, POINTER(c_uint8), c_size_t], status),
+    "tabsnap_text_set": ([c_void_p, c_char_p], status),
 }
 
 # The prototypes are applied when the library is first used (_ffi._Library._load).

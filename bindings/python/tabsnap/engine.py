@@ -261,9 +261,12 @@ class Engine(Managed):
     _free_name = "tabsnap_engine_free"
 
     def __init__(self, data_dir, state_dir=None, threads=0, zstd_level=3, chunk_size=None, pack_size=None,
-                 bytes_in_flight=None, max_job_timeout=None, progress=None):
+                 bytes_in_flight=None, max_job_timeout=None, progress=None,
+                 ignore_backup_not_support_table_type=False):
         """`progress(job_id, JobInfo)` is called from tabsnap's job threads when a job changes state and, at most
-        every 100 ms, as it progresses; exceptions it raises are printed and ignored."""
+        every 100 ms, as it progresses; exceptions it raises are printed and ignored.
+        `ignore_backup_not_support_table_type` (Doris's option): a BACKUP skips the tables that are not OLAP tables,
+        naming them in its TaskErrMsg, instead of failing with "Table 't' is not a OLAP table"."""
         self._progress_fn = None
         if progress is not None:
             def on_progress(_ud, job_id, info):
@@ -288,6 +291,8 @@ class Engine(Managed):
                 _check(lib.tabsnap_options_set_max_job_timeout_ms, opts, int(max_job_timeout * 1000))
             if self._progress_fn is not None:
                 _check(lib.tabsnap_options_set_progress, opts, self._progress_fn, None)
+            _check(lib.tabsnap_options_set_ignore_backup_not_support_table_type, opts,
+                   c_bool(ignore_backup_not_support_table_type))
             out = POINTER(b.tabsnap_engine)()
             _check(lib.tabsnap_engine_new_dir, _enc(str(data_dir)), opts, byref(out))
         finally:

@@ -1,138 +1,21 @@
-//! A host engine provided through a table of callbacks, and the sinks its callbacks fill.
+//! A host engine provided through a table of callbacks: the table (`table.rs`), its optional version-2
+//! callbacks (`optional.rs`), and the adapter that makes it a [`Host`].
 
-use std::ffi::{CString, c_char, c_void};
+mod optional;
+mod table;
+
+use std::ffi::CString;
 use std::path::PathBuf;
+
+pub use optional::{tabsnap_replica_tag, tabsnap_restore_commit, tabsnap_storage_medium};
+pub use table::{TABSNAP_HOST_CALLBACKS_VERSION, tabsnap_host_callbacks, tabsnap_host_feature, tabsnap_tablet_ref};
 
 use super::boundary::Failure;
 use super::repo::tabsnap_cb_error;
 use super::sink::{tabsnap_bytes_sink, tabsnap_catalog_sink, tabsnap_path_sink};
 use super::status::tabsnap_status;
-use crate::host::{Host, Privilege, TableInfo, TabletRef};
+use crate::host::{Host, HostFeature, Privilege, RestoreCommit, TableInfo, TabletRef};
 use crate::{Error, ErrorKind, Result};
-
-/// One tablet, as callbacks receive it. Strings are borrowed for the duration of the call.
-#[repr(C)]
-pub struct tabsnap_tablet_ref {
-    /// The table (the target table, for restore callbacks).
-    pub table: *const c_char,
-    /// The partition.
-    pub partition: *const c_char,
-    /// The index (the table's own name for the base index).
-    pub index: *const c_char,
-    /// The tablet id.
-    pub tablet: *const c_char,
-}
-
-/// The current version of `tabsnap_host_callbacks`.
-pub const TABSNAP_HOST_CALLBACKS_VERSION: u32 = 1;
-
-/// The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
-/// `tabsnap_cb_error *` last, returns 0 on success or a nonzero host code (with a message through
-/// `tabsnap_cb_error_set`; a job it fails ends with `TABSNAP_STATUS_CALLBACK`) and may be called from tabsnap's
-/// job threads, several at once for different databases, with no lock of the engine held: a callback may call
-/// the engine's functions, except `tabsnap_engine_free`. Callbacks must not let C++ exceptions or `longjmp` cross into tabsnap. Strings are borrowed for
-/// the call. The table is copied by `tabsnap_engine_new`; `user_data` must stay valid until `destroy`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub struct tabsnap_host_callbacks {
-    /// `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (1).
-    pub version: u32,
-    /// Passed to every callback.
-    pub user_data: *mut c_void,
-    /// Describes `database` into `sink` (`tabsnap_catalog_add_*`). A database that does not exist: return
-    /// nonzero with a message such as "Unknown database 'x'".
-    pub list_tables: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            sink: *mut tabsnap_catalog_sink,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Takes a consistent snapshot of a tablet and answers (`tabsnap_path_set`) with a local directory holding
-    /// its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
-    /// `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
-    /// cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
-    /// `TABSNAP_STATUS_CALLBACK` and the callback's message.
-    pub snapshot_tablet: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            tablet: *const tabsnap_tablet_ref,
-            sink: *mut tabsnap_path_sink,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Releases a snapshot taken by `snapshot_tablet` (may be NULL). A failure does not change the job's outcome:
-    /// a backup already committed stays FINISHED, and the message is reported beside it
-    /// (`tabsnap_engine_job_error`).
-    pub release_tablet: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            tablet: *const tabsnap_tablet_ref,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Answers (`tabsnap_path_set`) with an empty directory where restore job `job` writes a tablet's files.
-    pub restore_target: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            job: u64,
-            tablet: *const tabsnap_tablet_ref,
-            sink: *mut tabsnap_path_sink,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Makes the restored partitions of `table` (snapshot table `source_table`) visible; `metadata` is the
-    /// snapshot's host metadata blob.
-    pub commit_restore: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            job: u64,
-            table: *const c_char,
-            source_table: *const c_char,
-            metadata: *const u8,
-            metadata_len: usize,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Drops what restore job `job` wrote for `table` (may be NULL). Called for every table not committed when a
-    /// restore fails; a failure is reported beside the job's error (`tabsnap_engine_job_error`).
-    pub abort_restore: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            job: u64,
-            table: *const c_char,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Whether `user` holds a privilege: 0 ADMIN, 1 LOAD on `database` (NULL for ADMIN). NULL callback: every
-    /// user holds every privilege.
-    pub has_privilege: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            user: *const c_char,
-            privilege: i32,
-            database: *const c_char,
-        ) -> bool,
-    >,
-    /// Answers (`tabsnap_bytes_set`) with the metadata stored with a snapshot of `database` (may be NULL).
-    pub metadata: Option<
-        unsafe extern "C" fn(
-            user_data: *mut c_void,
-            database: *const c_char,
-            sink: *mut tabsnap_bytes_sink,
-            err: *mut tabsnap_cb_error,
-        ) -> i32,
-    >,
-    /// Called once with `user_data` when the engine is freed, or before `tabsnap_engine_new` returns a failure
-    /// (may be NULL).
-    pub destroy: Option<unsafe extern "C" fn(user_data: *mut c_void)>,
-}
 
 /// The adapter: a `Host` over a copied callback table.
 pub(crate) struct CallbackHost {
@@ -145,22 +28,38 @@ unsafe impl Send for CallbackHost {}
 unsafe impl Sync for CallbackHost {}
 
 impl CallbackHost {
-    /// Copies the table.
+    /// Copies the table: a version-1 table only as far as `destroy`, a version-2 table whole.
     ///
     /// # Safety
-    /// `table` is NULL or points to an initialised table.
+    /// `table` is NULL or points to an initialised table of the version it states (a version-1 table may end
+    /// at `destroy`).
     pub(crate) unsafe fn from_table(
         table: *const tabsnap_host_callbacks,
     ) -> std::result::Result<CallbackHost, Failure> {
-        // SAFETY: NULL (refused) or initialised, per the contract.
-        let cb = *unsafe { table.as_ref() }.ok_or_else(|| Failure::null("host"))?;
+        if table.is_null() {
+            return Err(Failure::null("host"));
+        }
+        // SAFETY: not NULL and initialised per the contract; `version` is the first field of every version.
+        let version = unsafe { (*table).version };
+        let mut cb = tabsnap_host_callbacks::empty();
+        // The version-1 prefix is the fields before `features`, laid out alike in both versions (repr(C)).
+        let v1_len = std::mem::offset_of!(tabsnap_host_callbacks, features);
+        // Every version starts with the version-1 fields, so an unsupported one is read that far: enough to call
+        // its `destroy`.
+        let len = if version == TABSNAP_HOST_CALLBACKS_VERSION {
+            std::mem::size_of::<tabsnap_host_callbacks>()
+        } else {
+            v1_len
+        };
+        // SAFETY: the caller's table has at least `len` initialised bytes (a version-2 table is whole, any other
+        // starts with the version-1 fields); `cb` is a distinct local of the same layout.
+        unsafe { std::ptr::copy_nonoverlapping(table.cast::<u8>(), (&raw mut cb).cast::<u8>(), len) };
         let host = CallbackHost { cb };
-        if cb.version != TABSNAP_HOST_CALLBACKS_VERSION {
+        if version != 1 && version != TABSNAP_HOST_CALLBACKS_VERSION {
             return Err(Failure::new(
                 tabsnap_status::InvalidArgument,
                 format!(
-                    "tabsnap_host_callbacks version {} is not supported (this library knows {TABSNAP_HOST_CALLBACKS_VERSION})",
-                    cb.version
+                    "tabsnap_host_callbacks version {version} is not supported (this library knows 1 and {TABSNAP_HOST_CALLBACKS_VERSION})"
                 ),
             ));
         }
@@ -174,6 +73,8 @@ impl CallbackHost {
                 "tabsnap_host_callbacks: list_tables, snapshot_tablet, restore_target and commit_restore are required",
             ));
         }
+        optional::check_features(&cb)
+            .map_err(|m| Failure::new(tabsnap_status::InvalidArgument, format!("tabsnap_host_callbacks: {m}")))?;
         Ok(host)
     }
 }
@@ -342,6 +243,55 @@ impl Host for CallbackHost {
         // SAFETY: the callback's contract; all pointers live for the call.
         call("metadata", |err| unsafe { f(self.cb.user_data, db.as_ptr(), &mut sink, err) })?;
         Ok(sink.bytes)
+    }
+
+    fn supports(&self, feature: HostFeature) -> bool {
+        self.cb.features & optional::bit(feature) != 0
+    }
+
+    fn schema_identity(&self, database: &str, table: &str) -> Result<Option<String>> {
+        optional::schema_identity(&self.cb, database, table)
+    }
+
+    fn snapshot_schema_identity(&self, metadata: &[u8], table: &str) -> Result<Option<String>> {
+        optional::snapshot_schema_identity(&self.cb, metadata, table)
+    }
+
+    fn drop_table(&self, database: &str, job: u64, table: &str) -> Result<()> {
+        optional::drop_table(&self.cb, database, job, table)
+    }
+
+    fn drop_partitions(&self, database: &str, job: u64, table: &str, partitions: &[String]) -> Result<()> {
+        optional::drop_partitions(&self.cb, database, job, table, partitions)
+    }
+
+    /// A plain commit goes to `commit_restore`; one whose options ask something to `commit_restore_with`, when
+    /// the host declares every feature they need.
+    fn commit_restore_with(
+        &self,
+        database: &str,
+        job: u64,
+        table: &str,
+        source_table: &str,
+        metadata: &[u8],
+        options: &RestoreCommit,
+    ) -> Result<()> {
+        let needs = options.needs();
+        if needs.is_empty() {
+            return self.commit_restore(database, job, table, source_table, metadata);
+        }
+        if let Some(f) = needs.iter().find(|f| !self.supports(**f)) {
+            return Err(crate::host::unsupported(f.describe()));
+        }
+        optional::commit_restore_with(&self.cb, (database, job, table, source_table, metadata), options)
+    }
+
+    fn view_definition(&self, database: &str, view: &str) -> Result<String> {
+        optional::view_definition(&self.cb, database, view)
+    }
+
+    fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
+        optional::create_view(&self.cb, database, job, view, definition)
     }
 }
 
