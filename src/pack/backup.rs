@@ -1,21 +1,26 @@
 //! Backup: tablet files → chunks → (dedup) → zstd → crc32c → packs → index → manifest.
 //!
 //! Work is cut into units (one chunk of a large file, or a batch of small files) that the pool processes in
-//! parallel. Each worker appends its compressed chunks to the one open pack; the worker that fills it seals it
-//! and uploads it while the others keep compressing, so reading, compressing and uploading overlap. At most
-//! `bytes_in_flight / pack_size` sealed packs wait for upload at any time; a worker that would exceed that
-//! waits. The manifest is written last, with create-if-absent: it is the commit point.
+//! parallel, each worker reading into and compressing from buffers it reuses. Each worker appends its compressed
+//! chunks to the one open pack; the worker that fills it seals it and queues it for the I/O threads
+//! ([`super::upload`]), so the cores compress while packs are written. About `bytes_in_flight / pack_size`
+//! packs are in memory at any time; a worker that would exceed that waits. The manifest is written last, with
+//! create-if-absent: it is the commit point.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use parking_lot::{Condvar, Mutex};
+use std::sync::mpsc::SyncSender;
+
+use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use super::files::{FileTask, read_range, read_small, walk};
+use super::files::{FileTask, read_range_into, read_whole_into, walk};
+use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
+use super::upload::{OpenPack, Uploads};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{self, ChunkEntry, Compression, ContentHash, Index, IndexPack, Manifest, encode_pack_footer};
+use crate::format::{self, ChunkEntry, Compression, ContentHash, Index, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::{Error, ErrorKind, Result};
@@ -23,6 +28,8 @@ use crate::{Error, ErrorKind, Result};
 /// A batch of small files is cut when it reaches this many bytes or files.
 const BATCH_BYTES: u64 = 1 << 20;
 const BATCH_FILES: usize = 256;
+/// At most this many I/O threads upload a backup's packs.
+const MAX_IO_THREADS: usize = 4;
 
 /// What a backup did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,25 +69,24 @@ struct ChunkDone {
     len: u64,
 }
 
-struct OpenPack {
-    data: Vec<u8>,
-    entries: Vec<ChunkEntry>,
-}
-
 /// The shared state of one backup's workers.
 struct Pipeline<'a> {
-    repo: &'a dyn Repository,
     pack_size: usize,
     open: Mutex<OpenPack>,
-    /// Sealed packs waiting for or in upload, and the limit.
-    uploading: Mutex<usize>,
-    upload_done: Condvar,
-    max_uploading: usize,
-    written: Mutex<Vec<IndexPack>>,
+    uploads: &'a Uploads<'a>,
     known: &'a KnownChunks,
     claimed: Mutex<HashSet<ContentHash>>,
-    stats: Counters,
+    stats: &'a Counters,
     control: &'a JobControl,
+}
+
+/// What each worker thread keeps between units: its compressors and buffers, and its end of the upload queue.
+struct Worker {
+    z: zstd::bulk::Compressor<'static>,
+    probe: zstd::bulk::Compressor<'static>,
+    read: Vec<u8>,
+    out: Vec<u8>,
+    tx: Option<SyncSender<OpenPack>>,
 }
 
 impl Packer {
@@ -192,44 +198,63 @@ impl Packer {
         for p in &orphans {
             claimed.extend(p.chunks.iter().map(|c| c.hash));
         }
+        let stats = Counters::default();
+        stats.files_total.store(files.len() as u64, Ordering::Relaxed);
+        stats.bytes_total.store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        // Sealed packs waiting for an I/O thread: the memory budget less the packs being filled and uploaded.
+        let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
+        let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
+        let queued = packs_in_flight.saturating_sub(io_threads + 1).max(1);
+        let uploads = Uploads::new(repo, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
         let pipe = Pipeline {
-            repo,
             pack_size: self.opts.pack_size,
-            open: Mutex::new(OpenPack { data: Vec::new(), entries: Vec::new() }),
-            uploading: Mutex::new(0),
-            upload_done: Condvar::new(),
-            max_uploading: (self.opts.bytes_in_flight / self.opts.pack_size).saturating_sub(1).max(1),
-            written: Mutex::new(Vec::new()),
+            open: Mutex::new(OpenPack { data: uploads.buffer(), entries: Vec::new() }),
+            uploads: &uploads,
             known: &known,
             claimed: Mutex::new(claimed),
-            stats: Counters::default(),
+            stats: &stats,
             control,
         };
-        pipe.stats.files_total.store(files.len() as u64, Ordering::Relaxed);
-        pipe.stats.bytes_total.store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
         let level = self.opts.zstd_level;
-        let results: Vec<Vec<ChunkDone>> = self.pool.install(|| {
-            units
-                .par_iter()
-                .map_init(
-                    || zstd::bulk::Compressor::new(level),
-                    |compressor, unit| {
-                        let compressor = compressor
-                            .as_mut()
-                            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                        pipe.process(unit, &files, chunk, compressor)
-                    },
-                )
-                .collect::<Result<Vec<_>>>()
-        })?;
-        pipe.seal_and_upload_rest()?;
+        let (results, rest) = std::thread::scope(|scope| {
+            for k in 0..io_threads {
+                let uploads = &uploads;
+                let spawned = std::thread::Builder::new()
+                    .name(format!("tabsnap-io-{k}"))
+                    .spawn_scoped(scope, move || uploads.run());
+                if let Err(e) = spawned {
+                    uploads.close();
+                    return (Err(Error::new(ErrorKind::Io, format!("cannot start I/O threads: {e}"))), Ok(()));
+                }
+            }
+            let results: Result<Vec<Vec<ChunkDone>>> = self.pool.install(|| {
+                units
+                    .par_iter()
+                    .map_init(
+                        || Worker::new(level, uploads.sender()),
+                        |worker, unit| {
+                            let worker = worker
+                                .as_mut()
+                                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
+                            pipe.process(unit, &files, chunk, worker)
+                        },
+                    )
+                    .collect()
+            });
+            let rest = if results.is_ok() { pipe.seal_and_upload_rest() } else { Ok(()) };
+            uploads.close();
+            (results, rest)
+        });
+        // An upload's own error comes first: the workers only saw that the backup stopped.
+        let mut new_packs = uploads.finish()?;
+        let results = results?;
+        rest?;
         control.cancel.check()?;
 
         // 4. The index of this backup's packs (and of orphan packs it adopted).
-        let mut new_packs = std::mem::take(&mut *pipe.written.lock());
         new_packs.extend(orphans);
         let mut packs: HashMap<ContentHash, u64> = new_packs.iter().map(|p| (p.id, p.len)).collect();
-        let mut bytes_uploaded = pipe.stats.bytes_stored.load(Ordering::Relaxed);
+        let mut bytes_uploaded = stats.bytes_stored.load(Ordering::Relaxed);
         let new_index = if new_packs.is_empty() {
             None
         } else {
@@ -274,7 +299,7 @@ impl Packer {
             entry.crc32c = crc;
         }
         manifest.indexes = indexes.into_iter().collect();
-        let s = &pipe.stats;
+        let s = &stats;
         let summary = BackupSummary {
             label: label.into(),
             timestamp,
@@ -302,36 +327,49 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
         .with_object(format::manifest_key(label, timestamp))
 }
 
+impl Worker {
+    fn new(level: i32, tx: Option<SyncSender<OpenPack>>) -> std::io::Result<Worker> {
+        Ok(Worker {
+            z: zstd::bulk::Compressor::new(level)?,
+            probe: zstd::bulk::Compressor::new(1)?,
+            read: Vec::new(),
+            out: Vec::new(),
+            tx,
+        })
+    }
+}
+
 impl Pipeline<'_> {
-    fn process(
-        &self,
-        unit: &Unit,
-        files: &[FileTask],
-        chunk: u64,
-        z: &mut zstd::bulk::Compressor<'static>,
-    ) -> Result<Vec<ChunkDone>> {
+    fn process(&self, unit: &Unit, files: &[FileTask], chunk: u64, w: &mut Worker) -> Result<Vec<ChunkDone>> {
         self.control.cancel.check()?;
+        self.uploads.check()?;
         let mut out = Vec::new();
-        match unit {
-            Unit::Chunk { file, index, offset, len } => {
-                let f = &files[*file];
-                let bytes = read_range(&f.path, *offset, *len)?;
-                out.push(self.chunk(&bytes, *file, *index, z).map_err(|e| e.context(f.path.display()))?);
-                if (*index as u64 + 1) * chunk >= f.size {
-                    self.stats.files_done.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Unit::Small { files: range } => {
-                for i in range.clone() {
-                    let f = &files[i];
-                    if f.size > 0 {
-                        let bytes = read_small(&f.path, f.size)?;
-                        out.push(self.chunk(&bytes, i, 0, z).map_err(|e| e.context(f.path.display()))?);
+        let mut read = std::mem::take(&mut w.read);
+        let result = (|| -> Result<()> {
+            match unit {
+                Unit::Chunk { file, index, offset, len } => {
+                    let f = &files[*file];
+                    read_range_into(&f.path, *offset, *len, &mut read)?;
+                    out.push(self.chunk(&read, *file, *index, w).map_err(|e| e.context(f.path.display()))?);
+                    if (*index as u64 + 1) * chunk >= f.size {
+                        self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
-                    self.stats.files_done.fetch_add(1, Ordering::Relaxed);
+                }
+                Unit::Small { files: range } => {
+                    for i in range.clone() {
+                        let f = &files[i];
+                        if f.size > 0 {
+                            read_whole_into(&f.path, f.size, &mut read)?;
+                            out.push(self.chunk(&read, i, 0, w).map_err(|e| e.context(f.path.display()))?);
+                        }
+                        self.stats.files_done.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
-        }
+            Ok(())
+        })();
+        w.read = read;
+        result?;
         if let Some(p) = &self.control.progress {
             p.update(&self.stats.info());
         }
@@ -339,13 +377,7 @@ impl Pipeline<'_> {
     }
 
     /// Hashes one chunk; stores it unless the repository or this backup already has it.
-    fn chunk(
-        &self,
-        raw: &[u8],
-        file: usize,
-        index: usize,
-        z: &mut zstd::bulk::Compressor<'static>,
-    ) -> Result<ChunkDone> {
+    fn chunk(&self, raw: &[u8], file: usize, index: usize, w: &mut Worker) -> Result<ChunkDone> {
         let hash = ContentHash(*blake3::hash(raw).as_bytes());
         let raw_crc = crc32c::crc32c(raw);
         let len = raw.len() as u64;
@@ -355,9 +387,11 @@ impl Pipeline<'_> {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }
-        let compressed = z.compress(raw).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
-        let (stored, compression) = if compressed.len() < raw.len() {
-            (compressed.as_slice(), Compression::Zstd)
+        let (stored, compression) = if worth_compressing(raw, &mut w.probe, &mut w.out)? {
+            w.out.clear();
+            w.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+            w.z.compress_to_buffer(raw, &mut w.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
+            if w.out.len() < raw.len() { (w.out.as_slice(), Compression::Zstd) } else { (raw, Compression::None) }
         } else {
             (raw, Compression::None)
         };
@@ -372,47 +406,20 @@ impl Pipeline<'_> {
             open.data.extend_from_slice(stored);
             open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
             if open.data.len() >= self.pack_size {
-                Some(std::mem::replace(
-                    &mut *open,
-                    OpenPack { data: Vec::with_capacity(self.pack_size), entries: Vec::new() },
-                ))
+                Some(std::mem::replace(&mut *open, OpenPack { data: self.uploads.buffer(), entries: Vec::new() }))
             } else {
                 None
             }
         };
         if let Some(pack) = sealed {
-            self.upload(pack)?;
+            let tx = w.tx.as_ref().ok_or_else(|| Error::new(ErrorKind::Io, "the upload queue is closed"))?;
+            self.uploads.submit(tx, pack)?;
         }
         Ok(done)
     }
 
     fn seal_and_upload_rest(&self) -> Result<()> {
         let pack = std::mem::replace(&mut *self.open.lock(), OpenPack { data: Vec::new(), entries: Vec::new() });
-        if pack.entries.is_empty() { Ok(()) } else { self.upload(pack) }
-    }
-
-    /// Appends the footer, names the pack by its hash and uploads it (create-if-absent: packs are immutable).
-    fn upload(&self, mut pack: OpenPack) -> Result<()> {
-        {
-            let mut n = self.uploading.lock();
-            while *n >= self.max_uploading {
-                self.upload_done.wait(&mut n);
-            }
-            *n += 1;
-        }
-        let result = (|| {
-            self.control.cancel.check()?;
-            pack.data.extend_from_slice(&encode_pack_footer(&pack.entries));
-            let id = ContentHash::of(&pack.data);
-            let key = format::pack_key(&id);
-            self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;
-            self.stats.bytes_stored.fetch_add(pack.data.len() as u64, Ordering::Relaxed);
-            self.stats.objects.fetch_add(1, Ordering::Relaxed);
-            self.written.lock().push(IndexPack { id, len: pack.data.len() as u64, chunks: pack.entries });
-            Ok(())
-        })();
-        *self.uploading.lock() -= 1;
-        self.upload_done.notify_one();
-        result
+        if pack.entries.is_empty() { Ok(()) } else { self.uploads.submit_last(pack) }
     }
 }

@@ -1,17 +1,13 @@
 //! A backup's files: walking the tablet directories of a source into the manifest skeleton, and reading file
-//! contents (mapped when large, read when small or when the file system cannot map).
+//! contents into the workers' reused buffers (`pread`: no page-fault per 4 KiB page, no map to tear down).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::BackupSource;
-use super::mmap::{FileBytes, map_range};
 use crate::format::{FileEntry, Manifest, TabletEntry};
 use crate::{Error, ErrorKind, Result};
-
-/// Files smaller than this are read with `read()`: mapping costs more than copying them.
-const MMAP_THRESHOLD: u64 = 256 << 10;
 
 /// A file to back up.
 pub(super) struct FileTask {
@@ -19,40 +15,33 @@ pub(super) struct FileTask {
     pub(super) size: u64,
 }
 
-pub(super) fn read_range(path: &Path, offset: u64, len: usize) -> Result<FileBytes> {
+/// Reads `len` bytes of `path` at `offset` into `buf` (replacing its content; its allocation is reused).
+pub(super) fn read_range_into(path: &Path, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+    use std::os::unix::fs::FileExt;
     let what = || format!("reading tablet file {}", path.display());
     let file = File::open(path).map_err(|e| Error::io(what(), e))?;
-    let size = file.metadata().map_err(|e| Error::io(what(), e))?.len();
-    if offset + len as u64 > size {
-        return Err(Error::new(ErrorKind::Io, format!("{}: the file shrank while being backed up", what())));
-    }
-    // SAFETY: tablet files are immutable while the host holds their snapshot (see map_range's contract).
-    #[allow(unsafe_code)]
-    let mapped = unsafe { map_range(&file, offset, len) };
-    match mapped {
-        Ok(m) => Ok(m),
-        Err(_) => {
-            // Some filesystems cannot map: read instead.
-            use std::os::unix::fs::FileExt;
-            let mut buf = vec![0u8; len];
-            file.read_exact_at(&mut buf, offset).map_err(|e| Error::io(what(), e))?;
-            Ok(FileBytes::Read(buf))
+    buf.clear();
+    buf.resize(len, 0);
+    file.read_exact_at(buf, offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::new(ErrorKind::Io, format!("{}: the file shrank while being backed up", what()))
+        } else {
+            Error::io(what(), e)
         }
-    }
+    })
 }
 
-pub(super) fn read_small(path: &Path, size: u64) -> Result<FileBytes> {
-    if size >= MMAP_THRESHOLD {
-        return read_range(path, 0, usize::try_from(size).unwrap_or(usize::MAX));
-    }
+/// Reads the whole of `path`, which must be `size` bytes, into `buf` (replacing its content).
+pub(super) fn read_whole_into(path: &Path, size: u64, buf: &mut Vec<u8>) -> Result<()> {
     let what = || format!("reading tablet file {}", path.display());
     let mut f = File::open(path).map_err(|e| Error::io(what(), e))?;
-    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    f.read_to_end(&mut buf).map_err(|e| Error::io(what(), e))?;
+    buf.clear();
+    buf.reserve(usize::try_from(size).unwrap_or(0));
+    f.read_to_end(buf).map_err(|e| Error::io(what(), e))?;
     if buf.len() as u64 != size {
         return Err(Error::new(ErrorKind::Io, format!("{}: the file changed size while being backed up", what())));
     }
-    Ok(FileBytes::Read(buf))
+    Ok(())
 }
 
 /// Lists every tablet's files (sorted, subdirectories included) and builds the manifest skeleton in the same

@@ -26,13 +26,15 @@
 mod backup;
 mod check;
 pub mod cluster;
-mod files;
 #[allow(unsafe_code)]
-mod mmap;
+mod durable;
+mod files;
 pub(crate) mod options;
+mod probe;
 mod restore;
 mod safe_fs;
 mod state;
+mod upload;
 mod verify;
 
 use std::path::PathBuf;

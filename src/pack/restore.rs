@@ -6,12 +6,14 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use super::check::{PlannedFile, check_file_crcs, plan_chunks, read_chunks};
-use super::mmap::sync_filesystem;
+use super::durable::sync_filesystem;
 use super::safe_fs;
 use super::state::load_locations;
 use super::{Counters, JobControl, Packer};
@@ -139,10 +141,13 @@ impl Packer {
         stats.files_total.store(targets.len() as u64, Ordering::Relaxed);
         stats.bytes_total.store(targets.iter().map(|t| t.file.entry.size).sum(), Ordering::Relaxed);
         // Single-chunk files (most files of a tablet) are created when their chunk arrives: one open each.
+        // Multi-chunk files stay open until their last chunk is written: one safe open each, not one per chunk.
+        let open: Vec<Mutex<Option<Arc<File>>>> = targets.iter().map(|_| Mutex::new(None)).collect();
         self.pool.install(|| {
-            targets.par_iter().filter(|t| t.file.entry.chunks.len() != 1).try_for_each(|t| {
+            targets.par_iter().zip(&open).filter(|(t, _)| t.file.entry.chunks.len() != 1).try_for_each(|(t, slot)| {
                 let f = safe_fs::create_file(t.root, t.rel).map_err(|e| t.io_error("creating", e))?;
                 f.set_len(t.file.entry.size).map_err(|e| t.io_error("sizing", e))?;
+                *slot.lock() = Some(Arc::new(f));
                 Ok::<_, Error>(())
             })
         })?;
@@ -165,9 +170,12 @@ impl Packer {
                         let t = &targets[u.file];
                         let write = || {
                             if t.file.entry.chunks.len() == 1 {
-                                safe_fs::create_file(t.root, t.rel)?.write_all(&raw)
-                            } else {
-                                safe_fs::open_file(t.root, t.rel)?.write_all_at(&raw, u.offset)
+                                return safe_fs::create_file(t.root, t.rel)?.write_all(&raw);
+                            }
+                            let file = open[u.file].lock().clone();
+                            match file {
+                                Some(f) => f.write_all_at(&raw, u.offset),
+                                None => safe_fs::open_file(t.root, t.rel)?.write_all_at(&raw, u.offset),
                             }
                         };
                         write().map_err(|e| t.io_error("writing", e))?;
@@ -175,6 +183,8 @@ impl Packer {
                         let done = written[u.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
                         if done == t.file.entry.size {
                             stats.files_done.fetch_add(1, Ordering::Relaxed);
+                            // Its last chunk: close it (the last holder of the handle closes the file).
+                            open[u.file].lock().take();
                         }
                     }
                     Ok(())
