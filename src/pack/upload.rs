@@ -130,12 +130,14 @@ impl<'a> Uploads<'a> {
         }
     }
 
-    /// Appends the footer, names the pack by its hash and uploads it (create-if-absent: packs are immutable).
-    /// Returns the emptied buffer.
+    /// Appends the footer, names the pack by the footer's hash and uploads it (create-if-absent: packs are
+    /// immutable). The footer lists every chunk's content hash, place, lengths and stored crc32c, so it names
+    /// the pack's content without hashing all of it again. Returns the emptied buffer.
     fn upload(&self, mut pack: OpenPack) -> Result<Vec<u8>> {
         self.control.cancel.check()?;
-        pack.data.extend_from_slice(&encode_pack_footer(&pack.entries));
-        let id = ContentHash::of(&pack.data);
+        let footer = encode_pack_footer(&pack.entries);
+        let id = ContentHash::of(&footer);
+        pack.data.extend_from_slice(&footer);
         let key = format::pack_key(&id);
         self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;
         let len = pack.data.len() as u64;
