@@ -26,7 +26,6 @@
 mod backup;
 mod check;
 pub mod cluster;
-#[allow(unsafe_code)]
 mod durable;
 mod files;
 pub(crate) mod options;

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use super::check::{PlannedFile, check_file_crcs, plan_chunks, read_chunks};
-use super::durable::sync_filesystem;
+use super::durable::{preallocate, start_writeback, sync_filesystem};
 use super::safe_fs;
 use super::state::load_locations;
 use super::{Counters, JobControl, Packer};
@@ -146,7 +145,7 @@ impl Packer {
         self.pool.install(|| {
             targets.par_iter().zip(&open).filter(|(t, _)| t.file.entry.chunks.len() != 1).try_for_each(|(t, slot)| {
                 let f = safe_fs::create_file(t.root, t.rel).map_err(|e| t.io_error("creating", e))?;
-                f.set_len(t.file.entry.size).map_err(|e| t.io_error("sizing", e))?;
+                preallocate(&f, t.file.entry.size).map_err(|e| t.io_error("sizing", e))?;
                 *slot.lock() = Some(Arc::new(f));
                 Ok::<_, Error>(())
             })
@@ -170,7 +169,10 @@ impl Packer {
                         let t = &targets[u.file];
                         let write = || {
                             if t.file.entry.chunks.len() == 1 {
-                                return safe_fs::create_file(t.root, t.rel)?.write_all(&raw);
+                                let f = safe_fs::create_file(t.root, t.rel)?;
+                                f.write_all_at(&raw, 0)?;
+                                start_writeback(&f);
+                                return Ok(());
                             }
                             let file = open[u.file].lock().clone();
                             match file {
@@ -183,8 +185,11 @@ impl Packer {
                         let done = written[u.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
                         if done == t.file.entry.size {
                             stats.files_done.fetch_add(1, Ordering::Relaxed);
-                            // Its last chunk: close it (the last holder of the handle closes the file).
-                            open[u.file].lock().take();
+                            // Its last chunk: start its writeback and close it (the last holder of the handle
+                            // closes the file).
+                            if let Some(f) = open[u.file].lock().take() {
+                                start_writeback(&f);
+                            }
                         }
                     }
                     Ok(())
