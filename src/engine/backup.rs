@@ -1,5 +1,5 @@
 //! What a BACKUP job does: tablet snapshots from the host, the packer into the repository, the snapshots
-//! released; and the source of one node's part of a backup several nodes run.
+//! released.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -119,35 +119,4 @@ pub(super) fn run_backup(
         job.warn(format!("releasing the tablet snapshots failed: {e}"));
     }
     result
-}
-
-/// The backup source of one node's part: `tablets` (each with the directory holding its files) as a tree.
-pub(super) fn part_source(database: &str, tablets: &[(TabletRef, PathBuf)]) -> BackupSource {
-    let mut tables: Vec<TableSource> = Vec::new();
-    for (t, dir) in tablets {
-        let ti = tables.iter().position(|x| x.name == t.table).unwrap_or_else(|| {
-            tables.push(TableSource { name: t.table.clone(), partitions: Vec::new() });
-            tables.len() - 1
-        });
-        let partitions = &mut tables[ti].partitions;
-        let pi = partitions.iter().position(|x| x.name == t.partition).unwrap_or_else(|| {
-            partitions.push(PartitionSource { name: t.partition.clone(), indexes: Vec::new() });
-            partitions.len() - 1
-        });
-        let indexes = &mut partitions[pi].indexes;
-        match indexes.iter().position(|x| x.name == t.index) {
-            Some(i) => indexes[i].tablets.push(TabletSource::new(t.tablet.clone(), dir.clone())),
-            None => indexes.push(IndexSource {
-                name: t.index.clone(),
-                tablets: vec![TabletSource::new(t.tablet.clone(), dir.clone())],
-            }),
-        }
-    }
-    BackupSource {
-        database: database.into(),
-        tables,
-        host_metadata: Vec::new(),
-        metadata_only: false,
-        views: Vec::new(),
-    }
 }

@@ -4,6 +4,7 @@
 
 mod answers;
 mod cli;
+mod cli_cluster;
 mod cli_output;
 mod concurrency;
 mod contracts;
@@ -13,6 +14,7 @@ mod decoders;
 mod engine;
 mod fuzz;
 mod hostile;
+mod latest;
 mod pack;
 mod properties;
 mod s3;
