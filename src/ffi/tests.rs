@@ -149,6 +149,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("repo.rs", include_str!("repo.rs")),
     ("host.rs", include_str!("host.rs")),
     ("sink.rs", include_str!("sink.rs")),
+    ("cluster.rs", include_str!("cluster.rs")),
 ];
 
 /// (file, name, the doc comment above it, whether it returns a status, the first line of its body).
