@@ -17,6 +17,7 @@ mod hostile;
 mod latest;
 mod pack;
 mod properties;
+mod readme;
 mod s3;
 mod shared_state;
 mod sql;
