@@ -1,5 +1,5 @@
 //! The README's examples run: every fenced block is marked `run` or `norun` after its language; the `run` blocks
-//! of language `sh` run in order in one bash session (as a user would type them into one terminal) in an empty
+//! of language `sh` run in order in one bash process (as a user would type them into one terminal) in an empty
 //! directory, with the `tabsnap` cargo built first on the PATH; `console` blocks run each `$ command` and
 //! compare what it prints with the lines below it.
 
@@ -75,7 +75,7 @@ fn shell(dir: &Path) -> Command {
 }
 
 #[test]
-fn the_readme_shell_blocks_run_in_order_in_one_session() {
+fn the_readme_shell_blocks_run_in_order_in_one_shell() {
     let tmp = tempfile::tempdir().unwrap();
     let marker = tmp.path().join(".readme-block");
     let work = tmp.path().join("work");
