@@ -21,6 +21,7 @@
 /* The versions of the callback tables this header describes (tests/header.rs checks them). */
 #define TABSNAP_REPO_CALLBACKS_VERSION 1
 #define TABSNAP_HOST_CALLBACKS_VERSION 2
+#define TABSNAP_CLUSTER_CALLBACKS_VERSION 1
 
 /* TABSNAP_API marks every function of the library; define it before including this header to override. */
 #ifndef TABSNAP_API
@@ -788,6 +789,128 @@ typedef struct tabsnap_repo_callbacks {
    */
   void (*destroy)(void *user_data);
 } tabsnap_repo_callbacks;
+
+/**
+ * One node's share of a coordinated backup, as `run_node` receives it. Every pointer is borrowed for the
+ * duration of the call. To run the share in-process, pass its fields to `tabsnap_engine_backup_part`
+ * (`database`, `label`, `timestamp`, `part` as the node, `tablets`, `dirs`, `n`).
+ */
+typedef struct tabsnap_node_task {
+  /**
+   * `sizeof(tabsnap_node_task)` of this library: later versions append fields.
+   */
+  uint32_t struct_size;
+  /**
+   * 0 for the first run of these tablets, then 1, 2, … for each retry.
+   */
+  uint32_t attempt;
+  /**
+   * The node that runs the share (one of the `nodes` given).
+   */
+  const char *node;
+  /**
+   * The name the node stores its part under: the node's own name, or `<node>-for-<failed node>` for a retry.
+   */
+  const char *part;
+  /**
+   * For a retry: the node these tablets were first given to; NULL otherwise.
+   */
+  const char *retry_of;
+  /**
+   * The database recorded in the snapshot.
+   */
+  const char *database;
+  /**
+   * The snapshot's label.
+   */
+  const char *label;
+  /**
+   * The snapshot's timestamp (`yyyy-MM-dd-HH-mm-ss`), the same for every node.
+   */
+  const char *timestamp;
+  /**
+   * The share's tablets (`n` entries).
+   */
+  const struct tabsnap_tablet_ref *tablets;
+  /**
+   * Where the node finds each tablet's files, as given to `tabsnap_engine_cluster_backup` (`n` entries).
+   */
+  const char *const *dirs;
+  /**
+   * The number of tablets.
+   */
+  size_t n;
+} tabsnap_node_task;
+
+/**
+ * How a coordinated backup reaches the host's nodes. Used only during `tabsnap_engine_cluster_backup` (not
+ * kept): `user_data` must stay valid until it returns; there is no `destroy`.
+ */
+typedef struct tabsnap_cluster_callbacks {
+  /**
+   * `TABSNAP_CLUSTER_CALLBACKS_VERSION` at compile time (1).
+   */
+  uint32_t version;
+  /**
+   * 0: every node runs at once, each on a thread of its own; n: at most n nodes at once (1: one after the
+   * other, on the calling thread).
+   */
+  uint32_t max_concurrency;
+  /**
+   * Passed to `run_node`.
+   */
+  void *user_data;
+  /**
+   * Runs one node's share: backs up `task->tablets` and stores the part under `task->part` (on another
+   * machine, or in-process with `tabsnap_engine_backup_part`), returning 0 once it is stored, or a nonzero
+   * host code with a message through `tabsnap_cb_error_set`. Called for several nodes at once from
+   * tabsnap's threads (see `max_concurrency`), never twice at once for the same node, with no lock of the
+   * engine held: it may call any engine function but `tabsnap_engine_free`. It must not let C++ exceptions or
+   * `longjmp` cross into tabsnap.
+   */
+  int32_t (*run_node)(void *user_data,
+                      const struct tabsnap_node_task *task,
+                      struct tabsnap_cb_error *err);
+} tabsnap_cluster_callbacks;
+
+/**
+ * What a coordinated backup did, filled by `tabsnap_engine_cluster_backup`. Set `struct_size` to
+ * `sizeof(tabsnap_cluster_summary)` before the call: later versions append fields and fill only what fits.
+ */
+typedef struct tabsnap_cluster_summary {
+  /**
+   * `sizeof(tabsnap_cluster_summary)`, set by the caller.
+   */
+  uint32_t struct_size;
+  /**
+   * Nodes that were given tablets.
+   */
+  uint32_t nodes;
+  /**
+   * Nodes whose run failed (their tablets were run again elsewhere).
+   */
+  uint32_t failed_nodes;
+  /**
+   * Tablets backed up.
+   */
+  uint64_t tablets;
+  /**
+   * Runs of a failed node's tablets on another node.
+   */
+  uint64_t retries;
+  /**
+   * Files in the snapshot.
+   */
+  uint64_t files;
+  /**
+   * Bytes of file content in the snapshot.
+   */
+  uint64_t bytes;
+  /**
+   * The snapshot's timestamp (for RESTORE's `backup_timestamp`), NUL-terminated.
+   */
+  char timestamp[32];
+} tabsnap_cluster_summary;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1560,6 +1683,48 @@ TABSNAP_API
 TABSNAP_MUST_USE
 tabsnap_status tabsnap_text_set(struct tabsnap_text_sink *sink,
                                 const char *text);
+
+/**
+ * Backs up `n` tablets into repository `repository` with several nodes, coordinated: deals the tablets to the
+ * `n_nodes` `nodes` round-robin (nodes left without a tablet are not run), calls `callbacks->run_node` for each
+ * node's share, runs a failed share again on a node that succeeded (at most `retries` times), and commits the
+ * snapshot once every tablet is stored. `tablets[i]` names a tablet and `dirs[i]` where the node that holds it
+ * finds its files (handed to `run_node` as given). Returns when the snapshot is committed or the backup failed;
+ * on failure nothing is committed and the parts this call stored are removed.
+ *
+ * `callbacks` is copied and used only during the call. On success, if `summary_out` is not NULL, fills it as
+ * far as its `struct_size` allows.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, a string, `callbacks`, its `run_node`, `nodes` with
+ * `n_nodes` > 0, or `tablets` / `dirs` with `n` > 0); `_INVALID_UTF8`; `_INVALID_ARGUMENT` (an unknown
+ * `callbacks->version`, `summary_out->struct_size` too small, no tablet, no node, a node named twice or unfit
+ * to name a part, a label that cannot name a snapshot); `_ANALYSIS` (an unknown or read-only repository);
+ * `_CALLBACK` (every node failed, or a share failed more than `retries` times: the message names each failed
+ * node and its callback's message); `_ALREADY_EXISTS`, `_REPOSITORY` (the commit); `_POISONED`;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; the strings are NULL or NUL-terminated; `tablets` and `dirs` point to `n` entries
+ * each and `nodes` to `n_nodes` strings (NULL when the count is 0); `callbacks` is NULL or initialised;
+ * `summary_out` is NULL or writable with its `struct_size` set; `err_out` is NULL or writable.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_cluster_backup(const struct tabsnap_engine *engine,
+                                             const char *repository,
+                                             const char *database,
+                                             const char *label,
+                                             const struct tabsnap_tablet_ref *tablets,
+                                             const char *const *dirs,
+                                             size_t n,
+                                             const char *const *nodes,
+                                             size_t n_nodes,
+                                             uint32_t retries,
+                                             const struct tabsnap_cluster_callbacks *callbacks,
+                                             struct tabsnap_cluster_summary *summary_out,
+                                             struct tabsnap_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

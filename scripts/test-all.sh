@@ -42,7 +42,7 @@ LIBDIR="$PWD/target/debug/deps"
 SANOUT="$PWD/target/ffi-san"
 step "C/C++ programs under AddressSanitizer + UndefinedBehaviorSanitizer"
 make -s -C ffi-tests LIBDIR="$LIBDIR" OUT="$SANOUT" SAN=address,undefined all
-for p in test_api test_host test_host_v2 test_contracts example double_include; do
+for p in test_api test_host test_host_v2 test_contracts test_cluster example double_include; do
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$SANOUT/$p" >"$SANOUT/$p.log" 2>&1 \
     || { cat "$SANOUT/$p.log"; echo "FAIL: $p under sanitizers"; exit 1; }
   echo "ok $p ($(grep -c '^ok' "$SANOUT/$p.log") cases)"
@@ -52,7 +52,7 @@ VGOUT="$PWD/target/ffi-valgrind"
 if command -v valgrind >/dev/null; then
   step "C/C++ programs under valgrind (errors and definite/indirect leaks fail)"
   make -s -C ffi-tests LIBDIR="$LIBDIR" OUT="$VGOUT" all
-  for p in test_api test_host test_host_v2 test_contracts; do
+  for p in test_api test_host test_host_v2 test_contracts test_cluster; do
     valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect \
       --show-leak-kinds=definite,indirect "$VGOUT/$p" >"$VGOUT/$p.log" 2>&1 \
       || { cat "$VGOUT/$p.log"; echo "FAIL: $p under valgrind"; exit 1; }

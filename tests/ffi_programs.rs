@@ -35,7 +35,9 @@ fn c_and_cpp_programs_pass() {
         String::from_utf8_lossy(&make.stderr)
     );
     let mut failed = Vec::new();
-    for program in ["double_include", "example", "test_api", "test_host", "test_host_v2", "test_contracts"] {
+    for program in
+        ["double_include", "example", "test_api", "test_host", "test_host_v2", "test_contracts", "test_cluster"]
+    {
         let run = Command::new(out.join(program))
             .env("LD_LIBRARY_PATH", &libdir)
             .output()

@@ -16,6 +16,7 @@ fn callback_table_versions_match_the_library() {
     for (name, value) in [
         ("TABSNAP_REPO_CALLBACKS_VERSION", tabsnap::ffi::TABSNAP_REPO_CALLBACKS_VERSION),
         ("TABSNAP_HOST_CALLBACKS_VERSION", tabsnap::ffi::TABSNAP_HOST_CALLBACKS_VERSION),
+        ("TABSNAP_CLUSTER_CALLBACKS_VERSION", tabsnap::ffi::TABSNAP_CLUSTER_CALLBACKS_VERSION),
     ] {
         assert!(header.contains(&format!("#define {name} {value}\n")), "{name} in the header is not {value}");
     }

@@ -1,5 +1,5 @@
 //! What a BACKUP job does: tablet snapshots from the host, the packer into the repository, the snapshots
-//! released; and the source of one node's part of a backup several nodes run.
+//! released.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,7 +12,6 @@ use crate::job::{JobHandle, JobState};
 use crate::pack::{self, BackupSource, CancelToken, JobControl, TabletSource};
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
-use crate::tree::Tree;
 
 /// The tablet snapshots a backup holds: released exactly once, by [`Snapshots::release`] or, on a panic, when
 /// dropped.
@@ -89,19 +88,4 @@ pub(super) fn run_backup(
         job.warn(format!("releasing the tablet snapshots failed: {e}"));
     }
     result
-}
-
-/// The backup source of one node's part: `tablets` (each with the directory holding its files) as a tree.
-pub(super) fn part_source(database: &str, tablets: &[(TabletRef, PathBuf)]) -> BackupSource {
-    let mut tables = Tree::new();
-    for (t, dir) in tablets {
-        tables.insert(t.place(), TabletSource::new(t.tablet.clone(), dir.clone()));
-    }
-    BackupSource {
-        database: database.into(),
-        tables,
-        host_metadata: Vec::new(),
-        metadata_only: false,
-        views: Vec::new(),
-    }
 }

@@ -252,7 +252,7 @@ impl Engine {
         let (_, repo) = self.inner.registry.get(&s.repository)?;
         let timeout = sql::timeout_secs(&s.properties)?;
         let settings = properties::restore_settings(&s.properties, self.inner.host.as_ref())?;
-        let timestamp = s.properties.get("backup_timestamp").unwrap_or_default().to_owned();
+        let timestamp = super::restore::backup_timestamp(repo.as_ref(), &s.label.label, &s.properties)?;
         let manifest = pack::load_manifest(repo.as_ref(), &s.label.label, &timestamp).map_err(|e| {
             analysis(format!(
                 "Failed to get info of snapshot '{}' because: {}. Maybe specified wrong backup timestamp",

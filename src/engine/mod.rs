@@ -262,11 +262,34 @@ impl Engine {
         if meta.read_only {
             return Err(analysis(format!("Repository {repository} is read only")));
         }
-        let source = backup::part_source(database, tablets);
+        let source = crate::cluster::part_source(database, tablets);
         let control = JobControl { timestamp: Some(timestamp.into()), ..JobControl::default() };
         let (part, summary) = self.inner.packer.backup_part(repo.as_ref(), &source, label, &control)?;
         pack::cluster::write_part(repo.as_ref(), node, &part)?;
         Ok(summary)
+    }
+
+    /// A backup several nodes run, coordinated (see [`crate::cluster::Coordinator::run`]) into repository
+    /// `repository`: `coordinator` deals `tablets` to its nodes and `runner` runs each node's share (for a node in
+    /// this process, [`Engine::backup_part`] with the task's database, label, timestamp and part); the snapshot
+    /// is committed once every tablet is stored.
+    ///
+    /// # Errors
+    /// An unknown or read-only repository; the coordinator's errors.
+    pub fn cluster_backup(
+        &self,
+        repository: &str,
+        database: &str,
+        label: &str,
+        tablets: &[crate::cluster::NodeTablet],
+        coordinator: &crate::cluster::Coordinator,
+        runner: &dyn crate::cluster::NodeRunner,
+    ) -> Result<crate::cluster::ClusterSummary> {
+        let (meta, repo) = self.inner.registry.get(repository)?;
+        if meta.read_only {
+            return Err(analysis(format!("Repository {repository} is read only")));
+        }
+        coordinator.run(repo.as_ref(), database, label, tablets, runner)
     }
 
     /// Commits a backup several nodes ran: every node in `nodes` must have left its part; the parts are merged

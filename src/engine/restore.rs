@@ -86,3 +86,28 @@ pub(super) fn run_restore(
     }
     result
 }
+
+/// The backup a RESTORE names: its `backup_timestamp` property, or, for `"latest"` (tabsnap's extension; Doris
+/// requires a timestamp), the label's newest backup in `repo`.
+///
+/// # Errors
+/// An analysis error when `"latest"` is asked of a label with no backup in `repo`.
+pub(super) fn backup_timestamp(
+    repo: &dyn Repository,
+    label: &str,
+    properties: &crate::sql::ast::Properties,
+) -> Result<String> {
+    let given = properties.get("backup_timestamp").unwrap_or_default();
+    if !pack::is_latest(given) {
+        return Ok(given.to_owned());
+    }
+    pack::latest_snapshot(repo, label).map(|s| s.timestamp).map_err(|e| {
+        crate::Error::new(
+            crate::ErrorKind::Analysis,
+            format!(
+                "Failed to get info of snapshot '{label}' because: {} (\"backup_timestamp\" = \"{given}\")",
+                e.message()
+            ),
+        )
+    })
+}

@@ -12,7 +12,7 @@ use super::options::tabsnap_options;
 use super::repo::{CallbackRepository, tabsnap_repo_callbacks};
 use super::result::tabsnap_result;
 use super::status::tabsnap_status;
-use crate::host::{DirHost, Host, TabletRef};
+use crate::host::{DirHost, Host};
 use crate::job::JobInfo;
 use crate::{Engine, Session};
 
@@ -289,26 +289,8 @@ pub unsafe extern "C" fn tabsnap_engine_backup_part(
                 str_arg(node, "node")?,
             )
         };
-        if n > 0 && (tablets.is_null() || dirs.is_null()) {
-            return Err(Failure::null("tablets or dirs"));
-        }
-        let mut list = Vec::with_capacity(n);
-        for i in 0..n {
-            // SAFETY: `n` entries each, per the contract.
-            let (t, d) = unsafe { (&*tablets.add(i), *dirs.add(i)) };
-            // SAFETY: the tablet ref's strings and the dir are NUL-terminated per the contract.
-            let r = unsafe {
-                TabletRef {
-                    table: str_arg(t.table, "tablets[].table")?.to_owned(),
-                    partition: str_arg(t.partition, "tablets[].partition")?.to_owned(),
-                    index: str_arg(t.index, "tablets[].index")?.to_owned(),
-                    tablet: str_arg(t.tablet, "tablets[].tablet")?.to_owned(),
-                }
-            };
-            // SAFETY: as above.
-            let dir = std::path::PathBuf::from(unsafe { str_arg(d, "dirs[]") }?);
-            list.push((r, dir));
-        }
+        // SAFETY: `n` entries each, per the contract.
+        let list = unsafe { super::cluster::tablet_list(tablets, dirs, n) }?;
         e.backup_part(repository, database, label, timestamp, node, &list)?;
         Ok(())
     })

@@ -6,7 +6,8 @@
 //! UTF-8 and NUL-terminated; no panic crosses the boundary: every export's body goes through `ffi_boundary!`.
 //!
 //! The modules are declared in the order the header presents them (cbindgen keeps source order): version and
-//! statuses, errors, options, the engine, results, jobs, repository callbacks, host callbacks and their sinks.
+//! statuses, errors, options, the engine, results, jobs, repository callbacks, host callbacks and their sinks,
+//! coordinated backups.
 
 #![allow(non_camel_case_types)]
 
@@ -37,9 +38,13 @@ mod host;
 
 mod sink;
 
+// coordinated backups, whose node callback receives tablet refs.
+mod cluster;
+
 #[cfg(test)]
 mod tests;
 
+pub use cluster::*;
 pub use engine::*;
 pub use error::*;
 pub use host::*;

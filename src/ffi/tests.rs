@@ -152,6 +152,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("host/table.rs", include_str!("host/table.rs")),
     ("host/optional.rs", include_str!("host/optional.rs")),
     ("sink.rs", include_str!("sink.rs")),
+    ("cluster.rs", include_str!("cluster.rs")),
 ];
 
 /// (file, name, the doc comment above it, whether it returns a status, the first line of its body).

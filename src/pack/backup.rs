@@ -149,6 +149,12 @@ impl Packer {
         open_repository(repo)?;
         let started = now_ms();
         let timestamp = control.timestamp.clone().unwrap_or_else(|| timestamp_utc(started));
+        if super::is_latest(&timestamp) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{timestamp:?} cannot be a backup timestamp: it names a label's newest backup"),
+            ));
+        }
         let manifest_key = format::manifest_key(label, &timestamp);
         check_relative_path(&manifest_key)
             .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("label {label:?} cannot name a snapshot")))?;

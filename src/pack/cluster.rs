@@ -53,6 +53,22 @@ pub fn read_parts(repo: &dyn Repository, label: &str, timestamp: &str) -> Result
     Ok(out)
 }
 
+/// Removes every part stored for snapshot `label` at `timestamp`: a coordinated backup that failed leaves
+/// none behind. Returns how many were removed.
+///
+/// # Errors
+/// Repository errors.
+pub fn discard_parts(repo: &dyn Repository, label: &str, timestamp: &str) -> Result<usize> {
+    let prefix = format!("{PARTS_PREFIX}{label}/{timestamp}/");
+    store::with_shared_lock(repo, "discarding parts", |_| {
+        let parts = repo.list(&prefix)?;
+        for obj in &parts {
+            repo.delete(&obj.key)?;
+        }
+        Ok(parts.len())
+    })
+}
+
 /// Merges the parts of one snapshot into its manifest. A tablet that several parts hold (a node run twice) is
 /// taken once.
 ///

@@ -43,7 +43,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub use backup::BackupSummary;
 pub use options::{PackerBuilder, PackerOptions};
 pub use restore::{RestoreSummary, TabletTarget};
-pub use state::{SnapshotId, init_repository, list_snapshots, load_manifest, now_ms, timestamp_utc};
+pub use state::{
+    LATEST, SnapshotId, init_repository, is_latest, latest_snapshot, list_snapshots, load_manifest, now_ms,
+    timestamp_utc,
+};
 pub use verify::{Problem, VerifyReport, check_restored_file};
 
 use crate::tree::{IndexNode, PartitionNode, TableNode, Tree};

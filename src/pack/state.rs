@@ -78,6 +78,27 @@ pub struct SnapshotId {
     pub timestamp: String,
 }
 
+/// The word that names a label's newest backup where a backup timestamp is asked for (RESTORE's
+/// `"backup_timestamp" = "latest"`, `tabsnap restore REPO LABEL latest`), in any case. No backup can have it
+/// as its timestamp: a backup given it is refused.
+pub const LATEST: &str = "latest";
+
+/// Whether `timestamp` is [`LATEST`] (in any case).
+pub fn is_latest(timestamp: &str) -> bool {
+    timestamp.eq_ignore_ascii_case(LATEST)
+}
+
+/// The newest backup of `label` in `repo`: the greatest of its timestamps (`yyyy-MM-dd-HH-mm-ss` sorts as time
+/// does).
+///
+/// # Errors
+/// [`ErrorKind::NotFound`] when `repo` holds no backup of `label`; repository errors.
+pub fn latest_snapshot(repo: &dyn Repository, label: &str) -> Result<SnapshotId> {
+    list_snapshots(repo)?.into_iter().rfind(|s| s.label == label).ok_or_else(|| {
+        Error::new(ErrorKind::NotFound, format!("{} holds no backup of snapshot {label}", repo.describe()))
+    })
+}
+
 /// The snapshots in `repo`, sorted by label then timestamp.
 ///
 /// # Errors

@@ -145,9 +145,25 @@ fn the_demo_deletes_only_what_it_made() {
     assert_eq!(std::fs::read_dir(&precious).unwrap().count(), 1);
     // Its own directory it replaces: a second run works.
     let demo = tmp.path().join("demo");
-    for _ in 0..2 {
-        let (code, out, err) = tabsnap(&["demo", "--dir", demo.to_str().unwrap()], &[], "");
-        assert_eq!(code, 0, "{err}");
-        assert!(out.contains("identical: 90 files"), "{out}");
-    }
+    let (code, out, err) = tabsnap(&["demo", "--dir", demo.to_str().unwrap()], &[], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("identical: 90 files"), "{out}");
+    // --json: one JSON document on stdout and nothing else.
+    let (code, out, err) = tabsnap(&["demo", "--dir", demo.to_str().unwrap(), "--json"], &[], "");
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not one JSON document ({e}): {out}"));
+    assert_eq!((v["identical_files"].as_u64(), v["snapshot"].as_str()), (Some(90), Some("snap1")), "{out}");
+    let statements = v["statements"].as_array().unwrap();
+    let backup = statements.iter().find(|s| s["sql"].as_str().unwrap().starts_with("BACKUP")).unwrap();
+    assert_eq!(
+        (backup["result"]["state"].as_str(), backup["result"]["timestamp"].as_str()),
+        (Some("FINISHED"), v["timestamp"].as_str())
+    );
+    let shown = statements.iter().find(|s| s["sql"].as_str().unwrap().starts_with("SHOW SNAPSHOT")).unwrap();
+    assert_eq!(shown["result"][0]["Timestamp"], v["timestamp"], "{out}");
+    // An error with --json: JSON on standard error only.
+    let (code, out, err) = tabsnap(&["demo", "--dir", precious.to_str().unwrap(), "--json"], &[], "");
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(err.trim()).unwrap()["error"]["kind"], "AlreadyExists");
 }

@@ -4,6 +4,7 @@
 
 mod answers;
 mod cli;
+mod cli_cluster;
 mod cli_output;
 mod columns;
 mod concurrency;
@@ -14,8 +15,10 @@ mod decoders;
 mod engine;
 mod fuzz;
 mod hostile;
+mod latest;
 mod pack;
 mod properties;
+mod readme;
 mod s3;
 mod shared_state;
 mod sql;

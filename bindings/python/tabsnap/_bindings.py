@@ -70,6 +70,47 @@ class tabsnap_repo_callbacks(ctypes.Structure):
     ]
 
 
+class tabsnap_node_task(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("attempt", c_uint32),
+        ("node", c_char_p),
+        ("part", c_char_p),
+        ("retry_of", c_char_p),
+        ("database", c_char_p),
+        ("label", c_char_p),
+        ("timestamp", c_char_p),
+        ("tablets", POINTER(tabsnap_tablet_ref)),
+        ("dirs", POINTER(c_char_p)),
+        ("n", c_size_t),
+    ]
+
+
+RUN_NODE = ctypes.CFUNCTYPE(c_int32, c_void_p, POINTER(tabsnap_node_task), POINTER(tabsnap_cb_error))
+
+
+class tabsnap_cluster_callbacks(ctypes.Structure):
+    _fields_ = [
+        ("version", c_uint32),
+        ("max_concurrency", c_uint32),
+        ("user_data", c_void_p),
+        ("run_node", RUN_NODE),
+    ]
+
+
+class tabsnap_cluster_summary(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("nodes", c_uint32),
+        ("failed_nodes", c_uint32),
+        ("tablets", c_uint64),
+        ("retries", c_uint64),
+        ("files", c_uint64),
+        ("bytes", c_uint64),
+        ("timestamp", ctypes.c_char * 32),
+    ]
+
+
 E = POINTER(POINTER(tabsnap_error))
 status = c_int32
 
@@ -124,11 +165,13 @@ PROTOTYPES = {
     "tabsnap_path_set": ([c_void_p, c_char_p], status),
     "tabsnap_bytes_set": ([c_void_p, POINTER(c_uint8), c_size_t], status),
     "tabsnap_text_set": ([c_void_p, c_char_p], status),
+    "tabsnap_engine_cluster_backup": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, POINTER(tabsnap_tablet_ref), POINTER(c_char_p), c_size_t, POINTER(c_char_p), c_size_t, c_uint32, POINTER(tabsnap_cluster_callbacks), POINTER(tabsnap_cluster_summary), E], status),
 }
 
 # The prototypes are applied when the library is first used (_ffi._Library._load).
 
 REPO_CALLBACKS_VERSION = 1
+CLUSTER_CALLBACKS_VERSION = 1
 
 # tabsnap_outcome
 OUTCOME_DONE, OUTCOME_JOB, OUTCOME_ROWS = 0, 1, 2

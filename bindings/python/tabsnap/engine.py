@@ -352,6 +352,22 @@ class Engine(Managed):
         arr = (ctypes.c_char_p * max(len(nodes), 1))(*[_enc(n) for n in nodes])
         _check(lib.tabsnap_engine_commit_parts, self.ptr, _enc(repository), _enc(label), _enc(timestamp), arr, len(nodes))
 
+    def cluster_backup(self, repository, database, label, tablets, nodes, run_node, retries=2, max_concurrency=0):
+        """Backs up `tablets` (a list of (table, partition, index, tablet_id, directory)) as snapshot `label` with
+        several `nodes`: deals the tablets to them round-robin and calls ``run_node(task)`` (a
+        `tabsnap.cluster.NodeTask`) for each node's share; the callable stores the share's part (in-process:
+        ``engine.backup_part(repository, task.database, task.label, task.timestamp, task.part, task.tablets)``)
+        or raises. A failed share is run again on a node that succeeded, at most `retries` times; when every node
+        fails, CallbackError names each one and nothing is committed. At most `max_concurrency` nodes run at
+        once (0: all, each on a thread of its own; 1: one after the other, on this thread).
+
+        Returns a `tabsnap.cluster.ClusterSummary` (timestamp, tablets, nodes, failed_nodes, retries, files,
+        bytes); its timestamp is RESTORE's ``backup_timestamp``.
+        """
+        from .cluster import cluster_backup
+        return cluster_backup(self, _check, repository, database, label, tablets, nodes, run_node, retries,
+                              max_concurrency)
+
     def collect_garbage(self, repository, dry_run=False):
         """Removes what no snapshot of `repository` needs, under its exclusive lock.
 

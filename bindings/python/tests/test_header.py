@@ -27,6 +27,8 @@ def test_callback_table_version_matches_header():
     header = (ROOT / "include" / "tabsnap.h").read_text()
     m = re.search(r"#define TABSNAP_REPO_CALLBACKS_VERSION (\d+)", header)
     assert int(m.group(1)) == _bindings.REPO_CALLBACKS_VERSION
+    m = re.search(r"#define TABSNAP_CLUSTER_CALLBACKS_VERSION (\d+)", header)
+    assert int(m.group(1)) == _bindings.CLUSTER_CALLBACKS_VERSION
 
 
 def test_status_codes_and_their_exceptions_match_the_header():

@@ -20,6 +20,9 @@ pub enum Command {
     ///
     /// Exit status: 0 all statements are valid, 2 a syntax error, 3 an analysis error (Doris's message),
     /// 1 the input could not be read.
+    #[command(after_help = "Examples:\n  \
+        echo \"backup snapshot db1.s1 to r1\" | tabsnap parse\n  \
+        tabsnap parse nightly.sql --json")]
     Parse {
         /// File to read, or `-` (the default) for standard input.
         #[arg(default_value = "-")]
@@ -73,11 +76,18 @@ pub enum Command {
     },
     /// The main job: make a sample database, back it up into a local repository, show the job, restore it under
     /// other names and check every byte.
+    #[command(after_help = "Examples:\n  \
+        tabsnap demo --dir /tmp/tabsnap-demo\n  \
+        tabsnap demo --dir /tmp/tabsnap-demo --json | jq .identical_files")]
     Demo {
         /// Directory for the sample data, state and repository: created, or replaced when an earlier demo made
         /// it; any other non-empty directory is refused.
         #[arg(long, default_value = "tabsnap-demo")]
         dir: PathBuf,
+        /// Print one JSON object on standard output instead: {"dir", "database", "repository", "snapshot",
+        /// "timestamp", "statements": [{"sql", "result"}], "identical_files"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Back up a database of a data directory into a repository: every OLAP table with its partitions and
     /// rollups, as BACKUP SNAPSHOT through `tabsnap sql` would (or, with --depth, any tree of tablet directories).
@@ -109,6 +119,9 @@ pub enum Command {
     },
     /// One node's share of a backup that several nodes run: pack the given tablets, upload them to the shared
     /// repository and leave this node's part for the coordinator (see `cluster-backup`).
+    #[command(after_help = "Examples:\n  \
+        tabsnap worker s3://bucket/prefix snap1 --timestamp 2026-11-23-10-00-00 --node be1 \\\n      \
+        --data /data --db tpch --tablet lineitem/10001 --tablet lineitem/10002 --json")]
     Worker {
         /// Repository location (shared by every node).
         location: String,
@@ -131,10 +144,17 @@ pub enum Command {
         tablets: Vec<String>,
         #[command(flatten)]
         tuning: Tuning,
+        /// Print one JSON object: {"node", "snapshot", "timestamp", "database", "tablets", "files", "bytes",
+        /// "packs", "bytes_uploaded", "seconds"} (errors as JSON on standard error).
+        #[arg(long)]
+        json: bool,
     },
     /// Back up a directory tree of tablets with several worker processes (nodes): each packs and uploads its own
     /// tablets to the repository; a node that fails has its tablets retried on another; the manifest is written
     /// last, once every tablet is stored.
+    #[command(after_help = "Examples:\n  \
+        tabsnap cluster-backup /backups/repo1 snap1 --data /srv/tablets --depth 2 --workers 4\n  \
+        tabsnap cluster-backup s3://bucket/prefix snap1 --data /srv/tablets --db tpch --json")]
     ClusterBackup {
         /// Repository location (shared by every node).
         location: String,
@@ -155,8 +175,20 @@ pub enum Command {
         /// Worker threads per worker process.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// How many times a failed node's tablets are run again on a node that succeeded (0: a failed node fails
+        /// the backup).
+        #[arg(long, default_value_t = 2)]
+        retries: u32,
+        /// Print one JSON object: {"snapshot", "timestamp", "database", "tablets", "nodes", "failed_nodes",
+        /// "retries", "parts", "files", "bytes", "seconds", "workers": [each worker's report]} (errors as JSON on
+        /// standard error).
+        #[arg(long)]
+        json: bool,
     },
     /// List the snapshots of a repository.
+    #[command(after_help = "Examples:\n  \
+        tabsnap snapshots /backups/repo1\n  \
+        tabsnap snapshots s3://bucket/prefix --json")]
     Snapshots {
         /// Repository location.
         location: String,
@@ -170,6 +202,7 @@ pub enum Command {
     ///
     /// Examples:
     ///   tabsnap restore /backups/repo1 nightly --to /restore/data
+    ///   tabsnap restore /backups/repo1 nightly latest --to /restore/data --json
     ///   tabsnap restore /backups/repo1 nightly 2026-11-30-02-00-00 --to /data --merge --table orders
     #[command(verbatim_doc_comment)]
     Restore {
@@ -177,7 +210,7 @@ pub enum Command {
         location: String,
         /// Snapshot label.
         label: String,
-        /// Backup timestamp (default: the label's newest).
+        /// Backup timestamp, as `tabsnap snapshots` lists it, or `latest` (the default): the label's newest.
         timestamp: Option<String>,
         /// Target directory.
         #[arg(long)]
@@ -199,6 +232,7 @@ pub enum Command {
     /// Runs only when no backup, restore, verify or collection (of any process or host) holds the repository:
     /// otherwise it removes nothing and exits with status 75; run it again later. Stale locks (their process
     /// exited, or not refreshed for TABSNAP_LOCK_STALE_SECS, default 600) do not block it.
+    #[command(after_help = "Examples:\n  tabsnap gc /backups/repo1 --dry-run\n  tabsnap gc s3://bucket/prefix --json")]
     Gc {
         /// Repository location.
         location: String,
@@ -211,6 +245,7 @@ pub enum Command {
     },
     /// Remove stale locks (their process exited, or they were not refreshed for TABSNAP_LOCK_STALE_SECS) and
     /// list the live ones.
+    #[command(after_help = "Examples:\n  tabsnap unlock /backups/repo1\n  tabsnap unlock s3://bucket/prefix --json")]
     Unlock {
         /// Repository location.
         location: String,
@@ -219,6 +254,9 @@ pub enum Command {
         json: bool,
     },
     /// Check snapshots end to end; exit 1 naming every bad object, chunk and file.
+    #[command(after_help = "Examples:\n  \
+        tabsnap verify /backups/repo1\n  \
+        tabsnap verify /backups/repo1 nightly 2026-11-30-02-00-00 --quick --json")]
     Verify {
         /// Repository location.
         location: String,

@@ -1,17 +1,39 @@
 //! `tabsnap demo`: the main job on a sample database.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use tabsnap::host::DirHost;
 use tabsnap::{Engine, Error, ErrorKind, Outcome, Session};
 
-use crate::statements::{follow, print_rows, report_job};
+use crate::common::report_error;
+use crate::statements::{follow, job_json, print_rows, report_job, rows_json};
 
 /// The file that marks a directory as made by the demo.
 const MARKER: &str = ".tabsnap-demo";
 
-pub fn demo_command(dir: &Path) -> Result<(), Error> {
+pub fn demo_command(dir: &Path, json: bool) -> ExitCode {
+    match demo(dir, json) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report_error(&e, json, 1);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `outln!` unless `--json`.
+macro_rules! say {
+    ($json:expr, $($arg:tt)*) => {
+        if !$json {
+            outln!($($arg)*);
+        }
+    };
+}
+
+fn demo(dir: &Path, json: bool) -> Result<(), Error> {
     let io = |what: &str| {
         let what = what.to_owned();
         move |e: std::io::Error| Error::io(&what, e)
@@ -39,7 +61,7 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
     let dir = std::fs::canonicalize(dir).map_err(io("resolving the demo directory"))?;
     let data = dir.join("data");
 
-    outln!("==> a sample database demo_db in {}: lineitem (2 partitions, a rollup) and orders", data.display());
+    say!(json, "==> a sample database demo_db in {}: lineitem (2 partitions, a rollup) and orders", data.display());
     let mut seed = 42u64;
     let mut next = || {
         seed ^= seed << 13;
@@ -86,24 +108,39 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
 
     let engine = Engine::builder(Arc::new(DirHost::new(&data)?)).state_dir(&state).build()?;
     let session = Session::new("root", Some("demo_db"));
+    // Each statement and what it answered, for --json.
+    let statements = Mutex::new(Vec::new());
     let run = |sql: &str| -> Result<Vec<Outcome>, Error> {
-        outln!("\ntabsnap> {sql}");
+        say!(json, "\ntabsnap> {sql}");
         let outcomes = engine.execute(&session, sql)?;
         for o in &outcomes {
-            match o {
-                Outcome::Done => outln!("OK"),
-                Outcome::Rows(rs) => print_rows(rs, false),
+            let result = match o {
+                Outcome::Done => {
+                    say!(json, "OK");
+                    serde_json::json!({"ok": true})
+                }
+                Outcome::Rows(rs) => {
+                    if !json {
+                        print_rows(rs, false);
+                    }
+                    rows_json(rs)
+                }
                 Outcome::Job(id) => {
                     let job = follow(&engine, *id);
-                    if !report_job(&job, false) {
-                        return Err(Error::new(ErrorKind::Io, format!("job {id} did not finish")));
+                    let ok = if json { job.state == tabsnap::job::JobState::Finished } else { report_job(&job, false) };
+                    if !ok {
+                        let why = job.error.clone().unwrap_or_else(|| job.state.name().to_owned());
+                        return Err(Error::new(ErrorKind::Io, format!("job {id} did not finish: {why}")));
                     }
+                    job_json(&job)
                 }
-            }
+            };
+            statements.lock().push(serde_json::json!({"sql": sql, "result": result}));
         }
         Ok(outcomes)
     };
-    run(&format!("CREATE REPOSITORY demo_repo WITH LOCAL ON LOCATION \"file://{}\"", dir.join("repo").display()))?;
+    let repository = format!("file://{}", dir.join("repo").display());
+    run(&format!("CREATE REPOSITORY demo_repo WITH LOCAL ON LOCATION \"{repository}\""))?;
     run("BACKUP SNAPSHOT demo_db.snap1 TO demo_repo PROPERTIES (\"type\" = \"full\", \"timeout\" = \"3600\")")?;
     run("SHOW BACKUP FROM demo_db")?;
     run("SHOW SNAPSHOT ON demo_repo")?;
@@ -114,7 +151,7 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
     ))?;
     run("SHOW BRIEF RESTORE FROM demo_db")?;
 
-    outln!("\n==> comparing every byte of the restored tables with the originals");
+    say!(json, "\n==> comparing every byte of the restored tables with the originals");
     let mut files = 0;
     for (orig, restored) in [("lineitem", "lineitem_restored"), ("orders", "orders_restored")] {
         let a = data.join("demo_db").join(orig);
@@ -125,7 +162,16 @@ pub fn demo_command(dir: &Path) -> Result<(), Error> {
         }
         files += fa.len();
     }
-    outln!("identical: {files} files (tablet data, rollup tablets included)");
+    say!(json, "identical: {files} files (tablet data, rollup tablets included)");
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "dir": dir.display().to_string(), "database": "demo_db", "repository": repository, "snapshot": "snap1",
+                "timestamp": ts, "statements": statements.into_inner(), "identical_files": files,
+            })
+        );
+    }
     Ok(())
 }
 

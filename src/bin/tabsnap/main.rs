@@ -28,8 +28,8 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Parse { file, json } => return statements::parse_command(&file, json),
+    match cli.command {
+        Command::Parse { file, json } => statements::parse_command(&file, json),
         Command::Sql {
             statements,
             file,
@@ -50,18 +50,38 @@ fn main() -> ExitCode {
                 }
             };
             let host = statements::HostOptions { ignore_backup_not_support_table_type };
-            return statements::sql_command(&text, &data, &state, &user, db.as_deref(), json, no_wait, &tuning, &host);
+            statements::sql_command(&text, &data, &state, &user, db.as_deref(), json, no_wait, &tuning, &host)
         }
-        Command::Demo { dir } => demo::demo_command(&dir),
+        Command::Demo { dir, json } => demo::demo_command(&dir, json),
         Command::Backup { location, label, data, db, depth, tuning, output } => {
-            return backup::backup_command(&location, &label, &data, &db, depth, &tuning, output);
+            backup::backup_command(&location, &label, &data, &db, depth, &tuning, output)
         }
-        Command::Snapshots { location, json } => return data::snapshots_command(&location, json),
-        Command::Worker { location, label, timestamp, node, data, db, tablets, tuning } => {
-            cluster::worker_command(&location, &label, &timestamp, &node, &data, &db, &tablets, &tuning)
+        Command::Snapshots { location, json } => data::snapshots_command(&location, json),
+        Command::Worker { location, label, timestamp, node, data, db, tablets, tuning, json } => {
+            let req = cluster::WorkerRequest {
+                location: &location,
+                label: &label,
+                timestamp: &timestamp,
+                node: &node,
+                data: &data,
+                db: &db,
+                tablets: &tablets,
+                tuning: &tuning,
+            };
+            cluster::worker_command(&req, json)
         }
-        Command::ClusterBackup { location, label, data, db, depth, workers, threads } => {
-            cluster::cluster_command(&location, &label, &data, &db, depth, workers, threads)
+        Command::ClusterBackup { location, label, data, db, depth, workers, threads, retries, json } => {
+            let req = cluster::ClusterRequest {
+                location: &location,
+                label: &label,
+                data: &data,
+                db: &db,
+                depth,
+                workers,
+                threads,
+                retries,
+            };
+            cluster::cluster_command(&req, json)
         }
         Command::Restore { location, label, timestamp, to, tables, merge, threads, output } => {
             let req = restore::Request {
@@ -73,27 +93,16 @@ fn main() -> ExitCode {
                 merge,
                 threads,
             };
-            return restore::restore_command(&req, output);
+            restore::restore_command(&req, output)
         }
-        Command::Gc { location, dry_run, json } => {
-            return maintenance_exit(
-                open_location(&location, false).and_then(|r| maintenance::gc_command(r.as_ref(), dry_run, json)),
-            );
-        }
-        Command::Unlock { location, json } => {
-            return maintenance_exit(
-                open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
-            );
-        }
+        Command::Gc { location, dry_run, json } => maintenance_exit(
+            open_location(&location, false).and_then(|r| maintenance::gc_command(r.as_ref(), dry_run, json)),
+        ),
+        Command::Unlock { location, json } => maintenance_exit(
+            open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
+        ),
         Command::Verify { location, label, timestamp, quick, json } => {
-            return data::verify_command(&location, label, timestamp, quick, json);
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
+            data::verify_command(&location, label, timestamp, quick, json)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tabsnap::format::{Manifest, TableEntry, TabletEntry};
-use tabsnap::pack::{JobControl, Packer, Progress};
+use tabsnap::pack::{self, JobControl, Packer, Progress};
 use tabsnap::store;
 use tabsnap::tree::Place;
 use tabsnap::{Error, ErrorKind};
@@ -114,7 +114,9 @@ fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed:
 
 fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
     let repo = open_location(req.location, false)?;
-    let manifests = pick_manifests(repo.as_ref(), Some(req.label), req.timestamp.as_deref())?;
+    // `latest` (or no timestamp): the label's newest backup, the last of its snapshots in timestamp order.
+    let timestamp = req.timestamp.as_deref().filter(|t| !t.eq_ignore_ascii_case(pack::LATEST));
+    let manifests = pick_manifests(repo.as_ref(), Some(req.label), timestamp)?;
     let m: &Manifest = manifests.last().ok_or_else(|| invalid("no snapshot to restore".into()))?;
     let tables: Vec<&TableEntry> =
         m.tables.iter().filter(|t| req.tables.is_empty() || req.tables.contains(&t.name)).collect();

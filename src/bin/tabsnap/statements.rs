@@ -222,13 +222,7 @@ pub fn report_job(job: &JobInfo, json: bool) -> bool {
     let kind = if job.kind == JobKind::Backup { "BACKUP" } else { "RESTORE" };
     let ok = job.state == tabsnap::job::JobState::Finished;
     if json {
-        outln!(
-            "{}",
-            serde_json::json!({
-                "job": job.id, "kind": kind, "label": job.label, "timestamp": job.timestamp, "state": job.state.name(),
-                "files": job.files_total, "bytes": job.bytes_total, "error": job.error, "warnings": job.warnings,
-            })
-        );
+        outln!("{}", job_json(job));
     } else if ok {
         outln!(
             "{kind} {} {} FINISHED: {}, {} bytes",
@@ -244,14 +238,32 @@ pub fn report_job(job: &JobInfo, json: bool) -> bool {
     ok
 }
 
+/// A job as `--json` shows it.
+pub fn job_json(job: &JobInfo) -> serde_json::Value {
+    let kind = if job.kind == JobKind::Backup { "BACKUP" } else { "RESTORE" };
+    serde_json::json!({
+        "job": job.id, "kind": kind, "label": job.label, "timestamp": job.timestamp, "state": job.state.name(),
+        "files": job.files_total, "bytes": job.bytes_total, "error": job.error, "warnings": job.warnings,
+    })
+}
+
+/// A result set as `--json` shows it: an array of objects keyed by column.
+pub fn rows_json(rs: &ResultSet) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = rs
+        .rows
+        .iter()
+        .map(|r| {
+            let row: serde_json::Map<String, serde_json::Value> =
+                rs.columns.iter().cloned().zip(r.iter().map(|v| serde_json::Value::String(v.clone()))).collect();
+            serde_json::Value::Object(row)
+        })
+        .collect();
+    serde_json::Value::from(rows)
+}
+
 pub fn print_rows(rs: &ResultSet, json: bool) {
     if json {
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> = rs
-            .rows
-            .iter()
-            .map(|r| rs.columns.iter().cloned().zip(r.iter().map(|v| serde_json::Value::String(v.clone()))).collect())
-            .collect();
-        outln!("{}", serde_json::Value::from(rows.into_iter().map(serde_json::Value::Object).collect::<Vec<_>>()));
+        outln!("{}", rows_json(rs));
         return;
     }
     let mut widths: Vec<usize> = rs.columns.iter().map(|c| c.chars().count()).collect();
