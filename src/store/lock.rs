@@ -166,6 +166,10 @@ pub fn list_locks(repo: &dyn Repository, policy: &LockPolicy) -> Result<Vec<Lock
                 let stale = judge(&record, policy, now_ms());
                 LockInfo { key, record: Some(record), stale }
             }
+            // Some object stores keep what a killed writer had sent: an empty or cut-off object.
+            Err(_) if data.is_empty() => {
+                LockInfo { key, record: None, stale: Some("empty: its writer was killed while writing it".into()) }
+            }
             Err(e) => LockInfo { key, record: None, stale: Some(format!("not a lock: {e}")) },
         };
         out.push(info);
@@ -429,6 +433,7 @@ mod tests {
             repo.put(key, &serde_json::to_vec(&r).unwrap(), PutMode::CreateIfAbsent).unwrap();
         }
         repo.put("locks/d", b"garbage", PutMode::CreateIfAbsent).unwrap();
+        repo.put("locks/e", b"", PutMode::CreateIfAbsent).unwrap();
         let locks = list_locks(&repo, &policy).unwrap();
         let live: Vec<&str> = locks.iter().filter(|l| l.is_live()).map(|l| l.key.as_str()).collect();
         if ProcessId::current().boot_id.is_empty() {
@@ -437,10 +442,12 @@ mod tests {
         assert_eq!(live, ["locks/c"]);
         assert!(locks[0].stale.as_deref().unwrap_or("").contains("exited"));
         assert!(locks[1].stale.as_deref().unwrap_or("").contains("not refreshed"));
+        assert!(locks[3].stale.as_deref().unwrap_or("").starts_with("not a lock"));
+        assert!(locks[4].stale.as_deref().unwrap_or("").starts_with("empty: its writer was killed"));
         let busy = with_lock(&repo, LockKind::Exclusive, "gc", |_| Ok(())).unwrap().unwrap_err();
         assert_eq!(busy.live.len(), 1);
         let removed = remove_stale_locks(&repo, &policy).unwrap();
-        assert_eq!(removed.len(), 3);
+        assert_eq!(removed.len(), 4);
         assert_eq!(repo.list(LOCKS_PREFIX).unwrap().len(), 1);
     }
 }

@@ -288,7 +288,10 @@ fn collector_killed_at_any_point(place: &Place, tmp: &Path) {
     let report: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert!(report["live"].as_array().unwrap().is_empty(), "{out}");
     for l in report["removed"].as_array().unwrap() {
-        assert!(l["stale_reason"].as_str().unwrap().contains("exited"), "{out}");
+        // A killed collector's lock names its exited process; an object store may also keep the empty object a
+        // collector killed in the middle of writing its lock had begun.
+        let why = l["stale_reason"].as_str().unwrap();
+        assert!(why.contains("exited") || why.starts_with("empty: its writer was killed"), "{out}");
     }
     assert!(!place.holds_lock(), "{:?}", place.repo.list("locks/").unwrap());
     // Temporary files the killed collectors left (a local repository's) went with the last collection.
