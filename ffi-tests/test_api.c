@@ -262,6 +262,63 @@ int main(void) {
           TABSNAP_STATUS_NULL_ARGUMENT, "-");
   }
 
+  /* verify: sound snapshots, "latest", bad arguments, then a flipped byte in a pack named by the report */
+  {
+    tabsnap_verify_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.struct_size = sizeof rep;
+    tabsnap_result *problems = NULL;
+    st = tabsnap_engine_verify(engine, "r", NULL, NULL, false, &rep, &problems, &err);
+    CHECK("verify_ok", st == TABSNAP_STATUS_OK && rep.snapshots >= 2 && rep.chunks > 0 && rep.problems == 0 &&
+          tabsnap_result_row_count(problems, 0) == 0 && tabsnap_result_column_count(problems, 0) == 4,
+          "%d %s", st, tabsnap_error_message(err));
+    tabsnap_result_free(problems);
+    problems = NULL;
+    st = tabsnap_engine_verify(engine, "r", "multi", "latest", true, &rep, NULL, &err);
+    CHECK("verify_latest_quick", st == TABSNAP_STATUS_OK && rep.snapshots == 1, "%d %s", st, tabsnap_error_message(err));
+    st = tabsnap_engine_verify(engine, "r", NULL, "latest", true, NULL, NULL, &err);
+    CHECK("verify_timestamp_without_label", st == TABSNAP_STATUS_INVALID_ARGUMENT, "%d", st);
+    tabsnap_error_free(err);
+    err = NULL;
+    rep.struct_size = 2;
+    st = tabsnap_engine_verify(engine, "r", NULL, NULL, true, &rep, NULL, &err);
+    CHECK("verify_report_too_small", st == TABSNAP_STATUS_INVALID_ARGUMENT, "%d", st);
+    tabsnap_error_free(err);
+    err = NULL;
+    rep.struct_size = sizeof rep;
+    st = tabsnap_engine_verify(engine, "r", "nothing", NULL, true, &rep, NULL, &err);
+    CHECK("verify_not_found", st == TABSNAP_STATUS_NOT_FOUND, "%d", st);
+    tabsnap_error_free(err);
+    err = NULL;
+
+    char cmd[700], pack[512] = "";
+    snprintf(cmd, sizeof cmd, "find '%s' -type f -size +1k | head -n 1", path("repo/packs"));
+    FILE *found = popen(cmd, "r");
+    if (found && fgets(pack, sizeof pack, found)) pack[strcspn(pack, "\n")] = 0;
+    if (found) pclose(found);
+    FILE *f = fopen(pack, "r+b");
+    if (f) {
+      fseek(f, 0, SEEK_END);
+      long mid = ftell(f) / 3;
+      fseek(f, mid, SEEK_SET);
+      int c = fgetc(f);
+      fseek(f, mid, SEEK_SET);
+      fputc(c ^ 0x40, f);
+      fclose(f);
+    }
+    st = tabsnap_engine_verify(engine, "r", NULL, NULL, false, &rep, &problems, &err);
+    const char *object = err ? tabsnap_error_object(err) : NULL;
+    const char *name = strrchr(pack, '/');
+    CHECK("verify_damaged_pack", f && st == TABSNAP_STATUS_CORRUPTION && rep.problems >= 1 &&
+          tabsnap_result_row_count(problems, 0) == rep.problems && object && name && strstr(object, name + 1) &&
+          strstr(tabsnap_result_value(problems, 0, 0, 0), name + 1),
+          "%d %s %s", st, object ? object : "-", pack);
+    tabsnap_result_free(problems);
+    problems = NULL;
+    tabsnap_error_free(err);
+    err = NULL;
+  }
+
   tabsnap_engine_free(engine);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

@@ -912,6 +912,37 @@ typedef struct tabsnap_cluster_summary {
   char timestamp[32];
 } tabsnap_cluster_summary;
 
+/**
+ * What `tabsnap_engine_verify` checked. Set `struct_size` to `sizeof(tabsnap_verify_report)` before the call:
+ * later versions append fields and fill only what fits.
+ */
+typedef struct tabsnap_verify_report {
+  /**
+   * `sizeof(tabsnap_verify_report)`, set by the caller.
+   */
+  uint32_t struct_size;
+  /**
+   * Snapshots checked.
+   */
+  uint64_t snapshots;
+  /**
+   * Packs checked.
+   */
+  uint64_t packs;
+  /**
+   * Chunks checked (read, decompressed and hashed unless quick).
+   */
+  uint64_t chunks;
+  /**
+   * Bytes read from packs.
+   */
+  uint64_t bytes_read;
+  /**
+   * Problems found (0: the snapshots are sound).
+   */
+  uint64_t problems;
+} tabsnap_verify_report;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1725,6 +1756,42 @@ tabsnap_status tabsnap_engine_cluster_backup(const struct tabsnap_engine *engine
                                              const struct tabsnap_cluster_callbacks *callbacks,
                                              struct tabsnap_cluster_summary *summary_out,
                                              struct tabsnap_error **err_out);
+
+/**
+ * Verifies the snapshots of repository `repository` that `label` and `timestamp` select (NULL: every snapshot;
+ * NULL `timestamp`: every backup of `label`; `"latest"`: its newest), under a shared lock of the repository.
+ * With `quick`, checks that everything each snapshot needs is there and consistent without reading the data;
+ * otherwise reads every chunk and checks its crc32c and content hash, and every file's crc32c.
+ *
+ * `report_out` (NULL: not wanted; else its `struct_size` set by the caller) receives the counts, and
+ * `*problems_out` (NULL: not wanted) a result with one row set (`tabsnap_result_value(r, 0, row, col)`; columns
+ * Object, Chunk, Files, Message), owned by the caller and freed with `tabsnap_result_free`. Both are set when
+ * the call returns `TABSNAP_STATUS_OK` (the snapshots are sound) or `_CORRUPTION` (problems were found: the
+ * error object names the first problem's object, the rows list every one); on any other status neither is
+ * touched.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_CORRUPTION` (problems found); `_NULL_ARGUMENT` (`engine` or `repository`);
+ * `_INVALID_UTF8`; `_INVALID_ARGUMENT` (a `timestamp` without `label`, or `report_out->struct_size` too small);
+ * `_ANALYSIS` (an unknown repository); `_NOT_FOUND` (no snapshot matches); `_REPOSITORY` / `_CALLBACK` (listing
+ * the snapshots or taking the lock failed); `_POISONED`; `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * `engine` is NULL or live; `repository`, `label` and `timestamp` are NULL or NUL-terminated; `report_out` is
+ * NULL or points to a writable `tabsnap_verify_report` whose `struct_size` is set; `problems_out` and `err_out`
+ * are NULL or writable.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_verify(const struct tabsnap_engine *engine,
+                                     const char *repository,
+                                     const char *label,
+                                     const char *timestamp,
+                                     bool quick,
+                                     struct tabsnap_verify_report *report_out,
+                                     struct tabsnap_result **problems_out,
+                                     struct tabsnap_error **err_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,6 +13,7 @@ mod properties;
 pub(crate) mod registry;
 mod restore;
 mod show;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //!
 //! The modules are declared in the order the header presents them (cbindgen keeps source order): version and
 //! statuses, errors, options, the engine, results, jobs, repository callbacks, host callbacks and their sinks,
-//! coordinated backups.
+//! coordinated backups, verify (which, alone, also writes its outputs when it returns `_CORRUPTION`: the problems found).
 
 #![allow(non_camel_case_types)]
 
@@ -40,6 +40,9 @@ mod sink;
 
 // coordinated backups, whose node callback receives tablet refs.
 mod cluster;
+
+// the operator's verify.
+mod verify;
 
 #[cfg(test)]
 mod tests;

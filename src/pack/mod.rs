@@ -35,6 +35,7 @@ mod safe_fs;
 mod state;
 mod upload;
 mod verify;
+mod verify_snapshots;
 
 use std::path::PathBuf;
 use std::sync::Arc;

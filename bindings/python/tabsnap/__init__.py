@@ -10,10 +10,10 @@
 from ._errors import (AlreadyExistsError, AnalysisError, ArgumentError, CallbackError, Cancelled, CorruptionError,
                       InternalError, NotFoundError, ParseError, RepositoryError, TabsnapError, TimedOut)
 from ._ffi import lib as _lib
-from .engine import Engine, Job, JobInfo, MemoryRepository, Repository
+from .engine import Engine, Job, JobInfo, MemoryRepository, Repository, VerifyReport
 
 __all__ = [
-    "Engine", "Job", "JobInfo", "Repository", "MemoryRepository", "TabsnapError", "ArgumentError", "ParseError",
+    "Engine", "Job", "JobInfo", "VerifyReport", "Repository", "MemoryRepository", "TabsnapError", "ArgumentError", "ParseError",
     "AnalysisError", "NotFoundError", "AlreadyExistsError", "RepositoryError", "CorruptionError", "Cancelled",
     "TimedOut", "CallbackError", "InternalError", "version",
 ]

@@ -47,6 +47,17 @@ class tabsnap_job_info(ctypes.Structure):
     ]
 
 
+class tabsnap_verify_report(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("snapshots", c_uint64),
+        ("packs", c_uint64),
+        ("chunks", c_uint64),
+        ("bytes_read", c_uint64),
+        ("problems", c_uint64),
+    ]
+
+
 PUT = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(c_uint8), c_size_t, c_bool, POINTER(c_bool), POINTER(tabsnap_cb_error))
 GET = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, c_uint64, POINTER(c_uint8), c_size_t, POINTER(tabsnap_cb_error))
 SIZE = ctypes.CFUNCTYPE(c_int32, c_void_p, c_char_p, POINTER(c_bool), POINTER(c_uint64), POINTER(tabsnap_cb_error))
@@ -154,6 +165,7 @@ PROTOTYPES = {
     "tabsnap_result_free": ([POINTER(tabsnap_result)], None),
     "tabsnap_engine_backup_part": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, c_char_p, c_char_p, POINTER(tabsnap_tablet_ref), POINTER(c_char_p), c_size_t, E], status),
     "tabsnap_engine_commit_parts": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, POINTER(c_char_p), c_size_t, E], status),
+    "tabsnap_engine_verify": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, c_bool, POINTER(tabsnap_verify_report), POINTER(POINTER(tabsnap_result)), E], status),
     "tabsnap_engine_collect_garbage": ([POINTER(tabsnap_engine), c_char_p, c_bool, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_bool), E], status),
     "tabsnap_cb_error_set": ([POINTER(tabsnap_cb_error), c_char_p], None),
     "tabsnap_list_sink_add": ([POINTER(tabsnap_list_sink), c_char_p, c_uint64], status),

@@ -42,6 +42,36 @@ def _check(fn, *args):
         _raise(status, err)
 
 
+def _rows(res, i):
+    """Statement `i` of result `res` as a list of dicts keyed by column."""
+    cols = [lib.tabsnap_result_column_name(res, i, c).decode() for c in range(lib.tabsnap_result_column_count(res, i))]
+    return [{c: lib.tabsnap_result_value(res, i, r, k).decode("utf-8", "replace") for k, c in enumerate(cols)}
+            for r in range(lib.tabsnap_result_row_count(res, i))]
+
+
+STATUS_CORRUPTION = 500
+
+
+class VerifyReport:
+    """What Engine.verify checked: ``snapshots``, ``packs``, ``chunks``, ``bytes_read``, and ``problems``."""
+
+    def __init__(self, report, problems):
+        self.snapshots = report.snapshots
+        self.packs = report.packs
+        self.chunks = report.chunks
+        self.bytes_read = report.bytes_read
+        self.problems = problems
+
+    @property
+    def ok(self):
+        """Whether the snapshots are sound."""
+        return not self.problems
+
+    def __repr__(self):
+        return (f"VerifyReport(ok={self.ok}, snapshots={self.snapshots}, packs={self.packs}, chunks={self.chunks}, "
+                f"problems={len(self.problems)})")
+
+
 class Managed:
     """Owns one native handle: `close()` frees it once; usable as a context manager."""
 
@@ -312,16 +342,32 @@ class Engine(Managed):
                 if kind == b.OUTCOME_JOB:
                     out.append(Job(self, lib.tabsnap_result_job_id(res, i)))
                 elif kind == b.OUTCOME_ROWS:
-                    cols = [lib.tabsnap_result_column_name(res, i, c).decode() for c in range(lib.tabsnap_result_column_count(res, i))]
-                    rows = []
-                    for r in range(lib.tabsnap_result_row_count(res, i)):
-                        rows.append({c: lib.tabsnap_result_value(res, i, r, k).decode("utf-8", "replace") for k, c in enumerate(cols)})
-                    out.append(rows)
+                    out.append(_rows(res, i))
                 else:
                     out.append(None)
             return out
         finally:
             lib.tabsnap_result_free(res)
+
+    def verify(self, repository, label=None, timestamp=None, quick=False):
+        """Checks the snapshots of `repository` (all, every backup of `label`, or one: `timestamp`, or "latest").
+        `quick` checks that everything is there without reading the data; otherwise every chunk is read and its
+        checksum and hash checked. Returns a VerifyReport: ``ok``, the counts and ``problems`` (dicts with
+        ``Object``, ``Chunk``, ``Files``, ``Message``). Problems found are in the report, not raised."""
+        report = b.tabsnap_verify_report(struct_size=ctypes.sizeof(b.tabsnap_verify_report))
+        res = POINTER(b.tabsnap_result)()
+        err = POINTER(b.tabsnap_error)()
+        status = lib.tabsnap_engine_verify(self.ptr, _enc(repository), _enc(label), _enc(timestamp), bool(quick),
+                                           byref(report), byref(res), byref(err))
+        if status not in (0, STATUS_CORRUPTION):
+            _raise(status, err)
+        if err:
+            lib.tabsnap_error_free(err)
+        try:
+            problems = _rows(res, 0)
+        finally:
+            lib.tabsnap_result_free(res)
+        return VerifyReport(report, problems)
 
     def query(self, sql, **kw):
         """Runs one statement and returns its outcome."""

@@ -262,7 +262,7 @@ pub enum Command {
         location: String,
         /// Only this label (default: every snapshot).
         label: Option<String>,
-        /// Only this backup timestamp of the label.
+        /// Only this backup timestamp of the label (`latest`: its newest backup).
         timestamp: Option<String>,
         /// Check structure and sizes without reading data.
         #[arg(long)]

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use tabsnap::pack::{self, Packer};
 use tabsnap::repo::Repository;
-use tabsnap::store;
 use tabsnap::{Error, ErrorKind};
 
 use crate::common::{count, open_location, report_error};
@@ -80,37 +79,7 @@ pub fn verify_command(
 ) -> ExitCode {
     let run = || -> Result<tabsnap::pack::VerifyReport, Error> {
         let repo = open_location(location, false)?;
-        // Under a shared lock: no collection removes what is being checked.
-        store::with_shared_lock(repo.as_ref(), "verify", |_| {
-            // A manifest that cannot be read is a problem of its own; the other snapshots are still checked.
-            let snaps: Vec<_> = pack::list_snapshots(repo.as_ref())?
-                .into_iter()
-                .filter(|s| label.as_ref().is_none_or(|l| &s.label == l))
-                .filter(|s| timestamp.as_ref().is_none_or(|t| &s.timestamp == t))
-                .collect();
-            if snaps.is_empty() {
-                pick_manifests(repo.as_ref(), label.as_deref(), timestamp.as_deref())?;
-            }
-            let mut manifests = Vec::new();
-            let mut unreadable = Vec::new();
-            for s in &snaps {
-                match pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp) {
-                    Ok(m) => manifests.push(m),
-                    Err(e) => unreadable.push(tabsnap::pack::Problem {
-                        object: e
-                            .object()
-                            .map_or_else(|| format!("snapshots/{}/{}", s.label, s.timestamp), str::to_owned),
-                        chunk: None,
-                        files: Vec::new(),
-                        message: e.message().to_owned(),
-                    }),
-                }
-            }
-            let mut report = Packer::builder().build()?.verify(repo.as_ref(), &manifests, quick)?;
-            report.snapshots = snaps.len() as u64;
-            report.problems.splice(0..0, unreadable);
-            Ok(report)
-        })
+        Packer::builder().build()?.verify_snapshots(repo.as_ref(), label.as_deref(), timestamp.as_deref(), quick)
     };
     match run() {
         Ok(report) if json => {

@@ -1,0 +1,65 @@
+//! Verifying a repository's snapshots as an operator asks for them: all of them, every backup of a label, or
+//! one backup (its timestamp, or [`super::LATEST`]), under a shared lock so no collection removes what is being
+//! checked. The CLI's `tabsnap verify`, [`crate::Engine::verify`], C and Python all come here.
+
+use super::{Packer, Problem, VerifyReport, is_latest, latest_snapshot, list_snapshots, load_manifest};
+use crate::repo::Repository;
+use crate::store;
+use crate::{Error, ErrorKind, Result};
+
+impl Packer {
+    /// Verifies the snapshots of `repo` that `label` and `timestamp` select (`None`: every one; `timestamp` may
+    /// be `"latest"`) with [`Packer::verify`]. A manifest that cannot be read is a problem of its own, and the
+    /// other snapshots are still checked.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] when nothing matches (naming the repository and what was asked); repository
+    /// errors listing the snapshots or taking the lock.
+    pub fn verify_snapshots(
+        &self,
+        repo: &dyn Repository,
+        label: Option<&str>,
+        timestamp: Option<&str>,
+        quick: bool,
+    ) -> Result<VerifyReport> {
+        store::with_shared_lock(repo, "verify", |_| {
+            let snaps = match (label, timestamp) {
+                (Some(l), Some(t)) if is_latest(t) => vec![latest_snapshot(repo, l)?],
+                (None, Some(_)) => {
+                    return Err(Error::new(ErrorKind::InvalidArgument, "a timestamp needs the label it belongs to"));
+                }
+                _ => list_snapshots(repo)?
+                    .into_iter()
+                    .filter(|s| label.is_none_or(|l| s.label == l) && timestamp.is_none_or(|t| s.timestamp == t))
+                    .collect(),
+            };
+            if snaps.is_empty() {
+                let what = match (label, timestamp) {
+                    (Some(l), Some(t)) => format!("snapshot {l} with timestamp {t}"),
+                    (Some(l), None) => format!("snapshot {l}"),
+                    _ => "snapshot".to_owned(),
+                };
+                return Err(Error::new(ErrorKind::NotFound, format!("{} holds no {what}", repo.describe())));
+            }
+            let mut manifests = Vec::new();
+            let mut unreadable = Vec::new();
+            for s in &snaps {
+                match load_manifest(repo, &s.label, &s.timestamp) {
+                    Ok(m) => manifests.push(m),
+                    Err(e) => unreadable.push(Problem {
+                        object: e
+                            .object()
+                            .map_or_else(|| format!("snapshots/{}/{}", s.label, s.timestamp), str::to_owned),
+                        chunk: None,
+                        files: Vec::new(),
+                        message: e.message().to_owned(),
+                    }),
+                }
+            }
+            let mut report = self.verify(repo, &manifests, quick)?;
+            report.snapshots = snaps.len() as u64;
+            report.problems.splice(0..0, unreadable);
+            Ok(report)
+        })
+    }
+}
