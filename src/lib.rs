@@ -15,6 +15,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod crypto;
 mod engine;
 mod error;
 #[allow(unsafe_code)]

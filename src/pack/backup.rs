@@ -15,7 +15,9 @@ use rayon::prelude::*;
 use super::files::{FileTask, read_range, read_small, walk};
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{self, ChunkEntry, Compression, ContentHash, Index, IndexPack, Manifest, encode_pack_footer};
+use crate::format::{
+    self, ChunkEntry, Compression, ContentHash, IdHasher, Index, IndexPack, Manifest, encode_pack_footer,
+};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::{Error, ErrorKind, Result};
@@ -70,6 +72,8 @@ struct OpenPack {
 /// The shared state of one backup's workers.
 struct Pipeline<'a> {
     repo: &'a dyn Repository,
+    /// How the repository names chunks and packs.
+    ids: IdHasher,
     pack_size: usize,
     open: Mutex<OpenPack>,
     /// Sealed packs waiting for or in upload, and the limit.
@@ -194,6 +198,7 @@ impl Packer {
         }
         let pipe = Pipeline {
             repo,
+            ids: IdHasher::new(repo.hash_key()),
             pack_size: self.opts.pack_size,
             open: Mutex::new(OpenPack { data: Vec::new(), entries: Vec::new() }),
             uploading: Mutex::new(0),
@@ -235,7 +240,7 @@ impl Packer {
         } else {
             new_packs.sort_by_key(|p| p.id);
             let data = Index { packs: new_packs }.encode()?;
-            let id = ContentHash::of(&data);
+            let id = pipe.ids.hash(&data);
             let key = format::index_key(&id);
             repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
             bytes_uploaded += data.len() as u64;
@@ -346,7 +351,7 @@ impl Pipeline<'_> {
         index: usize,
         z: &mut zstd::bulk::Compressor<'static>,
     ) -> Result<ChunkDone> {
-        let hash = ContentHash(*blake3::hash(raw).as_bytes());
+        let hash = self.ids.hash(raw);
         let raw_crc = crc32c::crc32c(raw);
         let len = raw.len() as u64;
         self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);
@@ -403,7 +408,7 @@ impl Pipeline<'_> {
         let result = (|| {
             self.control.cancel.check()?;
             pack.data.extend_from_slice(&encode_pack_footer(&pack.entries));
-            let id = ContentHash::of(&pack.data);
+            let id = self.ids.hash(&pack.data);
             let key = format::pack_key(&id);
             self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;
             self.stats.bytes_stored.fetch_add(pack.data.len() as u64, Ordering::Relaxed);
