@@ -4,14 +4,20 @@
 //! - `mod.rs`: [`Engine`], [`EngineBuilder`], [`Session`], [`Outcome`]: the public API.
 //! - `dispatch.rs`: one statement to its effect (privileges, repositories, jobs, snapshots).
 //! - `registry.rs`: the repositories by name, and the one factory that opens a declared repository.
+//! - `encryption.rs`: a repository's encryption properties, its password kept out of what is saved or shown.
+//! - `alter.rs`: ALTER REPOSITORY (a new password, new S3 credentials, a new retention policy).
+//! - `retention.rs`: the `retention` property, applied after each successful BACKUP.
 //! - `show.rs`: [`ResultSet`] and the SHOW statements that are not about jobs.
 //! - `backup.rs`, `restore.rs`: what a BACKUP or RESTORE job does, from the host's snapshots to its commit.
 
+mod alter;
 mod backup;
 mod dispatch;
+mod encryption;
 mod properties;
 pub(crate) mod registry;
 mod restore;
+mod retention;
 mod show;
 
 use std::path::PathBuf;

@@ -1,0 +1,152 @@
+//! Encrypted repositories through SQL: round trips, secrets kept out of everything saved or shown, wrong and
+//! missing passwords, damage named by object.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::engine::{Fixture, finish, fixture, job, one, root, rows, write};
+use crate::util::tree;
+use tabsnap::host::DirHost;
+use tabsnap::{Engine, ErrorKind, Outcome};
+
+pub(crate) const MARKER: &[u8] = b"ENCRYPTION-MARKER-5e1f";
+/// Cheap Argon2id parameters: the tests open many key objects.
+pub(crate) const KDF: &str = "m=64,t=1,p=1";
+
+/// A file of `db1.t2` holding the marker between incompressible bytes.
+pub(crate) fn marked_file(data: &Path) {
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let mut bytes = Vec::new();
+    while bytes.len() < 300_000 {
+        bytes.extend_from_slice(MARKER);
+        for _ in 0..700 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes.push(x as u8);
+        }
+    }
+    write(&data.join("db1/t2/t2/302/m.dat"), &bytes);
+}
+
+/// Every file under `dir` that holds `needle`.
+pub(crate) fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|(_, b)| b.windows(needle.len()).any(|w| w == needle))
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
+fn create(f: &Fixture, name: &str, props: &str) -> tabsnap::Result<Outcome> {
+    let sql = format!(
+        "CREATE REPOSITORY {name} WITH LOCAL ON LOCATION 'file://{}' PROPERTIES ({props})",
+        f.repo_dir.display()
+    );
+    one(&f.engine, &root(), &sql)
+}
+
+fn engine_on(f: &Fixture) -> Engine {
+    Engine::builder(Arc::new(DirHost::new(&f.data).unwrap()))
+        .threads(2)
+        .state_dir(f._tmp.path().join("state"))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_encrypted_repository_round_trips_and_keeps_its_secrets() {
+    let f = fixture();
+    marked_file(&f.data);
+    let props = format!(r#""encryption" = "on", "encryption.password" = "pw-7781", "encryption.kdf" = "{KDF}""#);
+    assert_eq!(create(&f, "enc", &props).unwrap(), Outcome::Done);
+    let j = finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT snap1 TO enc ON (t2)"));
+    let restore = format!(
+        "RESTORE SNAPSHOT snap1 FROM enc ON (t2 AS t2_copy) PROPERTIES ('backup_timestamp' = '{}')",
+        j.timestamp
+    );
+    finish(&f.engine, job(&f.engine, &root(), &restore));
+    assert_eq!(tree(&f.data.join("db1/t2")), tree(&f.data.join("db1/t2_copy")));
+
+    // No object holds the plaintext; the password is nowhere on disk and in nothing shown.
+    assert_eq!(files_holding(&f.data, MARKER).len(), 2, "the source and its restored copy");
+    assert!(files_holding(&f.repo_dir, MARKER).is_empty());
+    assert!(files_holding(f._tmp.path(), b"pw-7781").is_empty());
+    let shown = format!(
+        "{:?}{:?}{:?}",
+        rows(&f.engine, &root(), "SHOW REPOSITORIES"),
+        rows(&f.engine, &root(), "SHOW BACKUP"),
+        rows(&f.engine, &root(), "SHOW RESTORE")
+    );
+    assert!(!shown.contains("pw-7781") && shown.contains("enc"), "{shown}");
+
+    // Another process on the same state has no password: the repository is there, locked, and says why.
+    let other = engine_on(&f);
+    let e = one(&other, &root(), "BACKUP SNAPSHOT snap2 TO enc ON (t2)").unwrap_err();
+    assert!(e.message().contains("TABSNAP_PASSWORD") && e.message().contains("encryption.key_file"), "{e}");
+    let repos = rows(&other, &root(), "SHOW REPOSITORIES");
+    assert!(repos.get(0, "ErrMsg").unwrap().contains("no password"), "{repos:?}");
+
+    // A key file with the password opens it, in this process and after a restart.
+    let key_file = f._tmp.path().join("key");
+    std::fs::write(&key_file, "pw-7781\n").unwrap();
+    let props = format!(r#""encryption" = "on", "encryption.key_file" = "{}""#, key_file.display());
+    create(&f, "enc_file", &props).unwrap();
+    let again = engine_on(&f);
+    let snaps = rows(&again, &root(), "SHOW SNAPSHOT ON enc_file");
+    assert_eq!(snaps.get(0, "Snapshot"), Some("snap1"));
+}
+
+#[test]
+fn wrong_missing_and_mismatched_encryption_is_one_clear_error() {
+    let f = fixture();
+    let props = format!(r#""encryption" = "on", "encryption.password" = "right", "encryption.kdf" = "{KDF}""#);
+    create(&f, "enc", &props).unwrap();
+    let before = tree(&f.repo_dir);
+    let e = create(&f, "wrong", r#""encryption" = "on", "encryption.password" = "wrong""#).unwrap_err();
+    assert!(e.message().contains("wrong password for the encrypted repository"), "{e}");
+    assert!(!e.message().contains("\"wrong\""));
+    assert_eq!(tree(&f.repo_dir), before, "a wrong password changes nothing");
+    let e = create(&f, "plain", r#""timeout" = "1""#).unwrap_err();
+    assert!(e.message().contains("is an encrypted repository: give its password"), "{e}");
+    let e = create(&f, "nopw", r#""encryption" = "on""#).unwrap_err();
+    assert!(e.message().contains("needs encryption.password or encryption.key_file"), "{e}");
+    let e = create(&f, "typo", r#""encryption" = "on", "encryption.pasword" = "x""#).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.message().contains("unknown property \"encryption.pasword\""), "{e}");
+
+    // Encryption is chosen at creation: a plain repository is not opened as an encrypted one.
+    let plain = f._tmp.path().join("plain");
+    let sql = format!("CREATE REPOSITORY p WITH LOCAL ON LOCATION 'file://{}'", plain.display());
+    one(&f.engine, &root(), &sql).unwrap();
+    let sql = format!(
+        r#"CREATE REPOSITORY p2 WITH LOCAL ON LOCATION 'file://{}' PROPERTIES ("encryption" = "on", "encryption.password" = "x")"#,
+        plain.display()
+    );
+    let e = one(&f.engine, &root(), &sql).unwrap_err();
+    assert!(e.message().contains("not encrypted"), "{e}");
+}
+
+#[test]
+fn damaged_ciphertext_fails_the_restore_naming_the_object() {
+    let f = fixture();
+    marked_file(&f.data);
+    let props = format!(r#""encryption" = "on", "encryption.password" = "pw", "encryption.kdf" = "{KDF}""#);
+    create(&f, "enc", &props).unwrap();
+    let j = finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT snap1 TO enc ON (t2)"));
+    let packs = f.repo_dir.join("packs");
+    let sub = std::fs::read_dir(&packs).unwrap().next().unwrap().unwrap().path();
+    let pack = std::fs::read_dir(&sub).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[100] ^= 0x40;
+    std::fs::write(&pack, bytes).unwrap();
+    let restore = format!(
+        "RESTORE SNAPSHOT snap1 FROM enc ON (t2 AS t2_copy) PROPERTIES ('backup_timestamp' = '{}')",
+        j.timestamp
+    );
+    let id = job(&f.engine, &root(), &restore);
+    let r = f.engine.wait(id, std::time::Duration::from_secs(60)).unwrap();
+    let name = pack.file_name().unwrap().to_string_lossy().into_owned();
+    let error = r.error.unwrap_or_default();
+    assert!(error.contains(&name) && error.contains("crc32c mismatch"), "{error}");
+}
