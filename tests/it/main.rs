@@ -4,12 +4,14 @@
 
 mod answers;
 mod cli;
+mod cli_crypto;
 mod cli_output;
 mod concurrency;
 mod contracts;
 mod corpus;
 mod crash;
 mod decoders;
+mod encryption;
 mod engine;
 mod fuzz;
 mod hostile;

@@ -17,6 +17,7 @@ mod cluster;
 mod common;
 mod data;
 mod demo;
+mod forget;
 mod maintenance;
 mod restore;
 mod statements;
@@ -28,6 +29,7 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = common::PASSWORD_FILE.set(cli.password_file);
     let result = match cli.command {
         Command::Parse { file, json } => return statements::parse_command(&file, json),
         Command::Sql {
@@ -83,6 +85,15 @@ fn main() -> ExitCode {
         Command::Unlock { location, json } => {
             return maintenance_exit(
                 open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
+            );
+        }
+        Command::Forget { location, keep_last, keep_daily, keep_weekly, keep_monthly, db, label, dry_run, json } => {
+            let rules =
+                forget::Rules { last: keep_last, daily: keep_daily, weekly: keep_weekly, monthly: keep_monthly };
+            let scope = tabsnap::store::ForgetScope { database: db, label };
+            return maintenance_exit(
+                open_location(&location, false)
+                    .and_then(|r| forget::forget_command(r.as_ref(), &rules, &scope, dry_run, json)),
             );
         }
         Command::Verify { location, label, timestamp, quick, json } => {
