@@ -135,25 +135,29 @@ impl Registry {
         Ok(())
     }
 
-    /// Registers `repo`, which the host provides, under `name` and initialises it; `meta` is built with the
-    /// repository's description once the name is known to be free.
+    /// Registers `repo`, which the host provides, under `name` and initialises it, encrypted when `props` say
+    /// so (`password`: the one given with them); `meta` is built with the repository's description once the
+    /// name is known to be free.
     ///
     /// # Errors
-    /// "Repository `name` already exists"; the repository's own errors while initialising it.
+    /// "Repository `name` already exists"; the repository's own errors while initialising it; the encryption
+    /// properties' errors.
     pub(crate) fn attach(
         &self,
         name: &str,
         repo: Arc<dyn Repository>,
+        props: &[(String, String)],
+        password: Option<Password>,
         meta: impl FnOnce(&dyn Repository) -> RepoMeta,
     ) -> Result<()> {
         let mut repos = self.repos.write();
         if repos.contains_key(name) {
             return Err(already_exists(name));
         }
-        let repo = honour_limits(repo);
-        pack::init_repository(repo.as_ref()).map_err(|e| e.context("Failed to create repository"))?;
+        let (repo, unlocked) = encryption::open(honour_limits(repo), props, password, true)
+            .map_err(|e| e.context("Failed to create repository"))?;
         let meta = meta(repo.as_ref());
-        repos.insert(name.into(), RepoEntry { meta, repo, unlocked: None });
+        repos.insert(name.into(), RepoEntry { meta, repo, unlocked });
         Ok(())
     }
 

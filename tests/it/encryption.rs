@@ -150,3 +150,42 @@ fn damaged_ciphertext_fails_the_restore_naming_the_object() {
     let error = r.error.unwrap_or_default();
     assert!(error.contains(&name) && error.contains("crc32c mismatch"), "{error}");
 }
+
+#[test]
+fn retention_after_each_backup_keeps_what_the_policy_says_per_database() {
+    let f = fixture();
+    let props = r#""retention" = "keep_last=2""#;
+    create(&f, "kept", props).unwrap();
+    // db2's snapshot is another database's: the policy counts it apart.
+    finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT db2.other TO kept"));
+    for (n, label) in ["s1", "s2", "s3"].iter().enumerate() {
+        // Each backup holds a version of t2's file that no other holds.
+        write(&f.data.join("db1/t2/t2/300/a.dat"), format!("VERSION-{n}-{}", "x".repeat(n)).as_bytes());
+        finish(&f.engine, job(&f.engine, &root(), &format!("BACKUP SNAPSHOT {label} TO kept ON (t2)")));
+    }
+    let snaps = rows(&f.engine, &root(), "SHOW SNAPSHOT ON kept");
+    let mut labels: Vec<&str> = (0..snaps.rows.len()).filter_map(|i| snaps.get(i, "Snapshot")).collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["other", "s2", "s3"]);
+    // The dropped snapshot's data went with it (text this short is stored as it is, so it can be found).
+    assert!(files_holding(&f.repo_dir, b"VERSION-0-").is_empty());
+    assert_eq!(files_holding(&f.repo_dir, b"VERSION-2-").len(), 1);
+
+    // ALTER REPOSITORY changes the policy; bad policies are refused with the property named.
+    one(&f.engine, &root(), r#"ALTER REPOSITORY kept PROPERTIES ("retention" = "keep_last=1")"#).unwrap();
+    write(&f.data.join("db1/t2/t2/300/a.dat"), b"VERSION-3");
+    finish(&f.engine, job(&f.engine, &root(), "BACKUP SNAPSHOT s4 TO kept ON (t2)"));
+    let snaps = rows(&f.engine, &root(), "SHOW SNAPSHOT ON kept");
+    assert_eq!(snaps.rows.len(), 2, "{snaps:?}");
+    for bad in ["keep_last=0", "keep_hourly=3", ""] {
+        let e = one(&f.engine, &root(), &format!(r#"ALTER REPOSITORY kept PROPERTIES ("retention" = "{bad}")"#));
+        let e = e.unwrap_err();
+        assert!(e.message().contains("property retention: retention policy"), "{e}");
+    }
+    let sql = format!(
+        r#"CREATE READ ONLY REPOSITORY ro WITH LOCAL ON LOCATION 'file://{}' PROPERTIES ("retention" = "keep_last=1")"#,
+        f.repo_dir.display()
+    );
+    let e = one(&f.engine, &root(), &sql).unwrap_err();
+    assert!(e.message().contains("needs a repository that is not READ ONLY"), "{e}");
+}
