@@ -189,3 +189,62 @@ fn retention_after_each_backup_keeps_what_the_policy_says_per_database() {
     let e = one(&f.engine, &root(), &sql).unwrap_err();
     assert!(e.message().contains("needs a repository that is not READ ONLY"), "{e}");
 }
+
+fn golden_encrypted_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/encrypted")
+}
+
+const GOLDEN_PASSWORD: &str = "golden password";
+
+/// Writes tests/golden/encrypted anew: the golden repository's snapshot, encrypted. Run only when the format
+/// changes: `cargo test --test it encryption::regenerate_golden_encrypted_repository -- --ignored`.
+#[test]
+#[ignore]
+fn regenerate_golden_encrypted_repository() {
+    use tabsnap::crypto::{EncryptedRepository, KdfParams, Password};
+    let tmp = tempfile::tempdir().unwrap();
+    let _ = std::fs::remove_dir_all(golden_encrypted_dir());
+    let store = tabsnap::repo::LocalRepository::new(golden_encrypted_dir()).unwrap();
+    let cheap = KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+    let (repo, _) =
+        EncryptedRepository::open_or_create(store, &Password::new(GOLDEN_PASSWORD).unwrap(), cheap).unwrap();
+    tabsnap::pack::init_repository(&repo).unwrap();
+    let source = crate::pack::golden_source(tmp.path());
+    let control = crate::pack::control(crate::pack::GOLDEN_TS);
+    crate::pack::packer().backup(&repo, &source, "golden", &control).unwrap();
+}
+
+#[test]
+fn the_committed_golden_encrypted_repository_still_opens_decodes_and_restores() {
+    use tabsnap::crypto::{EncryptedRepository, Password, check_stored};
+    use tabsnap::format::{self, IdHasher};
+    use tabsnap::repo::{LocalRepository, Repository};
+    let dir = golden_encrypted_dir();
+    let store = Arc::new(LocalRepository::new(&dir).unwrap());
+    // Without the password: every stored byte checks, nothing is readable.
+    let report = check_stored(store.as_ref()).unwrap();
+    assert!(report.is_ok() && report.snapshots == 1, "{report:?}");
+    assert!(tabsnap::pack::list_snapshots(store.as_ref()).is_err());
+    let wrong = EncryptedRepository::open(store.clone(), &Password::new("not it").unwrap()).err().unwrap();
+    assert!(wrong.message().contains("wrong password"), "{wrong}");
+
+    let (repo, _) = EncryptedRepository::open(store, &Password::new(GOLDEN_PASSWORD).unwrap()).unwrap();
+    let m = tabsnap::pack::load_manifest(&repo, "golden", crate::pack::GOLDEN_TS).unwrap();
+    assert_eq!((m.database.as_str(), m.chunk_size), ("golden_db", 64 << 10));
+    let tmp = tempfile::tempdir().unwrap();
+    crate::pack::golden_source(&tmp.path().join("src"));
+    let out = tmp.path().join("out");
+    let p = crate::pack::packer();
+    p.restore(&repo, &m, &|_, _, _, t| Some(out.join(&t.id)), &Default::default()).unwrap();
+    assert_eq!(tree(&out.join("1001")), tree(&tmp.path().join("src/t/1001")));
+    assert!(p.verify(&repo, &[m], false).unwrap().is_ok());
+    // Packs are named by the keyed hash of what was sealed, never by the plain one; no plaintext is stored.
+    let ids = IdHasher::new(repo.hash_key());
+    for o in repo.list("packs/").unwrap() {
+        let plain = tabsnap::repo::get(&repo, &o.key).unwrap();
+        assert_eq!(format::pack_key(&ids.hash(&plain)), o.key);
+        assert_ne!(format::pack_key(&format::ContentHash::of(&plain)), o.key);
+    }
+    assert!(files_holding(&dir, b"small index file").is_empty());
+    assert!(files_holding(&dir, &crate::pack::bytes(1, 150_000)[..64]).is_empty());
+}
