@@ -65,6 +65,8 @@ fn encrypted_repositories_through_the_cli() {
     assert!(code == 0 && out.contains("stored bytes checked without the password"), "{out}{err}");
     let (code, _, err) = tabsnap(&["verify", &repo], &[]);
     assert!(code == 1 && err.contains("give its password"), "{err}");
+    let (code, out, err) = tabsnap(&["unlock", &repo], &[]);
+    assert!(code == 0 && out.contains("removed 0 stale lock(s), 0 live"), "{out}{err}");
     let (code, out, _) = tabsnap(&["verify", &repo], &pw);
     assert!(code == 0 && out.starts_with("ok: 1 snapshot"), "{out}");
 

@@ -18,6 +18,7 @@ mod hostile;
 mod pack;
 mod properties;
 mod s3;
+mod s3_crypto;
 mod shared_state;
 mod sql;
 mod util;

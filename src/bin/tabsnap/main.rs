@@ -83,9 +83,10 @@ fn main() -> ExitCode {
             );
         }
         Command::Unlock { location, json } => {
-            return maintenance_exit(
-                open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
-            );
+            // Locks are stored in clear: an encrypted repository's are removed without its password too.
+            let repo = common::sealed_without_password(&location)
+                .and_then(|sealed| sealed.map_or_else(|| open_location(&location, false), Ok));
+            return maintenance_exit(repo.and_then(|r| maintenance::unlock_command(r.as_ref(), json)));
         }
         Command::Forget { location, keep_last, keep_daily, keep_weekly, keep_monthly, db, label, dry_run, json } => {
             let rules =
