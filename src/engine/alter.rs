@@ -68,7 +68,7 @@ impl Engine {
             meta.properties.retain(|(key, _)| key != k);
             meta.properties.push((k.clone(), v.clone()));
         }
-        let repo = if s3.is_empty() { repo } else { reopen(&meta, unlocked.as_ref())? };
+        let reopened = if s3.is_empty() { None } else { Some(reopen(&meta, unlocked.as_ref())?) };
         inner.jobs.change_repositories(|list| {
             match list.iter_mut().find(|m| m.name == meta.name && m.id == meta.id) {
                 Some(saved) => saved.properties.clone_from(&meta.properties),
@@ -76,7 +76,7 @@ impl Engine {
             }
             Ok(())
         })?;
-        inner.registry.replace(meta, repo, unlocked);
+        inner.registry.replace(meta, reopened, unlocked);
         Ok(())
     }
 }

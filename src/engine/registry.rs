@@ -112,10 +112,15 @@ impl Registry {
         self.repos.read().get(name).and_then(|e| e.unlocked.clone())
     }
 
-    /// Replaces repository `meta.name`'s declaration, store and key (ALTER REPOSITORY).
-    pub(crate) fn replace(&self, meta: RepoMeta, repo: Arc<dyn Repository>, unlocked: Option<Unlocked>) {
-        let repo = honour_limits(repo);
-        self.repos.write().insert(meta.name.clone(), RepoEntry { meta, repo, unlocked });
+    /// Replaces repository `meta.name`'s declaration and key, and its store when `reopened` (ALTER REPOSITORY).
+    pub(crate) fn replace(&self, meta: RepoMeta, reopened: Option<Arc<dyn Repository>>, unlocked: Option<Unlocked>) {
+        let mut repos = self.repos.write();
+        let repo = match (reopened, repos.get(&meta.name)) {
+            (Some(r), _) => honour_limits(r),
+            (None, Some(e)) => e.repo.clone(),
+            (None, None) => return,
+        };
+        repos.insert(meta.name.clone(), RepoEntry { meta, repo, unlocked });
     }
 
     /// Every repository, by name.
