@@ -1,10 +1,11 @@
-//! Backup throughput: a tree of many small files and a tree of large files, into a fresh local repository.
+//! Backup throughput: a tree of many small files and a tree of large files, into a fresh local repository,
+//! plain and encrypted (`*_encrypted`).
 
 mod common;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tabsnap::pack::{JobControl, Packer, init_repository};
-use tabsnap::repo::LocalRepository;
+use tabsnap::repo::{LocalRepository, Repository};
 
 fn pack(c: &mut Criterion) {
     let data = tempfile::tempdir().expect("tempdir");
@@ -15,19 +16,27 @@ fn pack(c: &mut Criterion) {
         let dir = data.path().join(name);
         let (source, bytes) = common::make_tree(&dir, tablets, small, large);
         group.throughput(Throughput::Bytes(bytes));
-        let mut n = 0;
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    n += 1;
-                    let repo = LocalRepository::new(data.path().join(format!("repo-{name}-{n}"))).expect("repo");
-                    init_repository(&repo).expect("init");
-                    repo
-                },
-                |repo| packer.backup(&repo, &source, "bench", &JobControl::default()).expect("backup"),
-                BatchSize::PerIteration,
-            )
-        });
+        for encrypted in [false, true] {
+            let id = if encrypted { format!("{name}_encrypted") } else { name.to_owned() };
+            let mut n = 0;
+            group.bench_function(&id, |b| {
+                b.iter_batched(
+                    || {
+                        n += 1;
+                        let dir = data.path().join(format!("repo-{id}-{n}"));
+                        let repo: Box<dyn Repository> = if encrypted {
+                            Box::new(common::encrypted(LocalRepository::new(dir).expect("repo")))
+                        } else {
+                            Box::new(LocalRepository::new(dir).expect("repo"))
+                        };
+                        init_repository(repo.as_ref()).expect("init");
+                        repo
+                    },
+                    |repo| packer.backup(repo.as_ref(), &source, "bench", &JobControl::default()).expect("backup"),
+                    BatchSize::PerIteration,
+                )
+            });
+        }
     }
     group.finish();
 }

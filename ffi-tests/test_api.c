@@ -319,6 +319,52 @@ int main(void) {
     err = NULL;
   }
 
+  /* an encrypted repository with a retention policy: the backups finish, the policy keeps the newest, a wrong
+     password is one clear error */
+  {
+    uint64_t ids[2] = {0, 0};
+    const char *labels[2] = {"e1", "e2"};
+    for (int i = 0; i < 2; i++) {
+      snprintf(sql, sizeof sql, "BACKUP SNAPSHOT %s TO enc", labels[i]);
+      if (i == 0) {
+        char create[1024];
+        snprintf(create, sizeof create,
+                 "CREATE REPOSITORY enc WITH LOCAL ON LOCATION 'file://%s' PROPERTIES ('encryption' = 'on', "
+                 "'encryption.password' = 'c-secret', 'encryption.kdf' = 'm=64,t=1,p=1', 'retention' = 'keep_last=1')",
+                 path("enc"));
+        st = run(engine, create, &res, &err);
+        CHECK("encrypted_create", st == TABSNAP_STATUS_OK, "%d %s", st, tabsnap_error_message(err));
+        tabsnap_result_free(res);
+        res = NULL;
+      }
+      st = run(engine, sql, &res, &err);
+      ids[i] = st == TABSNAP_STATUS_OK ? tabsnap_result_job_id(res, 0) : 0;
+      tabsnap_result_free(res);
+      res = NULL;
+      memset(&info, 0, sizeof info);
+      info.struct_size = sizeof info;
+      st = tabsnap_engine_wait(engine, ids[i], 60000, &info, &err);
+      CHECK(i == 0 ? "encrypted_backup_e1" : "encrypted_backup_e2", st == TABSNAP_STATUS_OK &&
+            info.state == TABSNAP_JOB_STATE_FINISHED, "%d state %d", st, info.state);
+    }
+    st = run(engine, "SHOW SNAPSHOT ON enc", &res, &err);
+    CHECK("retention_keeps_newest", st == TABSNAP_STATUS_OK && tabsnap_result_row_count(res, 0) == 1 &&
+          strcmp(tabsnap_result_value(res, 0, 0, 0), "e2") == 0, "%d %zu", st, tabsnap_result_row_count(res, 0));
+    tabsnap_result_free(res);
+    res = NULL;
+    snprintf(sql, sizeof sql,
+             "CREATE REPOSITORY enc2 WITH LOCAL ON LOCATION 'file://%s' PROPERTIES ('encryption' = 'on', "
+             "'encryption.password' = 'nope')", path("enc"));
+    st = run(engine, sql, &res, &err);
+    CHECK("encrypted_wrong_password", st == TABSNAP_STATUS_INVALID_ARGUMENT &&
+          strstr(tabsnap_error_message(err), "wrong password") && !strstr(tabsnap_error_message(err), "nope"),
+          "%d %s", st, tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    CHECK("attach_with_null", tabsnap_engine_attach_repository_with(engine, "x", NULL, false, NULL, NULL, 0, NULL) ==
+          TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  }
+
   tabsnap_engine_free(engine);
   char cmd[600];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

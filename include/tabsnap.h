@@ -1325,6 +1325,35 @@ tabsnap_status tabsnap_engine_attach_repository(const struct tabsnap_engine *eng
                                                 struct tabsnap_error **err_out);
 
 /**
+ * `tabsnap_engine_attach_repository` with repository properties: the `n` pairs `keys[i]` = `values[i]`, from
+ * `encryption` ("on"), `encryption.password`, `encryption.key_file`, `encryption.kdf` (an encrypted
+ * repository, made when the store is empty; docs/ENCRYPTION.md) and `retention` (applied after each BACKUP
+ * into it). The strings are copied; the password is kept only as the key it opens. `destroy` is called on
+ * failure as for `tabsnap_engine_attach_repository`.
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, `name` or `repo` NULL, or `keys` / `values` NULL with
+ * `n` > 0); `_INVALID_UTF8`; `_INVALID_ARGUMENT` (as `tabsnap_engine_attach_repository`, a property that does
+ * not apply, a bad value, a wrong password); `_ANALYSIS`; `_FORMAT`; `_CALLBACK`; `_POISONED`;
+ * `_INTERNAL_PANIC`.
+ *
+ * Thread safety: any thread. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_engine_attach_repository`; `keys` and `values` point to `n` NUL-terminated strings each (NULL
+ * when `n` is 0).
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_engine_attach_repository_with(const struct tabsnap_engine *engine,
+                                                     const char *name,
+                                                     const struct tabsnap_repo_callbacks *repo,
+                                                     bool read_only,
+                                                     const char *const *keys,
+                                                     const char *const *values,
+                                                     size_t n,
+                                                     struct tabsnap_error **err_out);
+
+/**
  * One node's share of a backup several nodes run: packs the `n` tablets (`tablets[i]` names one, `dirs[i]` is
  * the local directory holding its files) into repository `repository` and leaves this node's part; a
  * coordinator then calls `tabsnap_engine_commit_parts` with every node's name. All nodes of one backup use the

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod cluster;
+pub mod crypto;
 mod engine;
 mod error;
 #[allow(unsafe_code)]

@@ -49,3 +49,10 @@ pub fn make_tree(dir: &Path, tablets: usize, small: usize, large: usize) -> (Bac
     };
     (source, total)
 }
+
+/// `store` as a new encrypted repository (cheap key derivation: the bench measures the data path).
+pub fn encrypted<R: tabsnap::repo::Repository>(store: R) -> tabsnap::crypto::EncryptedRepository<R> {
+    let cheap = tabsnap::crypto::KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+    let password = tabsnap::crypto::Password::new("bench").expect("password");
+    tabsnap::crypto::EncryptedRepository::open_or_create(store, &password, cheap).expect("encrypted repository").0
+}

@@ -12,6 +12,7 @@ use crate::job::{JobHandle, JobState};
 use crate::pack::{self, BackupSource, CancelToken, JobControl, TabletSource};
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
+use crate::store::RetentionPolicy;
 
 /// The tablet snapshots a backup holds: released exactly once, by [`Snapshots::release`] or, on a panic, when
 /// dropped.
@@ -37,20 +38,28 @@ impl Drop for Snapshots<'_> {
     }
 }
 
+/// Where a backup goes: the repository, and the retention policy applied after it.
+pub(super) struct BackupTarget {
+    pub repo: Arc<dyn Repository>,
+    pub retention: Option<RetentionPolicy>,
+}
+
 /// Runs the backup `plan` as job `job`: snapshots, packs and uploads, commits the manifest, releases.
 ///
 /// The snapshots are released on every path once taken (success, failure, cancel, timeout, shutdown, panic).
 /// Once the manifest is committed the backup stands: a failure to release is reported beside it as a warning,
-/// never instead of it.
+/// never instead of it. Then the repository's `retention` policy, if any, is applied to the database's
+/// snapshots (a failure there is a warning too).
 pub(super) fn run_backup(
     inner: &Inner,
     job: &JobHandle,
     plan: BackupPlan,
     label: &str,
-    repo: Arc<dyn Repository>,
+    target: BackupTarget,
     timestamp: String,
     cancel: CancelToken,
 ) -> Result<()> {
+    let BackupTarget { repo, retention } = target;
     let db = plan.database.clone();
     job.set_state(JobState::Snapshoting);
     cancel.check()?;
@@ -86,6 +95,9 @@ pub(super) fn run_backup(
     })();
     if let Err(e) = snapshots.release() {
         job.warn(format!("releasing the tablet snapshots failed: {e}"));
+    }
+    if let (Ok(()), Some(policy)) = (&result, &retention) {
+        super::retention::apply(repo.as_ref(), policy, &db, job);
     }
     result
 }

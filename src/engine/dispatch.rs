@@ -1,7 +1,7 @@
 //! One statement to its effect: privileges checked, then repositories created or dropped, jobs started or
 //! cancelled, snapshots shown or dropped.
 
-use super::backup::run_backup;
+use super::backup::{BackupTarget, run_backup};
 use super::restore::run_restore;
 use super::{Engine, Outcome, Session, analysis, properties};
 use crate::host::{HostFeature, Privilege};
@@ -42,6 +42,10 @@ impl Engine {
             Statement::DropRepository(s) => {
                 admin()?;
                 self.drop_repository(&s.name).map(|()| Outcome::Done)
+            }
+            Statement::AlterRepository(s) => {
+                admin()?;
+                self.alter_repository(s).map(|()| Outcome::Done)
             }
             Statement::ShowRepositories => {
                 admin()?;
@@ -102,6 +106,11 @@ impl Engine {
             ast::StorageKind::Hdfs => "HDFS",
             ast::StorageKind::Broker(_) => "BROKER",
         };
+        // The password is used now and never kept: not in the state file, not in SHOW REPOSITORIES.
+        let mut properties: Vec<(String, String)> =
+            s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let password = super::encryption::take_password(&mut properties)?;
+        super::retention::policy(&properties, s.read_only)?;
         let meta = RepoMeta {
             id: inner.jobs.next_id()?,
             name: s.name.clone(),
@@ -109,10 +118,10 @@ impl Engine {
             location: s.location.clone(),
             read_only: s.read_only,
             create_ms: pack::now_ms(),
-            properties: s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            properties,
         };
         let name = meta.name.clone();
-        inner.registry.create(meta.clone())?;
+        inner.registry.create(meta.clone(), password)?;
         // Saved in the same transaction that checks the name: another process may have taken it meanwhile.
         let saved = inner.jobs.change_repositories(|list| {
             if list.iter().any(|m| m.name == meta.name) {
@@ -235,12 +244,13 @@ impl Engine {
         job.tablets = plan.tablets().len() as u64;
         job.warnings.clone_from(&plan.skipped);
         let timestamp = job.timestamp.clone();
+        let retention = super::retention::policy(&meta.properties, meta.read_only)?;
         let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
         let label = s.label.label.clone();
         let handle = self.inner.jobs.handle(id);
         self.inner.jobs.spawn(id, token.clone(), timeout, move || {
-            run_backup(&inner, &handle, plan, &label, repo, timestamp, token)
+            run_backup(&inner, &handle, plan, &label, BackupTarget { repo, retention }, timestamp, token)
         });
         Ok(id)
     }

@@ -4,14 +4,20 @@
 //! - `mod.rs`: [`Engine`], [`EngineBuilder`], [`Session`], [`Outcome`]: the public API.
 //! - `dispatch.rs`: one statement to its effect (privileges, repositories, jobs, snapshots).
 //! - `registry.rs`: the repositories by name, and the one factory that opens a declared repository.
+//! - `encryption.rs`: a repository's encryption properties, its password kept out of what is saved or shown.
+//! - `alter.rs`: ALTER REPOSITORY (a new password, new S3 credentials, a new retention policy).
+//! - `retention.rs`: the `retention` property, applied after each successful BACKUP.
 //! - `show.rs`: [`ResultSet`] and the SHOW statements that are not about jobs.
 //! - `backup.rs`, `restore.rs`: what a BACKUP or RESTORE job does, from the host's snapshots to its commit.
 
+mod alter;
 mod backup;
 mod dispatch;
+mod encryption;
 mod properties;
 pub(crate) mod registry;
 mod restore;
+mod retention;
 mod show;
 mod verify;
 
@@ -232,15 +238,45 @@ impl Engine {
     /// # Errors
     /// "Repository `name` already exists"; the repository's own errors while initialising it.
     pub fn attach_repository(&self, name: &str, repo: Arc<dyn Repository>, read_only: bool) -> Result<()> {
+        self.attach_repository_with(name, repo, read_only, &[])
+    }
+
+    /// [`Engine::attach_repository`] with repository properties: `encryption`, `encryption.password`,
+    /// `encryption.key_file`, `encryption.kdf` (an encrypted repository, made when the store is empty) and
+    /// `retention` (applied after each BACKUP into it); see docs/ENCRYPTION.md.
+    ///
+    /// # Errors
+    /// As [`Engine::attach_repository`]; a property that does not apply to a repository the host stores, or
+    /// a bad value; a wrong password.
+    pub fn attach_repository_with(
+        &self,
+        name: &str,
+        repo: Arc<dyn Repository>,
+        read_only: bool,
+        properties: &[(String, String)],
+    ) -> Result<()> {
+        let mut properties = properties.to_vec();
+        let password = encryption::take_password(&mut properties)?;
+        if let Some((k, _)) = properties.iter().find(|(k, _)| k != retention::RETENTION && !k.starts_with("encryption"))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "property {k:?} does not apply to a repository the host stores itself (it takes encryption, \
+                     encryption.password, encryption.key_file, encryption.kdf and retention)"
+                ),
+            ));
+        }
+        retention::policy(&properties, read_only)?;
         let id = self.inner.jobs.next_id()?;
-        self.inner.registry.attach(name, repo, |repo| RepoMeta {
+        self.inner.registry.attach(name, repo, &properties, password, |repo| RepoMeta {
             id,
             name: name.into(),
             kind: registry::HOST_KIND.into(),
             location: repo.describe(),
             read_only,
             create_ms: pack::now_ms(),
-            properties: Vec::new(),
+            properties: properties.clone(),
         })
     }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use super::encryption;
+use crate::crypto::{Password, Unlocked};
 use crate::job::persist::RepoMeta;
 use crate::pack;
 use crate::repo::{Limit, LocalRepository, Repository, Retry, S3Config, S3Repository};
@@ -19,6 +21,8 @@ pub(crate) const HOST_KIND: &str = "HOST";
 struct RepoEntry {
     meta: RepoMeta,
     repo: Arc<dyn Repository>,
+    /// The master key of an encrypted repository this process opened.
+    unlocked: Option<Unlocked>,
 }
 
 /// The repositories of one engine, by name.
@@ -39,9 +43,10 @@ impl Registry {
     pub(crate) fn load(&self, saved: Vec<RepoMeta>) -> Result<()> {
         let mut repos = self.repos.write();
         for meta in saved {
-            let repo = open_repository(&meta).map_err(|e| e.context(format!("repository {}", meta.name)))?;
+            let (repo, unlocked) =
+                open_repository(&meta, None, false).map_err(|e| e.context(format!("repository {}", meta.name)))?;
             let repo = honour_limits(repo);
-            repos.insert(meta.name.clone(), RepoEntry { meta, repo });
+            repos.insert(meta.name.clone(), RepoEntry { meta, repo, unlocked });
         }
         Ok(())
     }
@@ -71,8 +76,9 @@ impl Registry {
         }
         let mut opened = Vec::new();
         for meta in fresh {
-            let repo = open_repository(&meta).map_err(|e| e.context(format!("repository {}", meta.name)))?;
-            opened.push(RepoEntry { meta, repo });
+            let (repo, unlocked) =
+                open_repository(&meta, None, false).map_err(|e| e.context(format!("repository {}", meta.name)))?;
+            opened.push(RepoEntry { meta, repo: honour_limits(repo), unlocked });
         }
         let mut repos = self.repos.write();
         for name in stale {
@@ -101,40 +107,62 @@ impl Registry {
             .ok_or_else(|| Error::new(ErrorKind::Analysis, format!("Repository {name} does not exist")))
     }
 
+    /// The key of repository `name`, when it is encrypted and this process opened it.
+    pub(crate) fn unlocked(&self, name: &str) -> Option<Unlocked> {
+        self.repos.read().get(name).and_then(|e| e.unlocked.clone())
+    }
+
+    /// Replaces repository `meta.name`'s declaration and key, and its store when `reopened` (ALTER REPOSITORY).
+    pub(crate) fn replace(&self, meta: RepoMeta, reopened: Option<Arc<dyn Repository>>, unlocked: Option<Unlocked>) {
+        let mut repos = self.repos.write();
+        let repo = match (reopened, repos.get(&meta.name)) {
+            (Some(r), _) => honour_limits(r),
+            (None, Some(e)) => e.repo.clone(),
+            (None, None) => return,
+        };
+        repos.insert(meta.name.clone(), RepoEntry { meta, repo, unlocked });
+    }
+
     /// Every repository, by name.
     pub(crate) fn entries(&self) -> Vec<(RepoMeta, Arc<dyn Repository>)> {
         self.repos.read().values().map(|e| (e.meta.clone(), e.repo.clone())).collect()
     }
 
-    /// Opens the repository `meta` declares and registers it.
+    /// Opens the repository `meta` declares (made encrypted with `password` when its properties say so) and
+    /// registers it.
     ///
     /// # Errors
     /// The factory's errors, as "Failed to create repository: …".
-    pub(crate) fn create(&self, meta: RepoMeta) -> Result<()> {
-        let repo = honour_limits(open_repository(&meta).map_err(|e| e.context("Failed to create repository"))?);
-        self.repos.write().insert(meta.name.clone(), RepoEntry { meta, repo });
+    pub(crate) fn create(&self, meta: RepoMeta, password: Option<Password>) -> Result<()> {
+        let (repo, unlocked) =
+            open_repository(&meta, password, true).map_err(|e| e.context("Failed to create repository"))?;
+        self.repos.write().insert(meta.name.clone(), RepoEntry { meta, repo: honour_limits(repo), unlocked });
         Ok(())
     }
 
-    /// Registers `repo`, which the host provides, under `name` and initialises it; `meta` is built with the
-    /// repository's description once the name is known to be free.
+    /// Registers `repo`, which the host provides, under `name` and initialises it, encrypted when `props` say
+    /// so (`password`: the one given with them); `meta` is built with the repository's description once the
+    /// name is known to be free.
     ///
     /// # Errors
-    /// "Repository `name` already exists"; the repository's own errors while initialising it.
+    /// "Repository `name` already exists"; the repository's own errors while initialising it; the encryption
+    /// properties' errors.
     pub(crate) fn attach(
         &self,
         name: &str,
         repo: Arc<dyn Repository>,
+        props: &[(String, String)],
+        password: Option<Password>,
         meta: impl FnOnce(&dyn Repository) -> RepoMeta,
     ) -> Result<()> {
         let mut repos = self.repos.write();
         if repos.contains_key(name) {
             return Err(already_exists(name));
         }
-        let repo = honour_limits(repo);
-        pack::init_repository(repo.as_ref()).map_err(|e| e.context("Failed to create repository"))?;
+        let (repo, unlocked) = encryption::open(honour_limits(repo), props, password, true)
+            .map_err(|e| e.context("Failed to create repository"))?;
         let meta = meta(repo.as_ref());
-        repos.insert(name.into(), RepoEntry { meta, repo });
+        repos.insert(name.into(), RepoEntry { meta, repo, unlocked });
         Ok(())
     }
 
@@ -153,11 +181,37 @@ fn honour_limits(repo: Arc<dyn Repository>) -> Arc<dyn Repository> {
     }
 }
 
-/// Opens (and initialises, when new) the repository `meta` declares: LOCAL or S3, with S3's retry and limits.
+/// Opens (and initialises, when new) the repository `meta` declares: LOCAL or S3, with S3's retry and limits,
+/// encrypted when its properties say so (`password`: the one a statement gave; `creating`: CREATE
+/// REPOSITORY, which may make a new encrypted repository).
 ///
 /// # Errors
-/// An unsupported kind; a relative LOCAL location; invalid S3 properties; the repository's own errors.
-pub(crate) fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
+/// An unsupported kind; a relative LOCAL location; invalid S3 or encryption properties; a wrong password; the
+/// repository's own errors.
+pub(crate) fn open_repository(
+    meta: &RepoMeta,
+    password: Option<Password>,
+    creating: bool,
+) -> Result<(Arc<dyn Repository>, Option<Unlocked>)> {
+    encryption::open(open_store(meta)?, &meta.properties, password, creating)
+}
+
+/// The repository `meta` declares opened again with a master key already at hand (new S3 credentials).
+///
+/// # Errors
+/// As [`open_repository`].
+pub(crate) fn reopen(meta: &RepoMeta, unlocked: Option<&Unlocked>) -> Result<Arc<dyn Repository>> {
+    let store = open_store(meta)?;
+    let repo: Arc<dyn Repository> = match unlocked {
+        Some(u) => Arc::new(crate::crypto::EncryptedRepository::with_key(store, u.key.clone())),
+        None => store,
+    };
+    pack::init_repository(repo.as_ref())?;
+    Ok(repo)
+}
+
+/// The store `meta` declares, not yet initialised: LOCAL or S3, with S3's retry and limits.
+fn open_store(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
     match meta.kind.as_str() {
         "LOCAL" => {
             let path = meta.location.strip_prefix("file://").unwrap_or(&meta.location);
@@ -167,9 +221,7 @@ pub(crate) fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
                     format!("location {} must be an absolute file:/// path", meta.location),
                 ));
             }
-            let repo = LocalRepository::new(path)?;
-            pack::init_repository(&repo)?;
-            Ok(Arc::new(repo))
+            Ok(Arc::new(LocalRepository::new(path)?))
         }
         "S3" => {
             let get = |k: &str| meta.properties.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
@@ -187,9 +239,7 @@ pub(crate) fn open_repository(meta: &RepoMeta) -> Result<Arc<dyn Repository>> {
             };
             let max_requests = usize::try_from(number("s3.max_requests")?).unwrap_or(usize::MAX);
             let bandwidth = number("s3.bandwidth_limit")?;
-            let repo = Limit::new(Retry::new(s3, 5, Duration::from_millis(200)), max_requests, bandwidth);
-            pack::init_repository(&repo)?;
-            Ok(Arc::new(repo))
+            Ok(Arc::new(Limit::new(Retry::new(s3, 5, Duration::from_millis(200)), max_requests, bandwidth)))
         }
         other => Err(Error::new(
             ErrorKind::InvalidArgument,

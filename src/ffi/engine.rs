@@ -247,6 +247,56 @@ pub unsafe extern "C" fn tabsnap_engine_attach_repository(
     })
 }
 
+/// `tabsnap_engine_attach_repository` with repository properties: the `n` pairs `keys[i]` = `values[i]`, from
+/// `encryption` ("on"), `encryption.password`, `encryption.key_file`, `encryption.kdf` (an encrypted
+/// repository, made when the store is empty; docs/ENCRYPTION.md) and `retention` (applied after each BACKUP
+/// into it). The strings are copied; the password is kept only as the key it opens. `destroy` is called on
+/// failure as for `tabsnap_engine_attach_repository`.
+///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`engine`, `name` or `repo` NULL, or `keys` / `values` NULL with
+/// `n` > 0); `_INVALID_UTF8`; `_INVALID_ARGUMENT` (as `tabsnap_engine_attach_repository`, a property that does
+/// not apply, a bad value, a wrong password); `_ANALYSIS`; `_FORMAT`; `_CALLBACK`; `_POISONED`;
+/// `_INTERNAL_PANIC`.
+///
+/// Thread safety: any thread. Since: 0.1.
+///
+/// # Safety
+/// As `tabsnap_engine_attach_repository`; `keys` and `values` point to `n` NUL-terminated strings each (NULL
+/// when `n` is 0).
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_engine_attach_repository_with(
+    engine: *const tabsnap_engine,
+    name: *const c_char,
+    repo: *const tabsnap_repo_callbacks,
+    read_only: bool,
+    keys: *const *const c_char,
+    values: *const *const c_char,
+    n: usize,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    ffi_boundary!(err_out, poisons engine => {
+        // Ownership of the table passes first, so that `destroy` runs on every failure below.
+        // SAFETY: NULL or a valid callback table per the contract.
+        let r = unsafe { CallbackRepository::from_table(repo) }?;
+        // SAFETY: NULL or a live engine per the contract.
+        let e = unsafe { live_engine(engine) }?;
+        // SAFETY: NULL or NUL-terminated per the contract.
+        let name = unsafe { str_arg(name, "name") }?;
+        if n > 0 && (keys.is_null() || values.is_null()) {
+            return Err(Failure::null("keys or values"));
+        }
+        let mut properties = Vec::with_capacity(n);
+        for i in 0..n {
+            // SAFETY: `n` NUL-terminated strings each, per the contract.
+            let (k, v) = unsafe { (str_arg(*keys.add(i), "keys[]")?, str_arg(*values.add(i), "values[]")?) };
+            properties.push((k.to_owned(), v.to_owned()));
+        }
+        e.attach_repository_with(name, Arc::new(r), read_only, &properties)?;
+        Ok(())
+    })
+}
+
 /// One node's share of a backup several nodes run: packs the `n` tablets (`tablets[i]` names one, `dirs[i]` is
 /// the local directory holding its files) into repository `repository` and leaves this node's part; a
 /// coordinator then calls `tabsnap_engine_commit_parts` with every node's name. All nodes of one backup use the

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use config::RepoConfig;
+pub use config::{CIPHER, HASH_KEYED, HASH_PLAIN, RepoConfig};
 pub use index::{Index, IndexPack};
 pub use manifest::{FileEntry, FileRef, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry};
 pub use pack::{
@@ -116,6 +116,32 @@ impl<'de> Deserialize<'de> for ContentHash {
     }
 }
 
+/// How a repository names chunks, packs and indexes: plain BLAKE3, or (encrypted repositories) BLAKE3 keyed
+/// with a secret of the repository's master key, so that names reveal nothing of the content.
+#[derive(Clone, Copy)]
+pub struct IdHasher(Option<[u8; 32]>);
+
+impl IdHasher {
+    /// The hasher of a repository whose [`crate::repo::Repository::hash_key`] is `key`.
+    pub fn new(key: Option<[u8; 32]>) -> IdHasher {
+        IdHasher(key)
+    }
+
+    /// The id of `data`.
+    pub fn hash(&self, data: &[u8]) -> ContentHash {
+        match &self.0 {
+            None => ContentHash::of(data),
+            Some(k) => ContentHash(*blake3::keyed_hash(k, data).as_bytes()),
+        }
+    }
+}
+
+impl fmt::Debug for IdHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "IdHasher(keyed)" } else { "IdHasher(blake3)" })
+    }
+}
+
 /// The key of the pack named `id`.
 pub fn pack_key(id: &ContentHash) -> String {
     let hex = id.to_hex();
@@ -148,6 +174,7 @@ pub(crate) enum ObjectKind {
     Config = b'C' as isize,
     Index = b'I' as isize,
     Manifest = b'M' as isize,
+    Key = b'K' as isize,
 }
 
 impl ObjectKind {
@@ -156,6 +183,7 @@ impl ObjectKind {
             ObjectKind::Config => "repository config",
             ObjectKind::Index => "index",
             ObjectKind::Manifest => "manifest",
+            ObjectKind::Key => "key object",
         }
     }
 }

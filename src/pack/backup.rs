@@ -20,7 +20,7 @@ use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::upload::{OpenPack, Uploads};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{self, ChunkEntry, Compression, ContentHash, Index, Manifest};
+use crate::format::{self, ChunkEntry, Compression, ContentHash, IdHasher, Index, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::{Error, ErrorKind, Result};
@@ -71,6 +71,8 @@ struct ChunkDone {
 
 /// The shared state of one backup's workers.
 struct Pipeline<'a> {
+    /// How the repository names chunks and packs.
+    ids: IdHasher,
     pack_size: usize,
     open: Mutex<OpenPack>,
     uploads: &'a Uploads<'a>,
@@ -211,8 +213,10 @@ impl Packer {
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
         let queued = packs_in_flight.saturating_sub(io_threads + 1).max(1);
-        let uploads = Uploads::new(repo, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
+        let ids = IdHasher::new(repo.hash_key());
+        let uploads = Uploads::new(repo, ids, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
         let pipe = Pipeline {
+            ids,
             pack_size: self.opts.pack_size,
             open: Mutex::new(OpenPack { data: uploads.buffer(), entries: Vec::new() }),
             uploads: &uploads,
@@ -266,7 +270,7 @@ impl Packer {
         } else {
             new_packs.sort_by_key(|p| p.id);
             let data = Index { packs: new_packs }.encode()?;
-            let id = ContentHash::of(&data);
+            let id = pipe.ids.hash(&data);
             let key = format::index_key(&id);
             repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
             bytes_uploaded += data.len() as u64;
@@ -384,7 +388,7 @@ impl Pipeline<'_> {
 
     /// Hashes one chunk; stores it unless the repository or this backup already has it.
     fn chunk(&self, raw: &[u8], file: usize, index: usize, w: &mut Worker) -> Result<ChunkDone> {
-        let hash = ContentHash(*blake3::hash(raw).as_bytes());
+        let hash = self.ids.hash(raw);
         let raw_crc = crc32c::crc32c(raw);
         let len = raw.len() as u64;
         self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);

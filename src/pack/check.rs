@@ -203,6 +203,7 @@ pub(crate) fn read_chunks(
     each: &mut dyn FnMut(usize, Result<Vec<u8>>) -> Result<()>,
 ) -> Result<u64> {
     let key = format::pack_key(&read.pack);
+    let ids = format::IdHasher::new(repo.hash_key());
     let data = repo.get_range(&key, read.start, Some(read.end - read.start))?;
     check_len(&key, &data, read.end - read.start)?;
     for &i in &read.slots {
@@ -215,18 +216,19 @@ pub(crate) fn read_chunks(
                 Error::new(ErrorKind::Corruption, format!("pack {key} chunk {}: outside the read", entry.hash.short()))
                     .with_object(key.clone())
             });
-        each(i, stored.and_then(|s| decode_chunk(&key, entry, s, zstd)))?;
+        each(i, stored.and_then(|s| decode_chunk(&key, entry, s, zstd, ids)))?;
     }
     Ok(data.len() as u64)
 }
 
 /// Checks a stored chunk and returns its raw bytes: crc32c of the stored bytes first, then decompression to at
-/// most the declared raw length, then the content hash of the result.
+/// most the declared raw length, then the content hash of the result (as the repository's `ids` name chunks).
 pub(crate) fn decode_chunk(
     pack_key: &str,
     entry: &ChunkEntry,
     stored: &[u8],
     zstd: &mut zstd::bulk::Decompressor<'static>,
+    ids: format::IdHasher,
 ) -> Result<Vec<u8>> {
     let corrupt = |what: String| {
         Error::new(ErrorKind::Corruption, format!("pack {pack_key} chunk {}: {what}", entry.hash.short()))
@@ -248,7 +250,7 @@ pub(crate) fn decode_chunk(
     if raw.len() != entry.raw_len as usize {
         return Err(corrupt(format!("decompressed to {} bytes, {} expected", raw.len(), entry.raw_len)));
     }
-    if ContentHash::of(&raw) != entry.hash {
+    if ids.hash(&raw) != entry.hash {
         return Err(corrupt("content hash mismatch".into()));
     }
     Ok(raw)

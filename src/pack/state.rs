@@ -39,7 +39,7 @@ pub fn timestamp_utc(ms: u64) -> String {
 /// there); [`ErrorKind::Format`] for a config of an unsupported version; repository errors.
 pub fn init_repository(repo: &dyn Repository) -> Result<RepoConfig> {
     if repo.size(CONFIG_KEY)?.is_some() {
-        return RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?);
+        return check_encryption(repo, RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?)?);
     }
     let existing = repo.list("")?;
     if let Some(other) = existing.first() {
@@ -55,13 +55,37 @@ pub fn init_repository(repo: &dyn Repository) -> Result<RepoConfig> {
     let config = RepoConfig::new(now_ms());
     repo.put(CONFIG_KEY, &config.encode()?, PutMode::CreateIfAbsent)?;
     // Another process may have won the race: read back what is there.
-    RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?)
+    check_encryption(repo, RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?)?)
 }
 
-/// Checks that `repo` is a tabsnap repository.
+/// Refuses an encrypted repository reached without its key, and a repository that is not encrypted reached
+/// through one: either would misread every object.
+fn check_encryption(repo: &dyn Repository, config: RepoConfig) -> Result<RepoConfig> {
+    match (config.is_encrypted(), repo.hash_key().is_some()) {
+        (true, false) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{} is an encrypted repository: give its password (\"encryption\" = \"on\" with \
+                 \"encryption.password\" or \"encryption.key_file\"; TABSNAP_PASSWORD or --password-file on the \
+                 command line)",
+                repo.describe()
+            ),
+        )),
+        (false, true) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{} is a repository that is not encrypted: a repository's encryption is chosen when it is created",
+                repo.describe()
+            ),
+        )),
+        _ => Ok(config),
+    }
+}
+
+/// Checks that `repo` is a tabsnap repository (and, encrypted, that it is reached with its key).
 pub(crate) fn open_repository(repo: &dyn Repository) -> Result<RepoConfig> {
     match repo.size(CONFIG_KEY)? {
-        Some(_) => RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?),
+        Some(_) => check_encryption(repo, RepoConfig::decode(CONFIG_KEY, &get(repo, CONFIG_KEY)?)?),
         None => Err(Error::new(
             ErrorKind::NotFound,
             format!("{} is not a tabsnap repository (no config object)", repo.describe()),
@@ -231,10 +255,11 @@ pub(crate) fn load_locations(
     needed: &HashSet<ContentHash>,
 ) -> Result<HashMap<ContentHash, (ContentHash, ChunkEntry)>> {
     let mut out = HashMap::with_capacity(needed.len());
+    let ids = format::IdHasher::new(repo.hash_key());
     for id in indexes {
         let key = format::index_key(id);
         let data = get(repo, &key)?;
-        if ContentHash::of(&data) != *id {
+        if ids.hash(&data) != *id {
             return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
                 .with_object(key));
         }

@@ -9,7 +9,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use parking_lot::Mutex;
 
 use super::{Counters, JobControl};
-use crate::format::{self, ChunkEntry, ContentHash, IndexPack, encode_pack_footer};
+use crate::format::{self, ChunkEntry, IdHasher, IndexPack, encode_pack_footer};
 use crate::repo::{PutMode, Repository};
 use crate::{Error, ErrorKind, Result};
 
@@ -22,6 +22,8 @@ pub(super) struct OpenPack {
 /// The queue of sealed packs and the I/O threads' shared state.
 pub(super) struct Uploads<'a> {
     repo: &'a dyn Repository,
+    /// How the repository names packs.
+    ids: IdHasher,
     stats: &'a Counters,
     control: &'a JobControl,
     /// The queue's own sender; workers hold clones. Dropped by [`Uploads::close`]: the I/O threads end once every
@@ -40,6 +42,7 @@ impl<'a> Uploads<'a> {
     /// Room for `queued` sealed packs waiting for an I/O thread; pack buffers of `buffer_capacity` bytes.
     pub(super) fn new(
         repo: &'a dyn Repository,
+        ids: IdHasher,
         stats: &'a Counters,
         control: &'a JobControl,
         queued: usize,
@@ -48,6 +51,7 @@ impl<'a> Uploads<'a> {
         let (tx, rx) = sync_channel(queued);
         Uploads {
             repo,
+            ids,
             stats,
             control,
             queue: Mutex::new(Some(tx)),
@@ -136,7 +140,7 @@ impl<'a> Uploads<'a> {
     fn upload(&self, mut pack: OpenPack) -> Result<Vec<u8>> {
         self.control.cancel.check()?;
         let footer = encode_pack_footer(&pack.entries);
-        let id = ContentHash::of(&footer);
+        let id = self.ids.hash(&footer);
         pack.data.extend_from_slice(&footer);
         let key = format::pack_key(&id);
         self.repo.put(&key, &pack.data, PutMode::CreateIfAbsent).map_err(|e| e.context("uploading a pack"))?;

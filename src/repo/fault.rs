@@ -156,4 +156,7 @@ impl<R: Repository> Repository for Fault<R> {
     fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
         self.inner.remove_leftovers(dry_run)
     }
+    fn hash_key(&self) -> Option<[u8; 32]> {
+        self.inner.hash_key()
+    }
 }

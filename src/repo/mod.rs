@@ -126,6 +126,13 @@ pub trait Repository: Send + Sync {
         let _ = dry_run;
         Ok((0, 0))
     }
+
+    /// The secret that chunk, pack and index ids are hashed with ([`crate::format::IdHasher`]): `Some` only for
+    /// an encrypted repository ([`crate::crypto::EncryptedRepository`]), whose object names must reveal nothing
+    /// of their content. Wrappers forward it.
+    fn hash_key(&self) -> Option<[u8; 32]> {
+        None
+    }
 }
 
 impl<R: Repository + ?Sized> Repository for std::sync::Arc<R> {
@@ -152,6 +159,9 @@ impl<R: Repository + ?Sized> Repository for std::sync::Arc<R> {
     }
     fn remove_leftovers(&self, dry_run: bool) -> Result<(u64, u64)> {
         (**self).remove_leftovers(dry_run)
+    }
+    fn hash_key(&self) -> Option<[u8; 32]> {
+        (**self).hash_key()
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Statement {
     CreateRepository(CreateRepository),
     /// `DROP REPOSITORY name`
     DropRepository(DropRepository),
+    /// `ALTER REPOSITORY name [PROPERTIES (…)]`
+    AlterRepository(AlterRepository),
     /// `SHOW REPOSITORIES`
     ShowRepositories,
     /// `BACKUP [GLOBAL] SNAPSHOT [db.]label TO repo [ON|EXCLUDE (…)] [PROPERTIES (…)]`
@@ -96,6 +98,15 @@ pub struct CreateRepository {
     /// The `ON LOCATION` URI.
     pub location: String,
     /// Storage properties (endpoint, credentials, …).
+    pub properties: Properties,
+}
+
+/// `ALTER REPOSITORY name [PROPERTIES (…)]`: new credentials or a new password for a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlterRepository {
+    /// The repository's name.
+    pub name: String,
+    /// What changes.
     pub properties: Properties,
 }
 

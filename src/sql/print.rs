@@ -214,6 +214,7 @@ impl fmt::Display for Statement {
                 write!(f, " ON LOCATION {}{}", Str(&s.location), s.properties)
             }
             Statement::DropRepository(s) => write!(f, "DROP REPOSITORY {}", Ident(&s.name)),
+            Statement::AlterRepository(s) => write!(f, "ALTER REPOSITORY {}{}", Ident(&s.name), s.properties),
             Statement::ShowRepositories => f.write_str("SHOW REPOSITORIES"),
             Statement::Backup(s) => {
                 f.write_str(if s.global { "BACKUP GLOBAL SNAPSHOT " } else { "BACKUP SNAPSHOT " })?;

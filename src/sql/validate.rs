@@ -94,6 +94,10 @@ pub fn validate(stmt: &Statement) -> Result<()> {
             drop_snapshot_filter(&s.filter).map(|_| ())
         }
         Statement::DropRepository(_) | Statement::ShowRepositories => Ok(()),
+        Statement::AlterRepository(s) if s.properties.is_empty() => {
+            Err(AnalysisError::new(format!("ALTER REPOSITORY {} needs PROPERTIES: the values to change", s.name)))
+        }
+        Statement::AlterRepository(_) => Ok(()),
     }
 }
 

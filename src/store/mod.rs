@@ -8,19 +8,25 @@
 //!   lock may have gone stale.
 //! - Stale locks (their process exited, or they were not refreshed for [`LockPolicy::stale_after`]) block
 //!   nobody; [`list_locks`] reports them and [`remove_stale_locks`] removes them.
+//! - [`forget`] applies a [`RetentionPolicy`] (restic's `forget` rules) and frees space through
+//!   [`collect_garbage`].
 
 mod commit;
+mod forget;
 mod gc;
 mod lock;
 mod process;
+mod retention;
 
 pub use commit::{check_manifest, check_objects};
+pub use forget::{ForgetDecision, ForgetReport, ForgetScope, forget};
 pub use gc::{GcOutcome, GcReport, collect_garbage};
 pub use lock::{
     Busy, LOCKS_PREFIX, Lock, LockInfo, LockKind, LockPolicy, LockRecord, STALE_ENV, list_locks, remove_stale_locks,
     with_lock,
 };
 pub use process::{Liveness, ProcessId};
+pub use retention::{Decision, RetentionPolicy};
 
 use crate::{Error, ErrorKind, Result};
 

@@ -14,7 +14,7 @@ use tabsnap::pack::{
 };
 use tabsnap::repo::{Fault, FaultPlan, LocalRepository, MemoryRepository, Op, Repository, Retry};
 
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len + 32);
     while out.len() < len {
@@ -64,11 +64,11 @@ fn make_tree(root: &Path) -> BackupSource {
     }
 }
 
-fn packer() -> Packer {
+pub(crate) fn packer() -> Packer {
     Packer::builder().threads(2).chunk_size(64 << 10).pack_size(1 << 20).bytes_in_flight(4 << 20).build().unwrap()
 }
 
-fn control(ts: &str) -> JobControl {
+pub(crate) fn control(ts: &str) -> JobControl {
     JobControl { timestamp: Some(ts.into()), ..JobControl::default() }
 }
 
@@ -392,9 +392,9 @@ fn repositories_are_created_attached_or_refused() {
     assert!(bad.message().contains("zstd level 30"), "{bad}");
 }
 
-const GOLDEN_TS: &str = "2024-01-01-10-00-00";
+pub(crate) const GOLDEN_TS: &str = "2024-01-01-10-00-00";
 
-fn golden_source(root: &Path) -> BackupSource {
+pub(crate) fn golden_source(root: &Path) -> BackupSource {
     std::fs::create_dir_all(root.join("t/1001/0")).unwrap();
     std::fs::write(root.join("t/1001/0/0_0.dat"), bytes(1, 150_000)).unwrap();
     std::fs::write(root.join("t/1001/0/0.idx"), b"small index file").unwrap();

@@ -223,3 +223,20 @@ fn json_form_names_every_part() {
     assert_eq!(v["tables"]["tables"][0]["alias"], "a");
     assert_eq!(v["properties"][0]["key"], "backup_timestamp");
 }
+
+#[test]
+fn alter_repository_parses_prints_and_reports_positions() {
+    let stmt = parses_to(
+        "alter repository `repo-1` properties ('encryption.password' = 'new', \"s3.secret_key\" = 'sk')",
+        r#"ALTER REPOSITORY `repo-1` PROPERTIES ("encryption.password" = "new", "s3.secret_key" = "sk")"#,
+    );
+    let Statement::AlterRepository(a) = stmt else { panic!() };
+    assert_eq!((a.name.as_str(), a.properties.get("s3.secret_key")), ("repo-1", Some("sk")));
+    // Doris's grammar makes PROPERTIES optional; the analysis asks for it.
+    let bare = parses_to("ALTER REPOSITORY r", "ALTER REPOSITORY r");
+    assert!(sql::validate(&bare).unwrap_err().message().contains("needs PROPERTIES"));
+    let e = syntax_error("ALTER REPOSITORY r\n  PROPERTIES ('a' = )");
+    assert_eq!((e.line(), e.column(), e.context()), (2, 21, Some("ALTER REPOSITORY")));
+    let e = syntax_error("ALTER TABLE t");
+    assert_eq!((e.line(), e.column(), e.expected()), (1, 7, &[Expected::Keyword("REPOSITORY")][..]));
+}

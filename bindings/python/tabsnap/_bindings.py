@@ -151,6 +151,11 @@ PROTOTYPES = {
     "tabsnap_engine_free": ([POINTER(tabsnap_engine)], None),
     "tabsnap_engine_execute": ([POINTER(tabsnap_engine), c_char_p, c_char_p, c_char_p, POINTER(POINTER(tabsnap_result)), E], status),
     "tabsnap_engine_attach_repository": ([POINTER(tabsnap_engine), c_char_p, POINTER(tabsnap_repo_callbacks), c_bool, E], status),
+    "tabsnap_engine_attach_repository_with": (
+        [POINTER(tabsnap_engine), c_char_p, POINTER(tabsnap_repo_callbacks), c_bool, POINTER(c_char_p),
+         POINTER(c_char_p), c_size_t, E],
+        status,
+    ),
     "tabsnap_engine_job": ([POINTER(tabsnap_engine), c_uint64, POINTER(tabsnap_job_info), E], status),
     "tabsnap_engine_wait": ([POINTER(tabsnap_engine), c_uint64, c_uint64, POINTER(tabsnap_job_info), E], status),
     "tabsnap_engine_cancel": ([POINTER(tabsnap_engine), c_uint64, E], status),

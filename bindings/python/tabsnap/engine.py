@@ -373,13 +373,22 @@ class Engine(Managed):
         """Runs one statement and returns its outcome."""
         return self.execute(sql, **kw)[-1]
 
-    def attach_repository(self, name, repo, read_only=False):
-        """Registers a Python Repository under `name`, usable in BACKUP ... TO name."""
+    def attach_repository(self, name, repo, read_only=False, properties=None):
+        """Registers a Python Repository under `name`, usable in BACKUP ... TO name. `properties` (a dict) may
+        hold "encryption", "encryption.password", "encryption.key_file", "encryption.kdf" (an encrypted
+        repository) and "retention" (a policy applied after each BACKUP); see docs/ENCRYPTION.md."""
         keep = _KeepAlive()
         table = _callback_table(repo, keep)
         keep.repo, keep.table = repo, table
         self._keepalive.append(keep)
-        _check(lib.tabsnap_engine_attach_repository, self.ptr, _enc(name), byref(table), c_bool(read_only))
+        if not properties:
+            _check(lib.tabsnap_engine_attach_repository, self.ptr, _enc(name), byref(table), c_bool(read_only))
+            return
+        items = list(properties.items())
+        keys = (ctypes.c_char_p * len(items))(*[_enc(k) for k, _ in items])
+        values = (ctypes.c_char_p * len(items))(*[_enc(v) for _, v in items])
+        _check(lib.tabsnap_engine_attach_repository_with, self.ptr, _enc(name), byref(table), c_bool(read_only),
+               keys, values, len(items))
 
     def backup_part(self, repository, database, label, timestamp, node, tablets):
         """One node's share of a backup several nodes run. `tablets` is a list of

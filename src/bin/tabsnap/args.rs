@@ -12,6 +12,10 @@ use crate::common::{Output, Tuning};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// For encrypted repositories: a file holding the password (less one trailing newline); without it the
+    /// password is taken from TABSNAP_PASSWORD. A new repository is made encrypted when a password is given.
+    #[arg(long, global = true, env = "TABSNAP_PASSWORD_FILE", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -253,6 +257,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Drop snapshots a retention policy does not keep, per database (restic's `forget` rules), and free their
+    /// space through a garbage collection (deferred, exit status 75, while the repository is in use).
+    ///
+    /// keep-last N keeps the N newest; keep-daily N the newest of each of the N most recent days that have
+    /// snapshots; keep-weekly per ISO week; keep-monthly per month (UTC, of the backup timestamp). A snapshot any
+    /// rule keeps is kept.
+    ///
+    /// Examples:
+    ///   tabsnap forget /backups/repo1 --keep-daily 7 --keep-weekly 4 --dry-run
+    ///   tabsnap forget s3://bucket/prefix --keep-last 3 --label nightly --json
+    #[command(verbatim_doc_comment)]
+    Forget(crate::forget::ForgetArgs),
     /// Check snapshots end to end; exit 1 naming every bad object, chunk and file.
     #[command(after_help = "Examples:\n  \
         tabsnap verify /backups/repo1\n  \
@@ -264,7 +280,9 @@ pub enum Command {
         label: Option<String>,
         /// Only this backup timestamp of the label (`latest`: its newest backup).
         timestamp: Option<String>,
-        /// Check structure and sizes without reading data.
+        /// Check structure and sizes without reading data. On an encrypted repository without its password:
+        /// read every object once and check its framing, length and the crc32c of its stored bytes (content
+        /// needs the password).
         #[arg(long)]
         quick: bool,
         /// Print one JSON object: {"ok", "snapshots", "packs", "chunks", "problems": [...]}.

@@ -2,12 +2,14 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tabsnap::pack::{Progress, ProgressInfo};
 
+use tabsnap::crypto::{EncryptedRepository, KdfParams, Password};
+use tabsnap::format::{CONFIG_KEY, RepoConfig};
 use tabsnap::pack::Packer;
 use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
 use tabsnap::{Error, ErrorKind};
@@ -40,10 +42,68 @@ impl Tuning {
     }
 }
 
+/// The `--password-file` of this invocation (set once, by `main`).
+pub static PASSWORD_FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// The password for encrypted repositories: the `--password-file`'s content, else `TABSNAP_PASSWORD`.
+fn password() -> Result<Option<Password>, Error> {
+    if let Some(Some(path)) = PASSWORD_FILE.get() {
+        return Password::from_file(path).map(Some);
+    }
+    match std::env::var_os("TABSNAP_PASSWORD") {
+        Some(v) => Password::new(v.into_encoded_bytes()).map(Some).map_err(|e| e.context("TABSNAP_PASSWORD")),
+        None => Ok(None),
+    }
+}
+
+/// Whether `repo` holds a config that says it is encrypted (`None`: no config).
+fn encrypted(repo: &dyn Repository) -> Result<Option<bool>, Error> {
+    if repo.size(CONFIG_KEY)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(RepoConfig::decode(CONFIG_KEY, &tabsnap::repo::get(repo, CONFIG_KEY)?)?.is_encrypted()))
+}
+
+/// A repository location (see [`open_store`]), opened with the password (`--password-file` or
+/// TABSNAP_PASSWORD) when it is encrypted. A new repository (`create`) is made encrypted when a password is
+/// given (Argon2id parameters from TABSNAP_KDF, else the defaults).
+pub fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>, Error> {
+    let store: Arc<dyn Repository> = Arc::from(open_store(location, create)?);
+    let password = password()?;
+    match (encrypted(store.as_ref())?, password) {
+        (Some(true), Some(pw)) => Ok(Box::new(EncryptedRepository::open(store, &pw)?.0)),
+        (Some(true), None) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{} is an encrypted repository: give its password with TABSNAP_PASSWORD or --password-file",
+                store.describe()
+            ),
+        )),
+        (Some(false), Some(_)) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "{} is not encrypted, but a password was given (TABSNAP_PASSWORD or --password-file): unset it",
+                store.describe()
+            ),
+        )),
+        (None, Some(pw)) if create => {
+            Ok(Box::new(EncryptedRepository::open_or_create(store, &pw, KdfParams::from_env()?)?.0))
+        }
+        _ => Ok(Box::new(store)),
+    }
+}
+
+/// The store of an encrypted repository at `location` when no password is given (what `verify --quick` checks
+/// without it); `None` otherwise.
+pub fn sealed_without_password(location: &str) -> Result<Option<Box<dyn Repository>>, Error> {
+    let store = open_store(location, false)?;
+    Ok((encrypted(store.as_ref())? == Some(true) && password()?.is_none()).then_some(store))
+}
+
 /// A repository location: `file:///path`, a plain path, or `s3://bucket/prefix` (endpoint, region and
 /// credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
 /// path-style URLs unless TABSNAP_S3_VIRTUAL_HOST=1).
-pub fn open_location(location: &str, create: bool) -> Result<Box<dyn Repository>, Error> {
+fn open_store(location: &str, create: bool) -> Result<Box<dyn Repository>, Error> {
     let path = match location.split_once("://") {
         Some(("file", rest)) => PathBuf::from(rest),
         Some(("s3", _)) => {

@@ -17,6 +17,7 @@ mod cluster;
 mod common;
 mod data;
 mod demo;
+mod forget;
 mod maintenance;
 mod restore;
 mod statements;
@@ -28,6 +29,7 @@ use args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = common::PASSWORD_FILE.set(cli.password_file);
     match cli.command {
         Command::Parse { file, json } => statements::parse_command(&file, json),
         Command::Sql {
@@ -98,9 +100,31 @@ fn main() -> ExitCode {
         Command::Gc { location, dry_run, json } => maintenance_exit(
             open_location(&location, false).and_then(|r| maintenance::gc_command(r.as_ref(), dry_run, json)),
         ),
-        Command::Unlock { location, json } => maintenance_exit(
-            open_location(&location, false).and_then(|r| maintenance::unlock_command(r.as_ref(), json)),
-        ),
+        Command::Unlock { location, json } => {
+            // Locks are stored in clear: an encrypted repository's are removed without its password too.
+            let repo = common::sealed_without_password(&location)
+                .and_then(|sealed| sealed.map_or_else(|| open_location(&location, false), Ok));
+            maintenance_exit(repo.and_then(|r| maintenance::unlock_command(r.as_ref(), json)))
+        }
+        Command::Forget(forget::ForgetArgs {
+            location,
+            keep_last,
+            keep_daily,
+            keep_weekly,
+            keep_monthly,
+            db,
+            label,
+            dry_run,
+            json,
+        }) => {
+            let rules =
+                forget::Rules { last: keep_last, daily: keep_daily, weekly: keep_weekly, monthly: keep_monthly };
+            let scope = tabsnap::store::ForgetScope { database: db, label };
+            maintenance_exit(
+                open_location(&location, false)
+                    .and_then(|r| forget::forget_command(r.as_ref(), &rules, &scope, dry_run, json)),
+            )
+        }
         Command::Verify { location, label, timestamp, quick, json } => {
             data::verify_command(&location, label, timestamp, quick, json)
         }

@@ -206,6 +206,7 @@ fn statement(i: Input<'_>) -> PResult<'_, Statement> {
         super::show::cancel,
         super::repository::create,
         super::repository::drop,
+        super::repository::alter,
     ))
     .parse(i)
 }

@@ -1,4 +1,4 @@
-//! CREATE REPOSITORY, and DROP (REPOSITORY | SNAPSHOT).
+//! CREATE and ALTER REPOSITORY, and DROP (REPOSITORY | SNAPSHOT).
 
 use nom::Parser;
 use nom::branch::alt;
@@ -7,7 +7,7 @@ use nom::error::context;
 
 use super::common::{filter, ident, kw, label_name, properties, string};
 use super::{Input, PResult};
-use crate::sql::ast::{CreateRepository, DropRepository, DropSnapshot, Statement, StorageKind};
+use crate::sql::ast::{AlterRepository, CreateRepository, DropRepository, DropSnapshot, Statement, StorageKind};
 
 /// `CREATE [READ ONLY] REPOSITORY name WITH (S3 | HDFS | LOCAL | BROKER name) ON LOCATION 'uri' [PROPERTIES (…)]`
 pub(super) fn create(i: Input<'_>) -> PResult<'_, Statement> {
@@ -30,6 +30,18 @@ pub(super) fn create(i: Input<'_>) -> PResult<'_, Statement> {
         let (i, properties) = properties(i)?;
         let read_only = read_only.is_some();
         Ok((i, Statement::CreateRepository(CreateRepository { read_only, name, storage, location, properties })))
+    }))
+    .parse(i)
+}
+
+/// `ALTER REPOSITORY name [PROPERTIES (…)]`
+pub(super) fn alter(i: Input<'_>) -> PResult<'_, Statement> {
+    let (i, ()) = kw("ALTER")(i)?;
+    cut(context("ALTER REPOSITORY", |i| {
+        let (i, ()) = kw("REPOSITORY")(i)?;
+        let (i, name) = ident(i)?;
+        let (i, properties) = properties(i)?;
+        Ok((i, Statement::AlterRepository(AlterRepository { name, properties })))
     }))
     .parse(i)
 }
