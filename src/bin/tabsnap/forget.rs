@@ -1,8 +1,8 @@
 //! `tabsnap forget`: a retention policy applied to a repository's snapshots.
 
-use clap::Args;
 use std::process::ExitCode;
 
+use clap::Args;
 use serde_json::json;
 use tabsnap::repo::Repository;
 use tabsnap::store::{self, ForgetScope, GcOutcome, RetentionPolicy};
