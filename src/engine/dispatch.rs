@@ -109,6 +109,7 @@ impl Engine {
         // The password is used now and never kept: not in the state file, not in SHOW REPOSITORIES.
         let mut properties: Vec<(String, String)> =
             s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        super::repo_properties::check(kind, &properties)?;
         let password = super::encryption::take_password(&mut properties)?;
         super::retention::policy(&properties, s.read_only)?;
         let meta = RepoMeta {

@@ -16,6 +16,7 @@ mod dispatch;
 mod encryption;
 mod properties;
 pub(crate) mod registry;
+mod repo_properties;
 mod restore;
 mod retention;
 mod show;

@@ -201,3 +201,31 @@ fn property_values_are_checked_with_doris_messages() {
     );
     assert_eq!(restore("'timeout' = 'soon'"), "Invalid timeout format: soon");
 }
+
+#[test]
+fn repository_properties_tabsnap_cannot_honour_are_refused_by_name() {
+    let f = fixture();
+    let location = format!("file://{}", f.repo_dir.parent().unwrap().join("refused").display());
+    let refused = |props: &str| {
+        let e = one(
+            &f.engine,
+            &root(),
+            &format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION '{location}' PROPERTIES ({props})"),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), tabsnap::ErrorKind::Analysis, "{e}");
+        e.message().to_owned()
+    };
+    assert_eq!(refused("'timeout' = '1'"), "Unknown property \"timeout\" for a LOCAL repository");
+    assert_eq!(refused("'s3.endpoint' = 'http://h'"), "Unknown property \"s3.endpoint\" for a LOCAL repository");
+    let s3 = |props: &str| {
+        one(&f.engine, &root(), &format!("CREATE REPOSITORY s WITH S3 ON LOCATION 's3://b/p' PROPERTIES ({props})"))
+            .unwrap_err()
+            .message()
+            .to_owned()
+    };
+    assert!(s3("'delete_if_exists' = 'true'").contains("never deletes a repository's data"));
+    assert!(s3("'provider' = 'AZURE'").contains("provider \"AZURE\" is not supported"));
+    assert!(s3("'s3.endpiont' = 'http://h'").contains("Unknown property \"s3.endpiont\""));
+    assert!(!f.repo_dir.parent().unwrap().join("refused").exists(), "a refused repository creates nothing");
+}

@@ -107,7 +107,7 @@ fn wrong_missing_and_mismatched_encryption_is_one_clear_error() {
     assert!(e.message().contains("wrong password for the encrypted repository"), "{e}");
     assert!(!e.message().contains("\"wrong\""));
     assert_eq!(tree(&f.repo_dir), before, "a wrong password changes nothing");
-    let e = create(&f, "plain", r#""timeout" = "1""#).unwrap_err();
+    let e = create(&f, "plain", r#""retention" = "keep_last=5""#).unwrap_err();
     assert!(e.message().contains("is an encrypted repository: give its password"), "{e}");
     let e = create(&f, "nopw", r#""encryption" = "on""#).unwrap_err();
     assert!(e.message().contains("needs encryption.password or encryption.key_file"), "{e}");
