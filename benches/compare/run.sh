@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Builds tabsnap (release) and runs the side-by-side comparison (see compare.py for the knobs).
+# Builds tabsnap (release) and runs the side-by-side comparison (see compare.py for the knobs); with TABSNAP set
+# to a binary, runs that one instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release --locked --bin tabsnap
-export TABSNAP="$PWD/target/release/tabsnap"
+if [ -z "${TABSNAP:-}" ]; then
+  cargo build --release --locked --bin tabsnap
+  TABSNAP="${CARGO_TARGET_DIR:-$PWD/target}/release/tabsnap"
+  export TABSNAP
+fi
 exec python3 benches/compare/compare.py "$@"
