@@ -100,6 +100,14 @@ fn backup_restore_verify_through_the_cli() {
     assert!(code == 1 && err.contains("is not empty"), "{err}");
     let (code, out, _) = tabsnap(&["verify", &repo]);
     assert!(code == 0 && out.starts_with("ok: 1 snapshot,"), "{out}");
+    // A target named relative to the working directory (its parent is the working directory).
+    let out = Command::new(env!("CARGO_BIN_EXE_tabsnap"))
+        .args(["restore", &repo, "snap1", "latest", "--to", "relative-out"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read(tmp.path().join("relative-out/db1/shard0/shard0/10001/0/0_0.dat")).unwrap(), big);
 
     // Damage a pack: verify names it and exits 1; restore refuses.
     let packs = tmp.path().join("repo/packs");

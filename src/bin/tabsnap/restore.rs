@@ -98,7 +98,7 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed: bool) -> Result<(), Error> {
     if !existed {
         std::fs::rename(staging, to).map_err(io(format!("moving the restored snapshot to {}", to.display())))?;
-        return sync_dir(to.parent().unwrap_or(Path::new(".")));
+        return sync_dir(to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")));
     }
     let db_dir = to.join(db);
     std::fs::create_dir_all(&db_dir).map_err(io(format!("creating {}", db_dir.display())))?;
