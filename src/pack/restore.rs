@@ -171,7 +171,10 @@ impl Packer {
                             if t.file.entry.chunks.len() == 1 {
                                 let f = safe_fs::create_file(t.root, t.rel)?;
                                 f.write_all_at(&raw, 0)?;
-                                start_writeback(&f);
+                                // Small files are left to the final sync, which writes them back together.
+                                if raw.len() >= EARLY_WRITEBACK_MIN {
+                                    start_writeback(&f);
+                                }
                                 return Ok(());
                             }
                             let file = open[u.file].lock().clone();
@@ -242,6 +245,10 @@ impl Packer {
         })
     }
 }
+
+/// Files at least this large start their writeback as soon as they are complete; smaller ones are written back
+/// by the final sync, all together (one writeback each would cost more system time than it saves).
+const EARLY_WRITEBACK_MIN: usize = 1 << 20;
 
 /// Marks a chunk whose crc32c is not known (it was not written).
 const NO_CRC: u64 = u64::MAX;
