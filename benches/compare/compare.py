@@ -107,6 +107,10 @@ def tree_stats(d):
     return n, b
 
 
+def slug(name):
+    return "".join(c if c.isalnum() else "-" for c in name)
+
+
 def size_of(p):
     return os.path.getsize(p) if os.path.isfile(p) else tree_stats(p)[1]
 
@@ -254,7 +258,7 @@ def run_set(res, tree_name, src, tabsnaps, have_restic, info):
     restic_repo = os.path.join(work, "restic")
     renv = dict(os.environ, RESTIC_PASSWORD="compare", RESTIC_REPOSITORY=restic_repo,
                 RESTIC_CACHE_DIR=os.path.join(work, "restic-cache"))
-    repos = {name: os.path.join(work, "repo-" + "".join(c if c.isalnum() else "-" for c in name)) for name in tabsnaps}
+    repos = {name: os.path.join(work, f"repo-{slug(name)}") for name in tabsnaps}
 
     def ts_backup(name, binary, label):
         return lambda r: (f"{binary} backup {repos[name]} {label(r)} --data {copy} --db tpch --depth 2 "
@@ -287,22 +291,38 @@ def run_set(res, tree_name, src, tabsnaps, have_restic, info):
                     kind="ceiling"))
     res.rounds(tree_name, "full backup", jobs)
 
-    # Restore of the full backup.
-    def clear_out(r):
-        rm(out)
-        sh("sync")
+    # Restore of the full backup. ext4 passes over inodes freed in the last 30 seconds when it allocates new ones
+    # (recently_deleted()), so creating thousands of files right after deleting thousands costs seconds of system
+    # time to whichever tool runs next: trees of many files keep every run's output until the rounds are over,
+    # when the disk has room for them all.
+    keep = files > 1000 and size * (len(tabsnaps) + 2) * RUNS < shutil.disk_usage(work).free // 2
+    info[tree_name]["restore_outputs_kept"] = keep
 
-    jobs = [Job(name, lambda r, b=b, n=name: f"{b} restore {repos[n]} full --to {out} --quiet >/dev/null",
-                setup=clear_out, kind="tabsnap") for name, b in tabsnaps.items()]
-    jobs.append(Job("zstd -d|tar -x && sync",
-                    lambda r: f"mkdir -p {out} && zstd -q -d -c {tarball} | tar -xf - -C {out} && sync -f {out}",
-                    setup=clear_out))
+    def out_for(tool, r):
+        return os.path.join(work, f"out-{slug(tool)}-{r}") if keep else out
+
+    def clear_out(tool):
+        def setup(r):
+            rm(out_for(tool, r))
+            sh("sync")
+
+        return setup
+
+    jobs = [Job(name, lambda r, b=b, n=name: f"{b} restore {repos[n]} full --to {out_for(n, r)} --quiet >/dev/null",
+                setup=clear_out(name), kind="tabsnap") for name, b in tabsnaps.items()]
+    t = "zstd -d|tar -x && sync"
+    jobs.append(Job(t, lambda r: f"mkdir -p {out_for(t, r)} && zstd -q -d -c {tarball} | tar -xf - -C "
+                    f"{out_for(t, r)} && sync -f {out_for(t, r)}", setup=clear_out(t)))
     if have_restic:
-        jobs.append(Job("restic && sync", lambda r: f"restic restore -q latest --target {out} && sync -f {out}",
-                        setup=clear_out, env=renv, runs=RESTIC_RUNS))
+        rt = "restic && sync"
+        jobs.append(Job(rt, lambda r: f"restic restore -q latest --target {out_for(rt, r)} && sync -f {out_for(rt, r)}",
+                        setup=clear_out(rt), env=renv, runs=RESTIC_RUNS))
     jobs.append(Job("ceiling: zstd -d to /dev/null", lambda r: f"zstd -q -d -c {tarball} >/dev/null", kind="ceiling"))
     res.rounds(tree_name, "restore", jobs)
-    clear_out(0)
+    for j in jobs:
+        for r in range(RUNS):
+            rm(out_for(j.tool, r))
+    sh("sync")
 
     # Re-backups: tar's level-1 incrementals start from a snapshot file of the full backup's state.
     sh(f"tar -g {snar0} -cf /dev/null -C {copy} .")
@@ -419,23 +439,30 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
             ceilings.append({"tree": t, "ceiling": what, "mb_s": rate / 1e6,
                              "share": {n: mine[n] / rate for n in tabsnaps}})
     p("")
-    p("Goals (speed: the other tool's wall / tabsnap's; stored: tabsnap's stored bytes / the `tar | zstd -"
+    p("Goals (speed: the other tool's median wall / tabsnap's, met or missed on wall; in brackets the same ratio "
+      "of user+sys CPU seconds, steadier on a shared machine; stored: tabsnap's stored bytes / the `tar | zstd -"
       f"{LEVEL}` file's; peak RSS over every tabsnap command):")
     p("")
     p("| tree | goal | target | " + " | ".join(tabsnaps) + " |")
     p("|---|---|---|" + "---|" * len(tabsnaps))
     goals = []
+
+    def cpu(t, op, tool):
+        u, sy = res.get(t, op, tool, "user"), res.get(t, op, tool, "sys")
+        return u + sy if u is not None and sy is not None else None
+
+    def ratio(a, b):
+        return b / a if a and b else None
+
     for t, what, target, sense in GOALS:
-        vals = {}
+        vals, cpus = {}, {}
         for n in tabsnaps:
-            v = None
-            if what.startswith("full backup vs "):
-                other = {"tar|zstd": "tar|zstd", "restic": "restic"}[what.split(" vs ")[1]]
-                a, b = res.get(t, "full backup", n), res.get(t, "full backup", other)
-                v = b / a if a and b else None
-            elif what.startswith("restore vs "):
-                a, b = res.get(t, "restore", n), res.get(t, "restore", "zstd -d|tar -x && sync")
-                v = b / a if a and b else None
+            v = c = None
+            if what.startswith("full backup vs ") or what.startswith("restore vs "):
+                op = "full backup" if what.startswith("full") else "restore"
+                other = {"tar|zstd": "tar|zstd", "restic": "restic"}.get(what.split(" vs ")[1], "zstd -d|tar -x && sync")
+                v = ratio(res.get(t, op, n), res.get(t, op, other))
+                c = ratio(cpu(t, op, n), cpu(t, op, other))
             elif what.startswith("stored vs "):
                 a, b = res.get(t, "full backup", n, "stored"), res.get(t, "full backup", "tar|zstd", "stored")
                 v = a / b if a and b else None
@@ -443,7 +470,7 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
                 rs = [res.get(tt, op, n, "rss_mib") for tt in SETS for op in OPS]
                 rs = [r for r in rs if r is not None]
                 v = max(rs) if rs else None
-            vals[n] = v
+            vals[n], cpus[n] = v, c
         if all(v is None for v in vals.values()):
             continue
         cells = []
@@ -453,9 +480,11 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
                 cells.append("n/a")
                 continue
             ok = v >= target if sense == "min" else v <= target
-            cells.append(f"{v:.2f} {'met' if ok else '**missed**'}")
+            extra = f" (CPU {cpus[n]:.2f})" if cpus[n] is not None else ""
+            shown = f"{v:.0f}" if what == "peak RSS MiB" else f"{v:.3f}"
+            cells.append(f"{shown}{extra} {'met' if ok else '**missed**'}")
         p(f"| {t} | {cell(what)} | {'≥' if sense == 'min' else '≤'} {target} | " + " | ".join(cells) + " |")
-        goals.append({"tree": t, "goal": what, "target": target, "sense": sense, "value": vals})
+        goals.append({"tree": t, "goal": what, "target": target, "sense": sense, "value": vals, "cpu_ratio": cpus})
     print("\n".join(lines))
     if as_json:
         print()
@@ -471,6 +500,26 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
             print(json.dumps({"type": "goal", **g}))
 
 
+def render(path, as_json):
+    """Prints the report again from the JSON lines an earlier run printed (with this version's formatting)."""
+    global RUNS, RESTIC_RUNS, LEVEL, CORES, COLD
+    res, meta = Results(), None
+    with open(path) as f:
+        for ln in f:
+            if not ln.startswith("{"):
+                continue
+            d = json.loads(ln)
+            if d["type"] == "meta":
+                meta = d
+            elif d["type"] == "result":
+                res.rows[(d["tree"], d["op"], d["tool"])] = {"kind": d["kind"], "runs": d["runs"]}
+    if meta is None:
+        sys.exit(f"no JSON lines from a run in {path}")
+    RUNS, RESTIC_RUNS, LEVEL, CORES, COLD = meta["runs"], meta["restic_runs"], meta["level"], meta["cores"], meta["cold"]
+    have_restic = any(tool.startswith("restic") for (_, _, tool) in res.rows)
+    report(res, meta["trees"], meta["tabsnap"], have_restic, meta, as_json)
+
+
 def version(cmd):
     try:
         return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.splitlines()[0].strip()
@@ -483,7 +532,10 @@ def main():
     ap.add_argument("--json", action="store_true", help="also print JSON lines after the table")
     ap.add_argument("--tabsnap", action="append", default=[], metavar="NAME=PATH",
                     help="another tabsnap binary to compare, as its own tool (repeatable)")
+    ap.add_argument("--render", metavar="FILE", help="print the table again from the JSON lines of an earlier run")
     args = ap.parse_args()
+    if args.render:
+        return render(args.render, args.json)
     tabsnaps = {"tabsnap": os.environ.get("TABSNAP") or shutil.which("tabsnap")}
     if not tabsnaps["tabsnap"]:
         sys.exit("set TABSNAP to the tabsnap binary (run.sh builds it)")
