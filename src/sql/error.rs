@@ -68,12 +68,15 @@ impl ParseError {
         expected.sort();
         expected.dedup();
         let (line, column, text) = locate(src, offset);
+        // A password or secret key on the line is never echoed (in the line or as the token found).
+        let (source_line, hidden) = super::secrets::mask(text);
+        let found = hidden.iter().fold(found, |f, h| f.replace(h.as_str(), &"*".repeat(h.chars().count())));
         ParseError(Box::new(Inner {
             offset,
             len,
             line,
             column,
-            source_line: text.to_owned(),
+            source_line,
             found,
             expected,
             message: None,

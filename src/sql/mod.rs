@@ -15,6 +15,7 @@ pub mod ast;
 mod error;
 mod grammar;
 mod print;
+mod secrets;
 mod span;
 mod token;
 mod validate;
