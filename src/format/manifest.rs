@@ -22,6 +22,20 @@ pub struct FileEntry {
     pub crc32c: u32,
     /// Hashes of the file's chunks, in order (fixed-size chunks; the last may be shorter).
     pub chunks: Vec<ContentHash>,
+    /// The file as the backup found it: the next backup of the label takes the chunks of a file whose size,
+    /// modification time and inode are unchanged from here instead of reading it again (tablet files are
+    /// immutable once written). Absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<FileSeen>,
+}
+
+/// What identifies an unchanged file between two backups (with its size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSeen {
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i128,
+    /// Inode number.
+    pub ino: u64,
 }
 
 /// One tablet: its id and files.

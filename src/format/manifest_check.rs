@@ -130,6 +130,7 @@ mod tests {
             size,
             crc32c: 0,
             chunks: vec![ContentHash::of(path.as_bytes()); n],
+            seen: None,
         };
         let tablet = |id: &str| TabletEntry { id: id.into(), files: vec![file("0/a.dat", 250, 3), file("b", 0, 0)] };
         Manifest {

@@ -25,7 +25,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use config::{CIPHER, HASH_KEYED, HASH_PLAIN, RepoConfig};
 pub use index::{Index, IndexPack};
-pub use manifest::{FileEntry, FileRef, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry};
+pub use manifest::{
+    FileEntry, FileRef, FileSeen, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
+};
 pub use pack::{
     ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, decode_pack_footer, encode_pack_footer, footer_len,
 };

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::files::{FileTask, read_range_into, read_whole_into, walk};
 use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
+use super::unchanged::{previous_files, reusable};
 use super::upload::{OpenPack, Uploads};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{self, ChunkEntry, Compression, ContentHash, IdHasher, Index, Manifest};
@@ -56,8 +57,8 @@ pub struct BackupSummary {
 enum Unit {
     /// One chunk of a large file.
     Chunk { file: usize, index: usize, offset: u64, len: usize },
-    /// Whole small files (each one chunk, or none when empty).
-    Small { files: std::ops::Range<usize> },
+    /// Whole small files (each one chunk, or none when empty), by index.
+    Small { files: Vec<usize> },
 }
 
 /// One chunk's result.
@@ -169,18 +170,19 @@ impl Packer {
         let mut known = load_known_chunks(repo)?;
         control.cancel.check()?;
 
-        // 2. Work units.
+        // 2. Work units, for the files not unchanged since the label's previous backup.
+        let previous = previous_files(repo, label, &source.database, self.opts.chunk_size as u64);
+        let reused = reusable(&manifest, &previous, &known);
+        drop(previous);
         let chunk = self.opts.chunk_size as u64;
         let mut units = Vec::new();
-        let mut batch_start = 0;
+        let mut batch = Vec::new();
         let mut batch_bytes = 0;
         for (i, f) in files.iter().enumerate() {
+            if reused[i].is_some() {
+                continue;
+            }
             if f.size > chunk {
-                if batch_start < i {
-                    units.push(Unit::Small { files: batch_start..i });
-                }
-                batch_start = i + 1;
-                batch_bytes = 0;
                 let n = f.size.div_ceil(chunk);
                 for c in 0..n {
                     let offset = c * chunk;
@@ -188,16 +190,16 @@ impl Packer {
                     units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
                 }
             } else {
+                batch.push(i);
                 batch_bytes += f.size;
-                if batch_bytes >= BATCH_BYTES || i + 1 - batch_start >= BATCH_FILES {
-                    units.push(Unit::Small { files: batch_start..i + 1 });
-                    batch_start = i + 1;
+                if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
+                    units.push(Unit::Small { files: std::mem::take(&mut batch) });
                     batch_bytes = 0;
                 }
             }
         }
-        if batch_start < files.len() {
-            units.push(Unit::Small { files: batch_start..files.len() });
+        if !batch.is_empty() {
+            units.push(Unit::Small { files: batch });
         }
 
         // 3. The parallel pipeline.
@@ -209,6 +211,13 @@ impl Packer {
         let stats = Counters::default();
         stats.files_total.store(files.len() as u64, Ordering::Relaxed);
         stats.bytes_total.store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        // Unchanged files are done already: their chunks are the repository's.
+        for (f, _) in files.iter().zip(&reused).filter(|(_, r)| r.is_some()) {
+            stats.files_done.fetch_add(1, Ordering::Relaxed);
+            stats.bytes_done.fetch_add(f.size, Ordering::Relaxed);
+        }
+        let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
+        stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
         // Sealed packs waiting for an I/O thread: the memory budget less the packs being filled and uploaded.
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
@@ -288,8 +297,20 @@ impl Packer {
                 .iter_mut()
                 .flat_map(|p| p.indexes.iter_mut().flat_map(|i| i.tablets.iter_mut().flat_map(|t| t.files.iter_mut())))
         });
-        for chunks in &mut per_file {
+        for (chunks, reuse) in per_file.iter_mut().zip(reused) {
             let Some(entry) = entries.next() else { break };
+            if let Some(prev) = reuse {
+                for hash in &prev.chunks {
+                    let (index, (pack, len)) = pipe.known.locate(hash).ok_or_else(|| {
+                        Error::new(ErrorKind::Io, "an unchanged file's chunk has no index (internal error)".to_owned())
+                    })?;
+                    packs.insert(pack, len);
+                    indexes.insert(index);
+                }
+                entry.chunks = prev.chunks;
+                entry.crc32c = prev.crc32c;
+                continue;
+            }
             chunks.sort_by_key(|c| c.0);
             let mut crc = 0u32;
             for &(_, hash, raw_crc, len) in chunks.iter() {
@@ -365,8 +386,8 @@ impl Pipeline<'_> {
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                Unit::Small { files: range } => {
-                    for i in range.clone() {
+                Unit::Small { files: list } => {
+                    for &i in list {
                         let f = &files[i];
                         if f.size > 0 {
                             read_whole_into(&f.path, f.size, &mut read)?;

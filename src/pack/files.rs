@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::BackupSource;
-use crate::format::{FileEntry, Manifest, TabletEntry};
+use crate::format::{FileEntry, FileSeen, Manifest, TabletEntry};
 use crate::{Error, ErrorKind, Result};
 
 /// A file to back up.
@@ -14,6 +14,9 @@ pub(super) struct FileTask {
     pub(super) path: PathBuf,
     pub(super) size: u64,
 }
+
+/// A listed file: its path in the tablet, its path on disk, its size, and what identifies it unchanged.
+type Listed = (String, PathBuf, u64, FileSeen);
 
 /// Reads `len` bytes of `path` at `offset` into `buf` (replacing its content; its allocation is reused).
 pub(super) fn read_range_into(path: &Path, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
@@ -59,10 +62,10 @@ pub(super) fn walk(
         if !source.metadata_only {
             list_files(&tablet.dir, &tablet.dir, &mut entries)?;
         }
-        entries.sort();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut tablet_files = Vec::with_capacity(entries.len());
-        for (rel, path, size) in entries {
-            tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new() });
+        for (rel, path, size, seen) in entries {
+            tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new(), seen: Some(seen) });
             files.push(FileTask { path, size });
         }
         Ok::<_, Error>(TabletEntry { id: tablet.id.clone(), files: tablet_files })
@@ -85,7 +88,7 @@ pub(super) fn walk(
     Ok((manifest, files))
 }
 
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) -> Result<()> {
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<()> {
     let what = || format!("listing tablet directory {}", dir.display());
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(what(), e))? {
         let entry = entry.map_err(|e| Error::io(what(), e))?;
@@ -94,7 +97,15 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) ->
         if ft.is_dir() {
             list_files(root, &path, out)?;
         } else if ft.is_file() {
-            let size = entry.metadata().map_err(|e| Error::io(what(), e))?.len();
+            let meta = entry.metadata().map_err(|e| Error::io(what(), e))?;
+            let seen = {
+                use std::os::unix::fs::MetadataExt;
+                FileSeen {
+                    mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+                    ino: meta.ino(),
+                }
+            };
+            let size = meta.len();
             let rel = path
                 .strip_prefix(root)
                 .ok()
@@ -103,7 +114,7 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, u64)>) ->
                 .ok_or_else(|| {
                     Error::new(ErrorKind::InvalidArgument, format!("file name is not UTF-8: {}", path.display()))
                 })?;
-            out.push((rel, path, size));
+            out.push((rel, path, size, seen));
         } else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

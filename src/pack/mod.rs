@@ -33,6 +33,7 @@ mod probe;
 mod restore;
 mod safe_fs;
 mod state;
+mod unchanged;
 mod upload;
 mod verify;
 mod verify_snapshots;

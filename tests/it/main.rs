@@ -21,6 +21,7 @@ mod latest;
 mod pack;
 mod properties;
 mod readme;
+mod rebackup;
 mod s3;
 mod s3_crypto;
 mod shared_state;

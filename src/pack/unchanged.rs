@@ -1,0 +1,65 @@
+//! Files unchanged since the label's previous backup: their size, modification time and inode are what that
+//! backup recorded, so their chunks are taken from its manifest instead of reading and hashing them again
+//! (tablet files are immutable once written; a host's snapshot hard-links them, keeping the inode). Only chunks
+//! the repository's indexes still locate are taken; anything else is read as usual.
+
+use std::collections::HashMap;
+
+use super::state::{KnownChunks, list_snapshots, load_manifest};
+use crate::format::{FileEntry, Manifest};
+use crate::repo::Repository;
+
+/// The previous backup's files of `label` in `database`, by (table, partition, index, tablet, path); empty when
+/// there is none, it was taken with another chunk size, or it cannot be read (then every file is read).
+pub(super) fn previous_files(
+    repo: &dyn Repository,
+    label: &str,
+    database: &str,
+    chunk_size: u64,
+) -> HashMap<[String; 5], FileEntry> {
+    let previous = list_snapshots(repo)
+        .ok()
+        .and_then(|snaps| snaps.into_iter().rfind(|s| s.label == label))
+        .and_then(|s| load_manifest(repo, &s.label, &s.timestamp).ok())
+        .filter(|m: &Manifest| m.database == database && m.chunk_size == chunk_size);
+    let Some(m) = previous else { return HashMap::new() };
+    m.files()
+        .map(|f| {
+            let key = [
+                f.place.table.to_owned(),
+                f.place.partition.to_owned(),
+                f.place.index.to_owned(),
+                f.tablet.id.clone(),
+                f.file.path.clone(),
+            ];
+            (key, f.file.clone())
+        })
+        .collect()
+}
+
+/// For every file of `manifest` (in manifest order): the previous entry to take its chunks from, when the file
+/// is unchanged and every one of its chunks is indexed.
+pub(super) fn reusable(
+    manifest: &Manifest,
+    previous: &HashMap<[String; 5], FileEntry>,
+    known: &KnownChunks,
+) -> Vec<Option<FileEntry>> {
+    manifest
+        .files()
+        .map(|f| {
+            if previous.is_empty() {
+                return None;
+            }
+            let key = [
+                f.place.table.to_owned(),
+                f.place.partition.to_owned(),
+                f.place.index.to_owned(),
+                f.tablet.id.clone(),
+                f.file.path.clone(),
+            ];
+            let prev = previous.get(&key)?;
+            let same = prev.size == f.file.size && prev.seen.is_some() && prev.seen == f.file.seen;
+            (same && prev.chunks.iter().all(|h| known.indexed.contains_key(h))).then(|| prev.clone())
+        })
+        .collect()
+}
