@@ -10,25 +10,6 @@
 
 static char base[256];
 
-static void write_file(const char *path, size_t n, unsigned seed) {
-  FILE *f = fopen(path, "wb");
-  for (size_t i = 0; i < n; i++) fputc((int)('a' + (seed * 31 + i * 7 + i / 100) % 26), f);
-  fclose(f);
-}
-
-static int same_file(const char *a, const char *b) {
-  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-  int same = fa && fb;
-  while (same) {
-    int ca = fgetc(fa), cb = fgetc(fb);
-    if (ca != cb) same = 0;
-    if (ca == EOF || cb == EOF) break;
-  }
-  if (fa) fclose(fa);
-  if (fb) fclose(fb);
-  return same;
-}
-
 static char *path(const char *rel) {
   static char buf[8][512];
   static int k = 0;

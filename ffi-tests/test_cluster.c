@@ -22,25 +22,6 @@ static char *path(const char *rel) {
   return buf[k];
 }
 
-static void write_file(const char *p, size_t n, unsigned seed) {
-  FILE *f = fopen(p, "wb");
-  for (size_t i = 0; i < n; i++) fputc((int)('a' + (seed * 13 + i * 7 + i / 97) % 26), f);
-  fclose(f);
-}
-
-static int same_file(const char *a, const char *b) {
-  FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-  int same = fa && fb;
-  while (same) {
-    int ca = fgetc(fa), cb = fgetc(fb);
-    if (ca != cb) same = 0;
-    if (ca == EOF || cb == EOF) break;
-  }
-  if (fa) fclose(fa);
-  if (fb) fclose(fb);
-  return same;
-}
-
 /* What the node callback needs: the engine to run the share in-process, which node fails and how often, and
    what it saw (run_node may be called from several threads at once). */
 typedef struct {

@@ -258,8 +258,7 @@ impl Engine {
     ) -> Result<()> {
         let mut properties = properties.to_vec();
         let password = encryption::take_password(&mut properties)?;
-        if let Some((k, _)) = properties.iter().find(|(k, _)| k != retention::RETENTION && !k.starts_with("encryption"))
-        {
+        if let Some((k, _)) = properties.iter().find(|(k, _)| !repo_properties::applies_to_every_kind(k)) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(

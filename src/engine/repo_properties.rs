@@ -1,5 +1,5 @@
 //! CREATE REPOSITORY's properties: each one tabsnap knows does what Doris's does (or what tabsnap documents);
-//! any other is refused, never accepted and ignored.
+//! any other is refused with an error naming it.
 
 use super::analysis;
 use crate::Result;
@@ -26,6 +26,12 @@ const S3: &[&str] = &[
 /// `provider` values that are plain S3 endpoints (Doris's Azure provider speaks another protocol).
 const S3_PROVIDERS: &[&str] = &["S3", "AWS", "OSS", "COS", "OBS", "BOS", "GCP", "MINIO"];
 
+/// Encryption and retention: properties of every repository, LOCAL, S3 or stored by the host (checked where they
+/// are applied).
+pub(crate) fn applies_to_every_kind(key: &str) -> bool {
+    key == super::retention::RETENTION || key == "encryption" || key.starts_with("encryption.")
+}
+
 /// Checks the properties of a CREATE REPOSITORY of `kind` (`LOCAL`, `S3`): encryption and retention are
 /// checked where they are applied; everything else must be known here.
 ///
@@ -33,7 +39,7 @@ const S3_PROVIDERS: &[&str] = &["S3", "AWS", "OSS", "COS", "OBS", "BOS", "GCP", 
 /// An analysis error naming the first property tabsnap does not know for that kind, or a value it cannot honour.
 pub(crate) fn check(kind: &str, properties: &[(String, String)]) -> Result<()> {
     for (k, v) in properties {
-        if k == super::retention::RETENTION || k == "encryption" || k.starts_with("encryption.") {
+        if applies_to_every_kind(k) {
             continue;
         }
         let known = kind == "S3" && S3.contains(&k.as_str());
