@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::state::{KnownChunks, list_snapshots, load_manifest};
-use crate::format::{FileEntry, Manifest};
+use crate::format::{FileEntry, FileRef, Manifest};
 use crate::repo::Repository;
 
 /// The previous backup's files of `label` in `database`, by (table, partition, index, tablet, path); empty when
@@ -23,18 +23,7 @@ pub(super) fn previous_files(
         .and_then(|s| load_manifest(repo, &s.label, &s.timestamp).ok())
         .filter(|m: &Manifest| m.database == database && m.chunk_size == chunk_size);
     let Some(m) = previous else { return HashMap::new() };
-    m.files()
-        .map(|f| {
-            let key = [
-                f.place.table.to_owned(),
-                f.place.partition.to_owned(),
-                f.place.index.to_owned(),
-                f.tablet.id.clone(),
-                f.file.path.clone(),
-            ];
-            (key, f.file.clone())
-        })
-        .collect()
+    m.files().map(|f| (key_of(&f), f.file.clone())).collect()
 }
 
 /// For every file of `manifest` (in manifest order): the previous entry to take its chunks from, when the file
@@ -50,16 +39,20 @@ pub(super) fn reusable(
             if previous.is_empty() {
                 return None;
             }
-            let key = [
-                f.place.table.to_owned(),
-                f.place.partition.to_owned(),
-                f.place.index.to_owned(),
-                f.tablet.id.clone(),
-                f.file.path.clone(),
-            ];
-            let prev = previous.get(&key)?;
+            let prev = previous.get(&key_of(&f))?;
             let same = prev.size == f.file.size && prev.seen.is_some() && prev.seen == f.file.seen;
             (same && prev.chunks.iter().all(|h| known.indexed.contains_key(h))).then(|| prev.clone())
         })
         .collect()
+}
+
+/// A file's identity across two manifests of one label: table, partition, index, tablet and path.
+fn key_of(f: &FileRef<'_>) -> [String; 5] {
+    [
+        f.place.table.to_owned(),
+        f.place.partition.to_owned(),
+        f.place.index.to_owned(),
+        f.tablet.id.clone(),
+        f.file.path.clone(),
+    ]
 }
