@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds tabsnap (release) and runs the tablet-count scaling measurement (see scale.py for the knobs); with
+# TABSNAP set to a binary, runs that one instead of building.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [ -z "${TABSNAP:-}" ]; then
+  cargo build --release --locked --bin tabsnap
+  TABSNAP="${CARGO_TARGET_DIR:-$PWD/target}/release/tabsnap"
+  export TABSNAP
+fi
+exec python3 benches/scale/scale.py "$@"
