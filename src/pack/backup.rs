@@ -414,7 +414,7 @@ impl Pipeline<'_> {
         let len = raw.len() as u64;
         self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);
         let done = ChunkDone { file, index, hash, raw_crc, len };
-        if self.known.indexed.contains_key(&hash) || !self.claimed.lock().insert(hash) {
+        if self.known.contains(&hash) || !self.claimed.lock().insert(hash) {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }

@@ -41,7 +41,7 @@ pub(super) fn reusable(
             }
             let prev = previous.get(&key_of(&f))?;
             let same = prev.size == f.file.size && prev.seen.is_some() && prev.seen == f.file.seen;
-            (same && prev.chunks.iter().all(|h| known.indexed.contains_key(h))).then(|| prev.clone())
+            (same && prev.chunks.iter().all(|h| known.contains(h))).then(|| prev.clone())
         })
         .collect()
 }
