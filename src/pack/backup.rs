@@ -21,7 +21,7 @@ use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, time
 use super::unchanged::{previous_files, reusable};
 use super::upload::{OpenPack, Uploads};
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{self, ChunkEntry, Compression, ContentHash, IdHasher, Index, Manifest};
+use crate::format::{self, ChunkEntry, Compression, ContentHash, FileEntry, IdHasher, Index, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::{Error, ErrorKind, Result};
@@ -286,18 +286,18 @@ impl Packer {
             Some(id)
         };
 
-        // 5. The manifest: chunk lists per file, and the indexes that locate them.
-        let mut per_file: Vec<Vec<(usize, ContentHash, u32, u64)>> = vec![Vec::new(); files.len()];
-        for d in results.into_iter().flatten() {
-            per_file[d.file].push((d.index, d.hash, d.raw_crc, d.len));
-        }
+        // 5. The manifest: chunk lists per file, and the indexes that locate them. One sorted list of every
+        // chunk done (not a list per file: a job of many small files would pay an allocation for each).
+        let mut done: Vec<ChunkDone> = results.into_iter().flatten().collect();
+        done.sort_unstable_by_key(|d| (d.file, d.index));
+        let mut done = done.into_iter().peekable();
         let mut indexes = BTreeSet::new();
         let mut entries = manifest.tables.iter_mut().flat_map(|t| {
             t.partitions
                 .iter_mut()
                 .flat_map(|p| p.indexes.iter_mut().flat_map(|i| i.tablets.iter_mut().flat_map(|t| t.files.iter_mut())))
         });
-        for (chunks, reuse) in per_file.iter_mut().zip(reused) {
+        for (file, reuse) in reused.into_iter().enumerate() {
             let Some(entry) = entries.next() else { break };
             if let Some(prev) = reuse {
                 for hash in &prev.chunks {
@@ -307,17 +307,21 @@ impl Packer {
                     packs.insert(pack, len);
                     indexes.insert(index);
                 }
-                entry.chunks = prev.chunks;
-                entry.crc32c = prev.crc32c;
+                let FileEntry { chunks, crc32c, .. } = *prev;
+                entry.chunks = chunks;
+                entry.crc32c = crc32c;
                 continue;
             }
-            chunks.sort_by_key(|c| c.0);
+            entry.chunks.reserve_exact(usize::try_from(entry.size.div_ceil(chunk)).unwrap_or(0));
             let mut crc = 0u32;
-            for &(_, hash, raw_crc, len) in chunks.iter() {
-                crc =
-                    if entry.chunks.is_empty() { raw_crc } else { crc32c::crc32c_combine(crc, raw_crc, len as usize) };
-                entry.chunks.push(hash);
-                match pipe.known.locate(&hash) {
+            while let Some(d) = done.next_if(|d| d.file == file) {
+                crc = if entry.chunks.is_empty() {
+                    d.raw_crc
+                } else {
+                    crc32c::crc32c_combine(crc, d.raw_crc, d.len as usize)
+                };
+                entry.chunks.push(d.hash);
+                match pipe.known.locate(&d.hash) {
                     Some((index, (pack, len))) => {
                         packs.insert(pack, len);
                         indexes.insert(index)

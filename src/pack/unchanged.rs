@@ -9,30 +9,31 @@ use super::state::{KnownChunks, list_snapshots, load_manifest};
 use crate::format::{FileEntry, FileRef, Manifest};
 use crate::repo::Repository;
 
-/// The previous backup's files of `label` in `database`, by (table, partition, index, tablet, path); empty when
-/// there is none, it was taken with another chunk size, or it cannot be read (then every file is read).
+/// The previous backup's files of `label` in `database`, by [`key_of`] (their paths left empty: the key holds
+/// them); empty when there is none, it was taken with another chunk size, or it cannot be read (then every file
+/// is read).
 pub(super) fn previous_files(
     repo: &dyn Repository,
     label: &str,
     database: &str,
     chunk_size: u64,
-) -> HashMap<[String; 5], FileEntry> {
+) -> HashMap<FileKey, FileEntry> {
     let previous = list_snapshots(repo)
         .ok()
         .and_then(|snaps| snaps.into_iter().rfind(|s| s.label == label))
         .and_then(|s| load_manifest(repo, &s.label, &s.timestamp).ok())
         .filter(|m: &Manifest| m.database == database && m.chunk_size == chunk_size);
     let Some(m) = previous else { return HashMap::new() };
-    m.files().map(|f| (key_of(&f), f.file.clone())).collect()
+    m.files().map(|f| (key_of(&f), FileEntry { path: String::new(), ..f.file.clone() })).collect()
 }
 
 /// For every file of `manifest` (in manifest order): the previous entry to take its chunks from, when the file
 /// is unchanged and every one of its chunks is indexed.
 pub(super) fn reusable(
     manifest: &Manifest,
-    previous: &HashMap<[String; 5], FileEntry>,
+    previous: &HashMap<FileKey, FileEntry>,
     known: &KnownChunks,
-) -> Vec<Option<FileEntry>> {
+) -> Vec<Option<Box<FileEntry>>> {
     manifest
         .files()
         .map(|f| {
@@ -41,18 +42,23 @@ pub(super) fn reusable(
             }
             let prev = previous.get(&key_of(&f))?;
             let same = prev.size == f.file.size && prev.seen.is_some() && prev.seen == f.file.seen;
-            (same && prev.chunks.iter().all(|h| known.contains(h))).then(|| prev.clone())
+            (same && prev.chunks.iter().all(|h| known.contains(h))).then(|| Box::new(prev.clone()))
         })
         .collect()
 }
 
-/// A file's identity across two manifests of one label: table, partition, index, tablet and path.
-fn key_of(f: &FileRef<'_>) -> [String; 5] {
-    [
-        f.place.table.to_owned(),
-        f.place.partition.to_owned(),
-        f.place.index.to_owned(),
-        f.tablet.id.clone(),
-        f.file.path.clone(),
-    ]
+/// A file's identity across two manifests of one label: table, partition, index, tablet and path, hashed (128
+/// bits of BLAKE3 over the length-prefixed names: a map of a million files keeps 16 bytes a key, not five
+/// strings).
+type FileKey = [u8; 16];
+
+fn key_of(f: &FileRef<'_>) -> FileKey {
+    let mut h = blake3::Hasher::new();
+    for part in [f.place.table, f.place.partition, f.place.index, &f.tablet.id, &f.file.path] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    key
 }
