@@ -30,6 +30,34 @@ static tabsnap_status run(const tabsnap_engine *e, const char *sql, tabsnap_resu
   return tabsnap_engine_execute(e, "root", "db1", sql, out, err);
 }
 
+/* Bytes of the packs under repository directory `repo` (-1 if they cannot be counted). */
+static long long packs_bytes(const char *repo) {
+  char cmd[700];
+  long long n = -1;
+  snprintf(cmd, sizeof cmd, "du -sb '%s/packs' | cut -f1", repo);
+  FILE *p = popen(cmd, "r");
+  if (p && fscanf(p, "%lld", &n) != 1) n = -1;
+  if (p) pclose(p);
+  return n;
+}
+
+/* Backs up table t1 (300500 bytes of letters) into a new LOCAL repository `name` at path(name) with the
+   statement's `properties`, and returns the bytes of its packs (-1 if the backup did not finish). */
+static long long backup_t1(const tabsnap_engine *e, const char *name, const char *properties) {
+  char sql[1024];
+  tabsnap_result *res = NULL;
+  snprintf(sql, sizeof sql, "CREATE REPOSITORY %s WITH LOCAL ON LOCATION 'file://%s'; BACKUP SNAPSHOT %s TO %s ON (t1) %s",
+           name, path(name), name, name, properties);
+  tabsnap_status st = run(e, sql, &res, NULL);
+  uint64_t job = st == TABSNAP_STATUS_OK ? tabsnap_result_job_id(res, 1) : 0;
+  tabsnap_result_free(res);
+  tabsnap_job_info info;
+  memset(&info, 0, sizeof info);
+  info.struct_size = sizeof info;
+  st = tabsnap_engine_wait(e, job, 60000, &info, NULL);
+  return st == TABSNAP_STATUS_OK && info.state == TABSNAP_JOB_STATE_FINISHED ? packs_bytes(path(name)) : -1;
+}
+
 int main(void) {
   snprintf(base, sizeof base, "/tmp/tabsnap-c-%d", (int)getpid());
   mkdir(base, 0755);
@@ -67,8 +95,17 @@ int main(void) {
   tabsnap_error_free(err);
   err = NULL;
   CHECK("options_null", tabsnap_options_set_threads(NULL, 2, NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  st = tabsnap_options_set_compression(opts, "zstd:5", &err);
+  CHECK("compression_invalid", st == TABSNAP_STATUS_INVALID_ARGUMENT && err &&
+        strstr(tabsnap_error_message(err), "Invalid compression value: zstd:5. Must be 'auto', 'none', 'zstd' or 'zstd-N'"),
+        "%d %s", st, tabsnap_error_message(err));
+  tabsnap_error_free(err);
+  err = NULL;
+  CHECK("compression_null", tabsnap_options_set_compression(opts, NULL, NULL) == TABSNAP_STATUS_NULL_ARGUMENT &&
+        tabsnap_options_set_compression(NULL, "auto", NULL) == TABSNAP_STATUS_NULL_ARGUMENT, "-");
   CHECK("options_set", tabsnap_options_set_threads(opts, 2, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_zstd_level(opts, 3, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_compression(opts, "auto", NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_chunk_size(opts, 1 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_pack_size(opts, 4 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_bytes_in_flight(opts, 16 << 20, NULL) == TABSNAP_STATUS_OK &&
@@ -344,6 +381,23 @@ int main(void) {
     err = NULL;
     CHECK("attach_with_null", tabsnap_engine_attach_repository_with(engine, "x", NULL, false, NULL, NULL, 0, NULL) ==
           TABSNAP_STATUS_NULL_ARGUMENT, "-");
+  }
+
+  /* compression: "none" from the options stores every byte raw; a BACKUP's own "compression" overrides it */
+  {
+    tabsnap_options *raw = tabsnap_options_new();
+    tabsnap_engine *plain = NULL;
+    st = tabsnap_options_set_compression(raw, "none", &err);
+    if (st == TABSNAP_STATUS_OK) st = tabsnap_engine_new_dir(path("data"), raw, &plain, &err);
+    tabsnap_options_free(raw);
+    CHECK("compression_engine", st == TABSNAP_STATUS_OK, "%d %s", st, tabsnap_error_message(err));
+    tabsnap_error_free(err);
+    err = NULL;
+    long long none = backup_t1(plain, "cnone", "");
+    long long zstd = backup_t1(plain, "czstd", "PROPERTIES ('compression' = 'zstd-1')");
+    CHECK("compression_none_stores_raw", none >= 300500, "%lld bytes of packs", none);
+    CHECK("compression_property_overrides", zstd > 0 && zstd < 300500 / 4, "%lld bytes of packs", zstd);
+    tabsnap_engine_free(plain);
   }
 
   tabsnap_engine_free(engine);

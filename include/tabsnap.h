@@ -1044,8 +1044,9 @@ TABSNAP_API
 void tabsnap_string_free(char *s);
 
 /**
- * New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
- * flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free with `tabsnap_options_free`. NULL only if allocation failed.
+ * New options with the defaults (threads: one per core, compression `auto` at zstd level 3, 4 MiB chunks,
+ * 16 MiB packs, 64 MiB in flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free
+ * with `tabsnap_options_free`. NULL only if allocation failed.
  *
  * Thread safety: any thread. Since: 0.1.
  */
@@ -1079,7 +1080,7 @@ tabsnap_status tabsnap_options_set_threads(struct tabsnap_options *opts,
                                            struct tabsnap_error **err_out);
 
 /**
- * zstd level, 1 to 19 (default 3).
+ * The zstd level of compression `auto`, 1 to 19 (default 3).
  *
  * Returns as `tabsnap_options_set_threads`.
  *
@@ -1093,6 +1094,26 @@ TABSNAP_MUST_USE
 tabsnap_status tabsnap_options_set_zstd_level(struct tabsnap_options *opts,
                                               int32_t level,
                                               struct tabsnap_error **err_out);
+
+/**
+ * How backups compress chunks when neither the BACKUP nor its repository has a `compression` property:
+ * `"auto"` (the default: zstd at the level of `tabsnap_options_set_zstd_level` where samples of the chunk
+ * shrink, raw otherwise), `"zstd-N"` (every chunk at level N, 1 to 19; `"zstd"` is `"zstd-3"`) or `"none"`
+ * (every chunk raw).
+ *
+ * Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` or `mode` NULL); `_INVALID_UTF8`; `_INVALID_ARGUMENT`
+ * (another value: the message lists the valid ones).
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.1.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`; `mode` is NULL or a NUL-terminated string.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_compression(struct tabsnap_options *opts,
+                                               const char *mode,
+                                               struct tabsnap_error **err_out);
 
 /**
  * Chunk size for large files, 64 KiB to 64 MiB (default 4 MiB).

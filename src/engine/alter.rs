@@ -1,6 +1,6 @@
 //! ALTER REPOSITORY: a new password (or key file) for an encrypted repository, new S3 credentials, a new
-//! retention policy. A password change adds a key object and removes the one this process opened the
-//! repository with; no data is rewritten.
+//! retention policy or compression. A password change adds a key object and removes the one this process
+//! opened the repository with; no data is rewritten.
 
 use super::encryption::{KDF, KEY_FILE, PASSWORD, prop};
 use super::registry::reopen;
@@ -12,8 +12,16 @@ use crate::{Error, ErrorKind, Result};
 /// The S3 credentials ALTER REPOSITORY may change.
 const S3_CREDENTIALS: &[&str] = &["s3.access_key", "s3.secret_key", "s3.session_token"];
 /// Everything ALTER REPOSITORY may change.
-const ALTERABLE: &[&str] =
-    &[PASSWORD, KEY_FILE, KDF, "s3.access_key", "s3.secret_key", "s3.session_token", super::retention::RETENTION];
+const ALTERABLE: &[&str] = &[
+    PASSWORD,
+    KEY_FILE,
+    KDF,
+    "s3.access_key",
+    "s3.secret_key",
+    "s3.session_token",
+    super::retention::RETENTION,
+    super::repo_properties::COMPRESSION,
+];
 
 impl Engine {
     pub(super) fn alter_repository(&self, s: &ast::AlterRepository) -> Result<()> {
@@ -33,6 +41,7 @@ impl Engine {
         if prop(&given, super::retention::RETENTION).is_some() {
             super::retention::policy(&given, meta.read_only)?;
         }
+        super::repo_properties::compression(&given)?;
         let mut unlocked = inner.registry.unlocked(&s.name);
         let new_password = password_of(&given)?;
         if let Some(password) = &new_password {

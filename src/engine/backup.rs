@@ -9,7 +9,7 @@ use super::Inner;
 use crate::Result;
 use crate::host::{Host, TabletRef};
 use crate::job::{JobHandle, JobState};
-use crate::pack::{self, BackupSource, CancelToken, JobControl, TabletSource};
+use crate::pack::{self, BackupSource, CancelToken, JobControl, Packer, TabletSource};
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
 use crate::store::RetentionPolicy;
@@ -38,10 +38,12 @@ impl Drop for Snapshots<'_> {
     }
 }
 
-/// Where a backup goes: the repository, and the retention policy applied after it.
+/// Where a backup goes: the repository, the retention policy applied after it, and the packer with the
+/// backup's compression.
 pub(super) struct BackupTarget {
     pub repo: Arc<dyn Repository>,
     pub retention: Option<RetentionPolicy>,
+    pub packer: Packer,
 }
 
 /// Runs the backup `plan` as job `job`: snapshots, packs and uploads, commits the manifest, releases.
@@ -59,7 +61,7 @@ pub(super) fn run_backup(
     timestamp: String,
     cancel: CancelToken,
 ) -> Result<()> {
-    let BackupTarget { repo, retention } = target;
+    let BackupTarget { repo, retention, packer } = target;
     let db = plan.database.clone();
     job.set_state(JobState::Snapshoting);
     cancel.check()?;
@@ -87,7 +89,7 @@ pub(super) fn run_backup(
         job.set_state(JobState::UploadSnapshot);
         job.set_state(JobState::Uploading);
         let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: Some(timestamp) };
-        inner.packer.backup(repo.as_ref(), &source, label, &control)?;
+        packer.backup(repo.as_ref(), &source, label, &control)?;
         job.update(|j| j.transfer_finished_ms = Some(pack::now_ms()));
         job.set_state(JobState::SaveMeta);
         job.set_state(JobState::UploadInfo);

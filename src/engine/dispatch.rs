@@ -110,6 +110,7 @@ impl Engine {
         let mut properties: Vec<(String, String)> =
             s.properties.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         super::repo_properties::check(kind, &properties)?;
+        super::repo_properties::compression(&properties)?;
         let password = super::encryption::take_password(&mut properties)?;
         super::retention::policy(&properties, s.read_only)?;
         let meta = RepoMeta {
@@ -246,12 +247,18 @@ impl Engine {
         job.warnings.clone_from(&plan.skipped);
         let timestamp = job.timestamp.clone();
         let retention = super::retention::policy(&meta.properties, meta.read_only)?;
+        // The statement's compression, else the repository's, else the engine's.
+        let compression = match s.properties.get(super::repo_properties::COMPRESSION) {
+            Some(v) => Some(super::repo_properties::read_compression(v)?),
+            None => super::repo_properties::compression(&meta.properties)?,
+        };
+        let packer = self.inner.packer_for(compression)?;
         let (id, token) = self.inner.jobs.admit_and_save(job)?;
         let inner = self.inner.clone();
         let label = s.label.label.clone();
         let handle = self.inner.jobs.handle(id);
         self.inner.jobs.spawn(id, token.clone(), timeout, move || {
-            run_backup(&inner, &handle, plan, &label, BackupTarget { repo, retention }, timestamp, token)
+            run_backup(&inner, &handle, plan, &label, BackupTarget { repo, retention, packer }, timestamp, token)
         });
         Ok(id)
     }

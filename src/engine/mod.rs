@@ -30,7 +30,7 @@ use crate::host::{Host, TabletRef};
 pub use crate::job::JobObserver;
 use crate::job::persist::{RepoMeta, SavedState, StateFile};
 use crate::job::{JobInfo, JobManager, ManagerOptions, Persistence};
-use crate::pack::{self, JobControl, Packer, PackerOptions};
+use crate::pack::{self, CompressionMode, JobControl, Packer, PackerOptions};
 use crate::repo::Repository;
 use crate::{Error, ErrorKind, Result};
 use registry::Registry;
@@ -88,7 +88,13 @@ impl EngineBuilder {
         self.options.threads = n;
         self
     }
-    /// zstd level, 1 to 19.
+    /// How backups compress chunks when neither the BACKUP nor its repository has a `compression` property
+    /// (default [`CompressionMode::Auto`]).
+    pub fn compression(mut self, mode: CompressionMode) -> Self {
+        self.options.compression = mode;
+        self
+    }
+    /// The zstd level of [`CompressionMode::Auto`], 1 to 19.
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.options.zstd_level = level;
         self
@@ -161,6 +167,13 @@ impl EngineBuilder {
                 ignore_unsupported_tables: self.ignore_unsupported_tables,
             }),
         })
+    }
+}
+
+impl Inner {
+    /// The packer of a backup whose statement or repository chose `compression`; the engine's own otherwise.
+    fn packer_for(&self, compression: Option<CompressionMode>) -> Result<Packer> {
+        self.packer.with_compression(compression.unwrap_or(self.packer.options().compression))
     }
 }
 
@@ -243,8 +256,9 @@ impl Engine {
     }
 
     /// [`Engine::attach_repository`] with repository properties: `encryption`, `encryption.password`,
-    /// `encryption.key_file`, `encryption.kdf` (an encrypted repository, made when the store is empty) and
-    /// `retention` (applied after each BACKUP into it); see docs/ENCRYPTION.md.
+    /// `encryption.key_file`, `encryption.kdf` (an encrypted repository, made when the store is empty),
+    /// `retention` (applied after each BACKUP into it; see docs/ENCRYPTION.md) and `compression` (how backups
+    /// into it compress; docs/PROPERTIES.md).
     ///
     /// # Errors
     /// As [`Engine::attach_repository`]; a property that does not apply to a repository the host stores, or
@@ -263,11 +277,12 @@ impl Engine {
                 ErrorKind::InvalidArgument,
                 format!(
                     "property {k:?} does not apply to a repository the host stores itself (it takes encryption, \
-                     encryption.password, encryption.key_file, encryption.kdf and retention)"
+                     encryption.password, encryption.key_file, encryption.kdf, retention and compression)"
                 ),
             ));
         }
         retention::policy(&properties, read_only)?;
+        repo_properties::compression(&properties)?;
         let id = self.inner.jobs.next_id()?;
         self.inner.registry.attach(name, repo, &properties, password, |repo| RepoMeta {
             id,
@@ -301,7 +316,8 @@ impl Engine {
         }
         let source = crate::cluster::part_source(database, tablets);
         let control = JobControl { timestamp: Some(timestamp.into()), ..JobControl::default() };
-        let (part, summary) = self.inner.packer.backup_part(repo.as_ref(), &source, label, &control)?;
+        let packer = self.inner.packer_for(repo_properties::compression(&meta.properties)?)?;
+        let (part, summary) = packer.backup_part(repo.as_ref(), &source, label, &control)?;
         pack::cluster::write_part(repo.as_ref(), node, &part)?;
         Ok(summary)
     }

@@ -2,7 +2,9 @@
 //! any other is refused with an error naming it.
 
 use super::analysis;
+use super::encryption::prop;
 use crate::Result;
+use crate::pack::CompressionMode;
 
 /// The properties of an S3 repository: Doris's names, their legacy `AWS_*` forms, and tabsnap's limits.
 const S3: &[&str] = &[
@@ -26,10 +28,30 @@ const S3: &[&str] = &[
 /// `provider` values that are plain S3 endpoints (Doris's Azure provider speaks another protocol).
 const S3_PROVIDERS: &[&str] = &["S3", "AWS", "OSS", "COS", "OBS", "BOS", "GCP", "MINIO"];
 
-/// Encryption and retention: properties of every repository, LOCAL, S3 or stored by the host (checked where they
-/// are applied).
+/// The property that chooses how backups into a repository compress (`auto`, `zstd-N`, `none`), unless a
+/// BACKUP's own `compression` overrides it.
+pub(crate) const COMPRESSION: &str = "compression";
+
+/// Encryption, retention and compression: properties of every repository, LOCAL, S3 or stored by the host
+/// (checked where they are applied).
 pub(crate) fn applies_to_every_kind(key: &str) -> bool {
-    key == super::retention::RETENTION || key == "encryption" || key.starts_with("encryption.")
+    key == super::retention::RETENTION || key == COMPRESSION || key == "encryption" || key.starts_with("encryption.")
+}
+
+/// The `compression` a repository's properties give, if any.
+///
+/// # Errors
+/// As [`read_compression`].
+pub(crate) fn compression(props: &[(String, String)]) -> Result<Option<CompressionMode>> {
+    prop(props, COMPRESSION).map(read_compression).transpose()
+}
+
+/// A `compression` value (a repository's or a BACKUP's).
+///
+/// # Errors
+/// An analysis error naming the property and its valid values.
+pub(crate) fn read_compression(value: &str) -> Result<CompressionMode> {
+    value.parse().map_err(|e: crate::Error| analysis(e.message()))
 }
 
 /// Checks the properties of a CREATE REPOSITORY of `kind` (`LOCAL`, `S3`): encryption and retention are
@@ -72,7 +94,8 @@ pub(crate) fn check(kind: &str, properties: &[(String, String)]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, compression};
+    use crate::pack::CompressionMode;
 
     fn props(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -95,5 +118,21 @@ mod tests {
             let e = check(kind, &props(&[(k, v)])).unwrap_err();
             assert!(e.message().contains(want), "{kind} {k}: {e}");
         }
+    }
+
+    #[test]
+    fn compression_applies_to_every_kind_and_is_read_with_its_valid_values() {
+        for kind in ["LOCAL", "S3"] {
+            check(kind, &props(&[("compression", "zstd-5")])).unwrap();
+        }
+        assert_eq!(compression(&props(&[("compression", "zstd-5")])).unwrap(), Some(CompressionMode::Zstd(5)));
+        assert_eq!(
+            compression(&props(&[("compression", "none"), ("compression", "auto")])).unwrap(),
+            Some(CompressionMode::Auto)
+        );
+        assert_eq!(compression(&props(&[("retention", "keep_last=1")])).unwrap(), None);
+        let e = compression(&props(&[("compression", "zstd:5")])).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Analysis);
+        assert!(e.message().starts_with("Invalid compression value: zstd:5. Must be 'auto', 'none'"), "{e}");
     }
 }

@@ -32,6 +32,7 @@ fn build(host: Arc<dyn Host>, opts: *const tabsnap_options) -> Result<Engine, Fa
         let p = o.packer;
         b = b
             .threads(p.threads)
+            .compression(p.compression)
             .zstd_level(p.zstd_level)
             .chunk_size(p.chunk_size)
             .pack_size(p.pack_size)

@@ -40,8 +40,9 @@ unsafe impl Send for ProgressCallback {}
 // SAFETY: as for Send.
 unsafe impl Sync for ProgressCallback {}
 
-/// New options with the defaults (threads: one per core, zstd level 3, 4 MiB chunks, 16 MiB packs, 64 MiB in
-/// flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free with `tabsnap_options_free`. NULL only if allocation failed.
+/// New options with the defaults (threads: one per core, compression `auto` at zstd level 3, 4 MiB chunks,
+/// 16 MiB packs, 64 MiB in flight, no state directory, tables that are not OLAP tables fail a BACKUP). Free
+/// with `tabsnap_options_free`. NULL only if allocation failed.
 ///
 /// Thread safety: any thread. Since: 0.1.
 #[unsafe(no_mangle)]
@@ -110,7 +111,7 @@ pub unsafe extern "C" fn tabsnap_options_set_threads(
     })
 }
 
-/// zstd level, 1 to 19 (default 3).
+/// The zstd level of compression `auto`, 1 to 19 (default 3).
 ///
 /// Returns as `tabsnap_options_set_threads`.
 ///
@@ -129,6 +130,35 @@ pub unsafe extern "C" fn tabsnap_options_set_zstd_level(
         // SAFETY: forwarded contract.
         let o = unsafe { live(opts) }?;
         o.packer.zstd_level = in_range("zstd level", level, &PackerOptions::ZSTD_LEVELS)?;
+        Ok(())
+    })
+}
+
+/// How backups compress chunks when neither the BACKUP nor its repository has a `compression` property:
+/// `"auto"` (the default: zstd at the level of `tabsnap_options_set_zstd_level` where samples of the chunk
+/// shrink, raw otherwise), `"zstd-N"` (every chunk at level N, 1 to 19; `"zstd"` is `"zstd-3"`) or `"none"`
+/// (every chunk raw).
+///
+/// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` or `mode` NULL); `_INVALID_UTF8`; `_INVALID_ARGUMENT`
+/// (another value: the message lists the valid ones).
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.1.
+///
+/// # Safety
+/// As `tabsnap_options_set_threads`; `mode` is NULL or a NUL-terminated string.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_options_set_compression(
+    opts: *mut tabsnap_options,
+    mode: *const c_char,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
+        // SAFETY: NULL (refused) or NUL-terminated, per the contract.
+        let mode = unsafe { str_arg(mode, "mode") }?;
+        o.packer.compression = mode.parse()?;
         Ok(())
     })
 }

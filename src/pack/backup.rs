@@ -20,7 +20,7 @@ use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::{previous_files, reusable};
 use super::upload::{OpenPack, Uploads};
-use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
+use super::{BackupSource, CompressionMode, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{self, ChunkEntry, Compression, ContentHash, FileEntry, IdHasher, Index, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
@@ -85,6 +85,7 @@ struct Pipeline<'a> {
 
 /// What each worker thread keeps between units: its compressors and buffers, and its end of the upload queue.
 struct Worker {
+    mode: CompressionMode,
     z: zstd::bulk::Compressor<'static>,
     probe: zstd::bulk::Compressor<'static>,
     read: Vec<u8>,
@@ -234,7 +235,7 @@ impl Packer {
             stats: &stats,
             control,
         };
-        let level = self.opts.zstd_level;
+        let (mode, auto_level) = (self.opts.compression, self.opts.zstd_level);
         let (results, rest) = std::thread::scope(|scope| {
             for k in 0..io_threads {
                 let uploads = &uploads;
@@ -250,7 +251,7 @@ impl Packer {
                 units
                     .par_iter()
                     .map_init(
-                        || Worker::new(level, uploads.sender()),
+                        || Worker::new(mode, auto_level, uploads.sender()),
                         |worker, unit| {
                             let worker = worker
                                 .as_mut()
@@ -363,14 +364,25 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
 }
 
 impl Worker {
-    fn new(level: i32, tx: Option<SyncSender<OpenPack>>) -> std::io::Result<Worker> {
+    fn new(mode: CompressionMode, auto_level: i32, tx: Option<SyncSender<OpenPack>>) -> std::io::Result<Worker> {
+        let level = if let CompressionMode::Zstd(level) = mode { level } else { auto_level };
         Ok(Worker {
+            mode,
             z: zstd::bulk::Compressor::new(level)?,
             probe: zstd::bulk::Compressor::new(1)?,
             read: Vec::new(),
             out: Vec::new(),
             tx,
         })
+    }
+
+    /// Whether `raw` is compressed in full: as the probe says (`auto`), always (`zstd-N`), never (`none`).
+    fn compresses(&mut self, raw: &[u8]) -> Result<bool> {
+        match self.mode {
+            CompressionMode::Auto => worth_compressing(raw, &mut self.probe, &mut self.out),
+            CompressionMode::Zstd(_) => Ok(true),
+            CompressionMode::None => Ok(false),
+        }
     }
 }
 
@@ -422,7 +434,7 @@ impl Pipeline<'_> {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }
-        let (stored, compression) = if worth_compressing(raw, &mut w.probe, &mut w.out)? {
+        let (stored, compression) = if w.compresses(raw)? {
             w.out.clear();
             w.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
             w.z.compress_to_buffer(raw, &mut w.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;

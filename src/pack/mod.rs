@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use backup::BackupSummary;
-pub use options::{PackerBuilder, PackerOptions};
+pub use options::{CompressionMode, PackerBuilder, PackerOptions};
 pub use restore::{RestoreSummary, TabletTarget};
 pub use state::{
     LATEST, SnapshotId, init_repository, is_latest, latest_snapshot, list_snapshots, load_manifest, now_ms,
@@ -219,7 +219,7 @@ impl BackupSource {
 /// Backs up, restores and verifies snapshots. Safe to share between threads; jobs run on its own pool.
 #[derive(Debug)]
 pub struct Packer {
-    pool: rayon::ThreadPool,
+    pool: Arc<rayon::ThreadPool>,
     opts: PackerOptions,
 }
 
@@ -237,6 +237,17 @@ impl Packer {
     /// Worker threads in the pool.
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
+    }
+
+    /// This packer with `mode` as its compression (one backup's `compression` property), sharing its worker
+    /// threads.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] for a zstd level out of range, as [`PackerOptions::check`].
+    pub fn with_compression(&self, mode: CompressionMode) -> Result<Packer> {
+        let opts = PackerOptions { compression: mode, ..self.opts };
+        opts.check()?;
+        Ok(Packer { pool: self.pool.clone(), opts })
     }
 }
 

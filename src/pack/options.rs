@@ -1,8 +1,9 @@
 //! The packer's tunables, the one place their accepted ranges are written: the builder, the C setters and the
 //! CLI all check through [`PackerOptions::check`].
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::ops::RangeInclusive;
+use std::str::FromStr;
 
 use super::Packer;
 use crate::{Error, ErrorKind, Result};
@@ -13,7 +14,9 @@ use crate::{Error, ErrorKind, Result};
 pub struct PackerOptions {
     /// Worker threads (0: one per core).
     pub threads: usize,
-    /// zstd level (1–19; 3 is zstd's own default).
+    /// How chunks are compressed (the `compression` property; default [`CompressionMode::Auto`]).
+    pub compression: CompressionMode,
+    /// The zstd level of [`CompressionMode::Auto`] (1–19; 3 is zstd's own default).
     pub zstd_level: i32,
     /// Files larger than this are split into chunks of this size.
     pub chunk_size: usize,
@@ -25,7 +28,76 @@ pub struct PackerOptions {
 
 impl Default for PackerOptions {
     fn default() -> Self {
-        PackerOptions { threads: 0, zstd_level: 3, chunk_size: 4 << 20, pack_size: 16 << 20, bytes_in_flight: 64 << 20 }
+        PackerOptions {
+            threads: 0,
+            compression: CompressionMode::Auto,
+            zstd_level: 3,
+            chunk_size: 4 << 20,
+            pack_size: 16 << 20,
+            bytes_in_flight: 64 << 20,
+        }
+    }
+}
+
+/// How the packer compresses chunks: the values of the `compression` property (`auto`, `zstd-N`, `none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CompressionMode {
+    /// `auto`: a chunk whose samples shrink at zstd's fastest level is compressed at
+    /// [`PackerOptions::zstd_level`]; one whose samples do not (already-compressed data) is stored raw without
+    /// being compressed in full.
+    #[default]
+    Auto,
+    /// `zstd-N` (`zstd` is `zstd-3`): every chunk is compressed in full at level N, and stored raw only when
+    /// that is not smaller.
+    Zstd(i32),
+    /// `none`: every chunk is stored raw.
+    None,
+}
+
+impl CompressionMode {
+    /// The values, as an error lists them.
+    fn valid_values() -> String {
+        let l = PackerOptions::ZSTD_LEVELS;
+        format!("'auto', 'none', 'zstd' or 'zstd-N' with N in {}..={}", l.start(), l.end())
+    }
+}
+
+/// `auto`, `none`, `zstd-N`: what [`CompressionMode::from_str`] reads back.
+impl Display for CompressionMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CompressionMode::Auto => f.write_str("auto"),
+            CompressionMode::Zstd(level) => write!(f, "zstd-{level}"),
+            CompressionMode::None => f.write_str("none"),
+        }
+    }
+}
+
+/// Reads `auto`, `none`, `zstd` (level 3) or `zstd-N` (any case, spaces around ignored), N checked by
+/// [`PackerOptions::check`].
+impl FromStr for CompressionMode {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<CompressionMode> {
+        let v = s.trim().to_ascii_lowercase();
+        let mode = match v.as_str() {
+            "auto" => Some(CompressionMode::Auto),
+            "none" => Some(CompressionMode::None),
+            "zstd" => Some(CompressionMode::Zstd(3)),
+            _ => v
+                .strip_prefix("zstd-")
+                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|n| n.parse().ok())
+                .map(CompressionMode::Zstd),
+        };
+        match mode {
+            Some(m) if PackerOptions { compression: m, ..PackerOptions::default() }.check().is_ok() => Ok(m),
+            _ => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("Invalid compression value: {s}. Must be {}", CompressionMode::valid_values()),
+            )),
+        }
     }
 }
 
@@ -41,7 +113,12 @@ impl PackerBuilder {
         self.opts.threads = n;
         self
     }
-    /// zstd level, 1 to 19.
+    /// How chunks are compressed (default [`CompressionMode::Auto`]).
+    pub fn compression(mut self, mode: CompressionMode) -> Self {
+        self.opts.compression = mode;
+        self
+    }
+    /// The zstd level of [`CompressionMode::Auto`], 1 to 19.
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.opts.zstd_level = level;
         self
@@ -79,7 +156,7 @@ impl PackerBuilder {
             .thread_name(|i| format!("tabsnap-{i}"))
             .build()
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start worker threads: {e}")))?;
-        Ok(Packer { pool, opts: o })
+        Ok(Packer { pool: std::sync::Arc::new(pool), opts: o })
     }
 }
 
@@ -103,6 +180,9 @@ impl PackerOptions {
     pub fn check(&self) -> Result<()> {
         in_range("threads", self.threads, &Self::THREADS)?;
         in_range("zstd level", self.zstd_level, &Self::ZSTD_LEVELS)?;
+        if let CompressionMode::Zstd(level) = self.compression {
+            in_range("compression zstd level", level, &Self::ZSTD_LEVELS)?;
+        }
         in_range("chunk size", self.chunk_size, &Self::CHUNK_SIZES)?;
         in_range("pack size", self.pack_size, &Self::PACK_SIZES)?;
         in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
@@ -136,9 +216,13 @@ mod tests {
     fn every_range_is_checked_and_named() {
         let ok = PackerOptions::default();
         assert!(ok.check().is_ok());
-        let cases: [(PackerOptions, &str); 6] = [
+        let cases: [(PackerOptions, &str); 7] = [
             (PackerOptions { threads: 1025, ..ok }, "threads 1025 is out of range 0..=1024"),
             (PackerOptions { zstd_level: 0, ..ok }, "zstd level 0 is out of range 1..=19"),
+            (
+                PackerOptions { compression: CompressionMode::Zstd(20), ..ok },
+                "compression zstd level 20 is out of range 1..=19",
+            ),
             (PackerOptions { chunk_size: 1000, ..ok }, "chunk size 1000 is out of range"),
             (PackerOptions { pack_size: 2 << 30, ..ok }, "pack size 2147483648 is out of range"),
             (PackerOptions { bytes_in_flight: 1, ..ok }, "bytes in flight 1 is out of range"),
@@ -150,5 +234,30 @@ mod tests {
             assert!(e.message().contains(want), "{} lacks {want}", e.message());
             assert!(PackerBuilder::default().options(o).build().is_err());
         }
+    }
+
+    #[test]
+    fn compression_values_read_back_and_others_are_refused_with_the_valid_values() {
+        let read = |s: &str| s.parse::<CompressionMode>();
+        assert_eq!(read("auto").unwrap(), CompressionMode::Auto);
+        assert_eq!(read(" NONE ").unwrap(), CompressionMode::None);
+        assert_eq!(read("zstd").unwrap(), CompressionMode::Zstd(3));
+        assert_eq!(read("Zstd-19").unwrap(), CompressionMode::Zstd(19));
+        for m in [CompressionMode::Auto, CompressionMode::None, CompressionMode::Zstd(1), CompressionMode::Zstd(19)] {
+            assert_eq!(read(&m.to_string()).unwrap(), m);
+        }
+        for bad in ["", "zstd-0", "zstd-20", "zstd-", "zstd-+3", "zstd:5", "zstd5", "lz4", "zstd-3x", "gzip"] {
+            let e = read(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+            assert_eq!(
+                e.message(),
+                format!(
+                    "Invalid compression value: {bad}. Must be 'auto', 'none', 'zstd' or 'zstd-N' with N in 1..=19"
+                )
+            );
+        }
+        let built = PackerBuilder::default().compression(CompressionMode::None).build().unwrap();
+        assert_eq!(built.options().compression, CompressionMode::None);
+        assert!(PackerBuilder::default().compression(CompressionMode::Zstd(0)).build().is_err());
     }
 }

@@ -397,11 +397,15 @@ fn backup(s: &Backup) -> Result<()> {
     {
         return Err(AnalysisError::new(format!("Invalid backup job content:{v}")));
     }
+    // tabsnap's own: how this backup compresses (docs/PROPERTIES.md).
+    if let Some(v) = p.get("compression") {
+        v.parse::<crate::pack::CompressionMode>().map_err(|e| AnalysisError::new(e.message()))?;
+    }
     let global: &[&str] = if s.global { GLOBAL_BACKUP_BOOLEANS } else { &[] };
     for key in global {
         check_bool(p, key)?;
     }
-    unknown(p, &[&["timeout", "type", "content"], global], "backup")
+    unknown(p, &[&["timeout", "type", "content", "compression"], global], "backup")
 }
 
 fn restore(s: &Restore) -> Result<()> {

@@ -8,6 +8,7 @@ mod cli_cluster;
 mod cli_crypto;
 mod cli_output;
 mod columns;
+mod compression;
 mod concurrency;
 mod contracts;
 mod corpus;

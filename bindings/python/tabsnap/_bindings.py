@@ -139,6 +139,7 @@ PROTOTYPES = {
     "tabsnap_options_free": ([POINTER(tabsnap_options)], None),
     "tabsnap_options_set_threads": ([POINTER(tabsnap_options), c_uint32, E], status),
     "tabsnap_options_set_zstd_level": ([POINTER(tabsnap_options), c_int32, E], status),
+    "tabsnap_options_set_compression": ([POINTER(tabsnap_options), c_char_p, E], status),
     "tabsnap_options_set_chunk_size": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_pack_size": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_bytes_in_flight": ([POINTER(tabsnap_options), c_uint64, E], status),

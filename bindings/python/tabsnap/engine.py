@@ -292,8 +292,11 @@ class Engine(Managed):
 
     def __init__(self, data_dir, state_dir=None, threads=0, zstd_level=3, chunk_size=None, pack_size=None,
                  bytes_in_flight=None, max_job_timeout=None, progress=None,
-                 ignore_backup_not_support_table_type=False):
-        """`progress(job_id, JobInfo)` is called from tabsnap's job threads when a job changes state and, at most
+                 ignore_backup_not_support_table_type=False, compression="auto"):
+        """`compression`: how backups compress chunks unless the BACKUP or its repository has a "compression"
+        property: "auto" (zstd at `zstd_level` where samples of a chunk shrink, raw otherwise), "zstd-N" (every
+        chunk at level N, 1 to 19) or "none" (raw).
+        `progress(job_id, JobInfo)` is called from tabsnap's job threads when a job changes state and, at most
         every 100 ms, as it progresses; exceptions it raises are printed and ignored.
         `ignore_backup_not_support_table_type` (Doris's option): a BACKUP skips the tables that are not OLAP tables,
         naming them in its TaskErrMsg, instead of failing with "Table 't' is not a OLAP table"."""
@@ -309,6 +312,7 @@ class Engine(Managed):
         try:
             _check(lib.tabsnap_options_set_threads, opts, threads)
             _check(lib.tabsnap_options_set_zstd_level, opts, zstd_level)
+            _check(lib.tabsnap_options_set_compression, opts, _enc(compression))
             if chunk_size is not None:
                 _check(lib.tabsnap_options_set_chunk_size, opts, chunk_size)
             if pack_size is not None:

@@ -38,3 +38,22 @@ def test_clean_tables_drops_what_the_snapshot_lacks_and_unknown_properties_are_r
         assert engine.query(restore + ", 'clean_tables' = 'true')").wait(timeout=60).state == "FINISHED"
         assert not (data_dir / "db1" / "t2").exists(), "clean_tables drops the table the snapshot lacks"
         assert (data_dir / "db1" / "t1" / "p1").is_dir()
+
+
+def _packs_bytes(repo):
+    return sum(p.stat().st_size for p in (repo / "packs").rglob("*") if p.is_file())
+
+
+def test_compression_option_and_property_change_what_is_stored(tmp_path, data_dir):
+    raw = sum(p.stat().st_size for p in (data_dir / "db1" / "t1").rglob("*") if p.is_file())
+    with tabsnap.Engine(data_dir, compression="none") as engine:
+        for name, props in (("none", ""), ("z1", "PROPERTIES ('compression' = 'zstd-1')")):
+            engine.execute(f"CREATE REPOSITORY {name} WITH LOCAL ON LOCATION 'file://{tmp_path}/{name}'")
+            job = engine.query(f"BACKUP SNAPSHOT db1.s1 TO {name} ON (t1) {props}")
+            assert job.wait(timeout=60).state == "FINISHED"
+        with pytest.raises(tabsnap.AnalysisError, match="Invalid compression value: lz4. Must be 'auto', 'none'"):
+            engine.execute("BACKUP SNAPSHOT db1.s2 TO none PROPERTIES ('compression' = 'lz4')")
+    assert _packs_bytes(tmp_path / "none") >= raw, "the engine's compression=none stores every byte"
+    assert _packs_bytes(tmp_path / "z1") < raw // 4, "the statement's zstd-1 overrides the engine's none"
+    with pytest.raises(tabsnap.ArgumentError, match="Invalid compression value: zstd:5"):
+        tabsnap.Engine(data_dir, compression="zstd:5")

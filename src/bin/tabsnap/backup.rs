@@ -97,8 +97,11 @@ fn database_backup(
 ) -> Result<Done, Error> {
     let repo: Arc<dyn Repository> = Arc::from(open_location(location, true)?);
     let host = DirHost::new(data)?;
-    let engine =
-        Engine::builder(Arc::new(host)).threads(tuning.threads.unwrap_or(0)).zstd_level(tuning.zstd_level).build()?;
+    let engine = Engine::builder(Arc::new(host))
+        .threads(tuning.threads.unwrap_or(0))
+        .compression(tuning.compression)
+        .zstd_level(tuning.zstd_level)
+        .build()?;
     engine.attach_repository("location", repo, false)?;
     let quote = |s: &str| format!("`{}`", s.replace('`', "``"));
     let sql = format!("BACKUP SNAPSHOT {}.{} TO location", quote(db), quote(label));

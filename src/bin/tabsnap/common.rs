@@ -10,7 +10,7 @@ use tabsnap::pack::{Progress, ProgressInfo};
 
 use tabsnap::crypto::{EncryptedRepository, KdfParams, Password};
 use tabsnap::format::{CONFIG_KEY, RepoConfig};
-use tabsnap::pack::Packer;
+use tabsnap::pack::{CompressionMode, Packer};
 use tabsnap::repo::{LocalRepository, Repository, Retry, S3Config, S3Repository};
 use tabsnap::{Error, ErrorKind};
 
@@ -20,9 +20,18 @@ pub struct Tuning {
     /// Worker threads [default: one per core].
     #[arg(long)]
     pub threads: Option<usize>,
-    /// zstd level.
+    /// How chunks are compressed: auto (zstd at --zstd-level where samples of the chunk shrink; raw
+    /// otherwise), zstd-N (every chunk at level N, 1 to 19; zstd is zstd-3) or none (raw). A BACKUP's or a
+    /// repository's "compression" property takes precedence.
+    #[arg(long, default_value = "auto", value_parser = compression_mode)]
+    pub compression: CompressionMode,
+    /// The zstd level of --compression auto.
     #[arg(long, default_value_t = 3)]
     pub zstd_level: i32,
+}
+
+fn compression_mode(s: &str) -> Result<CompressionMode, String> {
+    s.parse().map_err(|e: Error| e.message().to_owned())
 }
 
 /// How a long-running command reports.
@@ -38,7 +47,11 @@ pub struct Output {
 
 impl Tuning {
     pub fn packer(&self) -> Result<Packer, Error> {
-        Packer::builder().threads(self.threads.unwrap_or(0)).zstd_level(self.zstd_level).build()
+        Packer::builder()
+            .threads(self.threads.unwrap_or(0))
+            .compression(self.compression)
+            .zstd_level(self.zstd_level)
+            .build()
     }
 }
 

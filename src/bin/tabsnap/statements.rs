@@ -96,6 +96,7 @@ pub fn engine_for(data: &Path, state: &Path, tuning: &Tuning, options: &HostOpti
     }
     Engine::builder(Arc::new(host))
         .threads(tuning.threads.unwrap_or(0))
+        .compression(tuning.compression)
         .zstd_level(tuning.zstd_level)
         .state_dir(state)
         .ignore_backup_not_support_table_type(options.ignore_backup_not_support_table_type)
