@@ -29,6 +29,11 @@ use crate::{Error, ErrorKind, Result};
 /// A batch of small files is cut when it reaches this many bytes or files.
 const BATCH_BYTES: u64 = 1 << 20;
 const BATCH_FILES: usize = 256;
+/// A pack is sealed at this many chunks whatever its size, so that its footer and its record in an index stay
+/// bounded (3.5 MiB) however small the files.
+const MAX_PACK_ENTRIES: usize = 1 << 16;
+/// A backup writes its packs' index as objects of at most about this many bytes each.
+const INDEX_BODY_TARGET: usize = 8 << 20;
 /// At most this many I/O threads upload a backup's packs.
 const MAX_IO_THREADS: usize = 4;
 
@@ -271,21 +276,20 @@ impl Packer {
         rest?;
         control.cancel.check()?;
 
-        // 4. The index of this backup's packs (and of orphan packs it adopted).
+        // 4. The indexes of this backup's packs (and of orphan packs it adopted), each a bounded object.
         new_packs.extend(orphans);
         let mut packs: HashMap<ContentHash, u64> = new_packs.iter().map(|p| (p.id, p.len)).collect();
         let mut bytes_uploaded = stats.bytes_stored.load(Ordering::Relaxed);
-        let new_index = if new_packs.is_empty() {
-            None
-        } else {
-            new_packs.sort_by_key(|p| p.id);
-            let data = Index { packs: new_packs }.encode()?;
+        new_packs.sort_by_key(|p| p.id);
+        let mut new_indexes = Vec::new();
+        for group in Index::split(new_packs, INDEX_BODY_TARGET) {
+            let data = group.encode()?;
             let id = pipe.ids.hash(&data);
             let key = format::index_key(&id);
             repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
             bytes_uploaded += data.len() as u64;
-            Some(id)
-        };
+            new_indexes.push(id);
+        }
 
         // 5. The manifest: chunk lists per file, and the indexes that locate them. One sorted list of every
         // chunk done (not a list per file: a job of many small files would pay an allocation for each).
@@ -293,6 +297,7 @@ impl Packer {
         done.sort_unstable_by_key(|d| (d.file, d.index));
         let mut done = done.into_iter().peekable();
         let mut indexes = BTreeSet::new();
+        let mut uses_new = false;
         let mut entries = manifest.tables.iter_mut().flat_map(|t| {
             t.partitions
                 .iter_mut()
@@ -325,14 +330,18 @@ impl Packer {
                 match pipe.known.locate(&d.hash) {
                     Some((index, (pack, len))) => {
                         packs.insert(pack, len);
-                        indexes.insert(index)
+                        indexes.insert(index);
                     }
-                    None => indexes.insert(new_index.ok_or_else(|| {
-                        Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned())
-                    })?),
+                    None => uses_new = true,
                 };
             }
             entry.crc32c = crc;
+        }
+        if uses_new {
+            if new_indexes.is_empty() {
+                return Err(Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned()));
+            }
+            indexes.extend(new_indexes);
         }
         manifest.indexes = indexes.into_iter().collect();
         let s = &stats;
@@ -452,7 +461,7 @@ impl Pipeline<'_> {
             let offset = open.data.len() as u64;
             open.data.extend_from_slice(stored);
             open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
-            if open.data.len() >= self.pack_size {
+            if open.data.len() >= self.pack_size || open.entries.len() >= MAX_PACK_ENTRIES {
                 Some(std::mem::replace(&mut *open, OpenPack { data: self.uploads.buffer(), entries: Vec::new() }))
             } else {
                 None
