@@ -15,6 +15,7 @@ use std::sync::mpsc::SyncSender;
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
+use super::dictionary::{PackDictionary, SMALL_FILE_MAX, compress_small};
 use super::files::{FileTask, read_range_into, read_whole_into, walk};
 use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
@@ -74,6 +75,8 @@ struct ChunkDone {
 struct Pipeline<'a> {
     /// How the repository names chunks and packs.
     ids: IdHasher,
+    /// The dictionary small files are compressed with, when the backup trained one.
+    dictionary: Option<&'a PackDictionary>,
     pack_size: usize,
     open: Mutex<OpenPack>,
     uploads: &'a Uploads<'a>,
@@ -84,9 +87,11 @@ struct Pipeline<'a> {
 }
 
 /// What each worker thread keeps between units: its compressors and buffers, and its end of the upload queue.
-struct Worker {
+struct Worker<'d> {
     z: zstd::bulk::Compressor<'static>,
     probe: zstd::bulk::Compressor<'static>,
+    /// Compresses small files with the backup's dictionary.
+    small: Option<zstd::bulk::Compressor<'d>>,
     read: Vec<u8>,
     out: Vec<u8>,
     tx: Option<SyncSender<OpenPack>>,
@@ -202,7 +207,13 @@ impl Packer {
             units.push(Unit::Small { files: batch });
         }
 
-        // 3. The parallel pipeline.
+        // 3. The dictionary for small files, then the parallel pipeline.
+        let ids = IdHasher::new(repo.hash_key());
+        let small = units.iter().filter_map(|u| if let Unit::Small { files } = u { Some(files) } else { None });
+        let small = small.flatten().copied();
+        let dictionary = (self.opts.small_file_dictionary)
+            .then(|| self.pool.install(|| PackDictionary::train(&files, small, self.opts.zstd_level, ids)))
+            .flatten();
         let mut claimed = HashSet::new();
         let orphans = std::mem::take(&mut known.orphans);
         for p in &orphans {
@@ -222,12 +233,12 @@ impl Packer {
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
         let queued = packs_in_flight.saturating_sub(io_threads + 1).max(1);
-        let ids = IdHasher::new(repo.hash_key());
         let uploads = Uploads::new(repo, ids, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
         let pipe = Pipeline {
             ids,
+            dictionary: dictionary.as_ref(),
             pack_size: self.opts.pack_size,
-            open: Mutex::new(OpenPack { data: uploads.buffer(), entries: Vec::new() }),
+            open: Mutex::new(uploads.open_pack()),
             uploads: &uploads,
             known: &known,
             claimed: Mutex::new(claimed),
@@ -250,7 +261,7 @@ impl Packer {
                 units
                     .par_iter()
                     .map_init(
-                        || Worker::new(level, uploads.sender()),
+                        || Worker::new(level, uploads.sender(), dictionary.as_ref()),
                         |worker, unit| {
                             let worker = worker
                                 .as_mut()
@@ -358,11 +369,16 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
         .with_object(format::manifest_key(label, timestamp))
 }
 
-impl Worker {
-    fn new(level: i32, tx: Option<SyncSender<OpenPack>>) -> std::io::Result<Worker> {
+impl<'d> Worker<'d> {
+    fn new(
+        level: i32,
+        tx: Option<SyncSender<OpenPack>>,
+        dictionary: Option<&'d PackDictionary>,
+    ) -> std::io::Result<Worker<'d>> {
         Ok(Worker {
             z: zstd::bulk::Compressor::new(level)?,
             probe: zstd::bulk::Compressor::new(1)?,
+            small: dictionary.map(PackDictionary::compressor).transpose()?,
             read: Vec::new(),
             out: Vec::new(),
             tx,
@@ -381,7 +397,7 @@ impl Pipeline<'_> {
                 Unit::Chunk { file, index, offset, len } => {
                     let f = &files[*file];
                     read_range_into(&f.path, *offset, *len, &mut read)?;
-                    out.push(self.chunk(&read, *file, *index, w).map_err(|e| e.context(f.path.display()))?);
+                    out.push(self.chunk(&read, *file, *index, false, w).map_err(|e| e.context(f.path.display()))?);
                     if (*index as u64 + 1) * chunk >= f.size {
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -391,7 +407,8 @@ impl Pipeline<'_> {
                         let f = &files[i];
                         if f.size > 0 {
                             read_whole_into(&f.path, f.size, &mut read)?;
-                            out.push(self.chunk(&read, i, 0, w).map_err(|e| e.context(f.path.display()))?);
+                            let small = f.size <= SMALL_FILE_MAX;
+                            out.push(self.chunk(&read, i, 0, small, w).map_err(|e| e.context(f.path.display()))?);
                         }
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -407,8 +424,9 @@ impl Pipeline<'_> {
         Ok(out)
     }
 
-    /// Hashes one chunk; stores it unless the repository or this backup already has it.
-    fn chunk(&self, raw: &[u8], file: usize, index: usize, w: &mut Worker) -> Result<ChunkDone> {
+    /// Hashes one chunk; stores it unless the repository or this backup already has it. A `small` file's chunk
+    /// is compressed with the backup's dictionary when there is one.
+    fn chunk(&self, raw: &[u8], file: usize, index: usize, small: bool, w: &mut Worker) -> Result<ChunkDone> {
         let hash = self.ids.hash(raw);
         let raw_crc = crc32c::crc32c(raw);
         let len = raw.len() as u64;
@@ -418,7 +436,12 @@ impl Pipeline<'_> {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }
-        let (stored, compression) = if worth_compressing(raw, &mut w.probe, &mut w.out)? {
+        let (stored, compression) = if let Some(z) = w.small.as_mut().filter(|_| small) {
+            match compress_small(raw, z, &mut w.out)? {
+                Compression::ZstdDictionary => (w.out.as_slice(), Compression::ZstdDictionary),
+                _ => (raw, Compression::None),
+            }
+        } else if worth_compressing(raw, &mut w.probe, &mut w.out)? {
             w.out.clear();
             w.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
             w.z.compress_to_buffer(raw, &mut w.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
@@ -433,11 +456,18 @@ impl Pipeline<'_> {
         self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
         let sealed = {
             let mut open = self.open.lock();
+            if let Some(d) =
+                self.dictionary.filter(|_| compression == Compression::ZstdDictionary && !open.has_dictionary)
+            {
+                let entry = d.append_to(&mut open.data);
+                open.entries.push(entry);
+                open.has_dictionary = true;
+            }
             let offset = open.data.len() as u64;
             open.data.extend_from_slice(stored);
             open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
             if open.data.len() >= self.pack_size {
-                Some(std::mem::replace(&mut *open, OpenPack { data: self.uploads.buffer(), entries: Vec::new() }))
+                Some(std::mem::replace(&mut *open, self.uploads.open_pack()))
             } else {
                 None
             }
@@ -450,7 +480,7 @@ impl Pipeline<'_> {
     }
 
     fn seal_and_upload_rest(&self) -> Result<()> {
-        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack { data: Vec::new(), entries: Vec::new() });
+        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack::new(Vec::new()));
         if pack.entries.is_empty() { Ok(()) } else { self.uploads.submit_last(pack) }
     }
 }
