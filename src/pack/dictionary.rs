@@ -28,9 +28,9 @@ pub(super) const SMALL_FILE_MAX: u64 = 128 << 10;
 /// A backup trains a dictionary when at least this many small files are to be stored.
 const MIN_FILES: usize = 256;
 /// The dictionary's size.
-const DICTIONARY_SIZE: usize = 64 << 10;
+const DICTIONARY_SIZE: usize = 32 << 10;
 /// Sampled bytes in all: more samples train a better dictionary, and training time grows with them.
-const SAMPLE_BYTES: u64 = 4 << 20;
+const SAMPLE_BYTES: u64 = 2 << 20;
 /// Each sampled file gives at most its first this many bytes.
 const SAMPLE_MAX: u64 = 16 << 10;
 /// Prepared dictionaries a reader keeps (one per pack): at most this many times the format's largest.
