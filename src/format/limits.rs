@@ -5,6 +5,10 @@
 /// The largest chunk size (and so the largest raw length of one chunk) a repository may declare: 64 MiB.
 pub const MAX_CHUNK_SIZE: u64 = 64 << 20;
 
+/// The largest dictionary a pack may hold (its raw length): 1 MiB. Writers train far smaller ones; the bound
+/// keeps what a reader caches per pack small.
+pub const MAX_DICTIONARY_SIZE: u64 = 1 << 20;
+
 /// The largest decompressed body of a metadata object (manifest, config, parts) a reader accepts: 128 MiB.
 pub const MAX_META_BODY: usize = 128 << 20;
 

@@ -29,7 +29,8 @@ pub use manifest::{
     FileEntry, FileRef, FileSeen, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
 };
 pub use pack::{
-    ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, decode_pack_footer, encode_pack_footer, footer_len,
+    ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, PACK_VERSION_DICTIONARY, decode_pack_footer,
+    encode_pack_footer, footer_len,
 };
 
 use crate::{Error, ErrorKind, Result};

@@ -15,6 +15,7 @@ use std::sync::mpsc::SyncSender;
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
+use super::dictionary::{PackDictionary, SMALL_FILE_MAX, compress_small};
 use super::files::{FileTask, read_range_into, read_whole_into, walk};
 use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
@@ -79,6 +80,8 @@ struct ChunkDone {
 struct Pipeline<'a> {
     /// How the repository names chunks and packs.
     ids: IdHasher,
+    /// The dictionary small files are compressed with, when the backup trained one.
+    dictionary: Option<&'a PackDictionary>,
     pack_size: usize,
     open: Mutex<OpenPack>,
     uploads: &'a Uploads<'a>,
@@ -89,10 +92,12 @@ struct Pipeline<'a> {
 }
 
 /// What each worker thread keeps between units: its compressors and buffers, and its end of the upload queue.
-struct Worker {
+struct Worker<'d> {
     mode: CompressionMode,
     z: zstd::bulk::Compressor<'static>,
     probe: zstd::bulk::Compressor<'static>,
+    /// Compresses small files with the backup's dictionary.
+    small: Option<zstd::bulk::Compressor<'d>>,
     read: Vec<u8>,
     out: Vec<u8>,
     tx: Option<SyncSender<OpenPack>>,
@@ -208,7 +213,18 @@ impl Packer {
             units.push(Unit::Small { files: batch });
         }
 
-        // 3. The parallel pipeline.
+        // 3. The dictionary for small files, then the parallel pipeline.
+        let ids = IdHasher::new(repo.hash_key());
+        let small = units.iter().filter_map(|u| if let Unit::Small { files } = u { Some(files) } else { None });
+        let small = small.flatten().copied();
+        let level = match self.opts.compression {
+            CompressionMode::Zstd(level) => Some(level),
+            CompressionMode::None => None,
+            CompressionMode::Auto => Some(self.opts.zstd_level),
+        };
+        let dictionary = level
+            .filter(|_| self.opts.small_file_dictionary)
+            .and_then(|level| self.pool.install(|| PackDictionary::train(&files, small, level, ids)));
         let mut claimed = HashSet::new();
         let orphans = std::mem::take(&mut known.orphans);
         for p in &orphans {
@@ -228,12 +244,12 @@ impl Packer {
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
         let queued = packs_in_flight.saturating_sub(io_threads + 1).max(1);
-        let ids = IdHasher::new(repo.hash_key());
         let uploads = Uploads::new(repo, ids, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
         let pipe = Pipeline {
             ids,
+            dictionary: dictionary.as_ref(),
             pack_size: self.opts.pack_size,
-            open: Mutex::new(OpenPack { data: uploads.buffer(), entries: Vec::new() }),
+            open: Mutex::new(uploads.open_pack()),
             uploads: &uploads,
             known: &known,
             claimed: Mutex::new(claimed),
@@ -256,7 +272,7 @@ impl Packer {
                 units
                     .par_iter()
                     .map_init(
-                        || Worker::new(mode, auto_level, uploads.sender()),
+                        || Worker::new(mode, auto_level, uploads.sender(), dictionary.as_ref()),
                         |worker, unit| {
                             let worker = worker
                                 .as_mut()
@@ -372,13 +388,19 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
         .with_object(format::manifest_key(label, timestamp))
 }
 
-impl Worker {
-    fn new(mode: CompressionMode, auto_level: i32, tx: Option<SyncSender<OpenPack>>) -> std::io::Result<Worker> {
+impl<'d> Worker<'d> {
+    fn new(
+        mode: CompressionMode,
+        auto_level: i32,
+        tx: Option<SyncSender<OpenPack>>,
+        dictionary: Option<&'d PackDictionary>,
+    ) -> std::io::Result<Worker<'d>> {
         let level = if let CompressionMode::Zstd(level) = mode { level } else { auto_level };
         Ok(Worker {
             mode,
             z: zstd::bulk::Compressor::new(level)?,
             probe: zstd::bulk::Compressor::new(1)?,
+            small: dictionary.map(PackDictionary::compressor).transpose()?,
             read: Vec::new(),
             out: Vec::new(),
             tx,
@@ -406,7 +428,7 @@ impl Pipeline<'_> {
                 Unit::Chunk { file, index, offset, len } => {
                     let f = &files[*file];
                     read_range_into(&f.path, *offset, *len, &mut read)?;
-                    out.push(self.chunk(&read, *file, *index, w).map_err(|e| e.context(f.path.display()))?);
+                    out.push(self.chunk(&read, *file, *index, false, w).map_err(|e| e.context(f.path.display()))?);
                     if (*index as u64 + 1) * chunk >= f.size {
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -416,7 +438,8 @@ impl Pipeline<'_> {
                         let f = &files[i];
                         if f.size > 0 {
                             read_whole_into(&f.path, f.size, &mut read)?;
-                            out.push(self.chunk(&read, i, 0, w).map_err(|e| e.context(f.path.display()))?);
+                            let small = f.size <= SMALL_FILE_MAX;
+                            out.push(self.chunk(&read, i, 0, small, w).map_err(|e| e.context(f.path.display()))?);
                         }
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -432,8 +455,9 @@ impl Pipeline<'_> {
         Ok(out)
     }
 
-    /// Hashes one chunk; stores it unless the repository or this backup already has it.
-    fn chunk(&self, raw: &[u8], file: usize, index: usize, w: &mut Worker) -> Result<ChunkDone> {
+    /// Hashes one chunk; stores it unless the repository or this backup already has it. A `small` file's chunk
+    /// is compressed with the backup's dictionary when there is one.
+    fn chunk(&self, raw: &[u8], file: usize, index: usize, small: bool, w: &mut Worker) -> Result<ChunkDone> {
         let hash = self.ids.hash(raw);
         let raw_crc = crc32c::crc32c(raw);
         let len = raw.len() as u64;
@@ -443,7 +467,12 @@ impl Pipeline<'_> {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }
-        let (stored, compression) = if w.compresses(raw)? {
+        let (stored, compression) = if let Some(z) = w.small.as_mut().filter(|_| small) {
+            match compress_small(raw, z, &mut w.out)? {
+                Compression::ZstdDictionary => (w.out.as_slice(), Compression::ZstdDictionary),
+                _ => (raw, Compression::None),
+            }
+        } else if w.compresses(raw)? {
             w.out.clear();
             w.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
             w.z.compress_to_buffer(raw, &mut w.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
@@ -458,11 +487,18 @@ impl Pipeline<'_> {
         self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
         let sealed = {
             let mut open = self.open.lock();
+            if let Some(d) =
+                self.dictionary.filter(|_| compression == Compression::ZstdDictionary && !open.has_dictionary)
+            {
+                let entry = d.append_to(&mut open.data);
+                open.entries.push(entry);
+                open.has_dictionary = true;
+            }
             let offset = open.data.len() as u64;
             open.data.extend_from_slice(stored);
             open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
             if open.data.len() >= self.pack_size || open.entries.len() >= MAX_PACK_ENTRIES {
-                Some(std::mem::replace(&mut *open, OpenPack { data: self.uploads.buffer(), entries: Vec::new() }))
+                Some(std::mem::replace(&mut *open, self.uploads.open_pack()))
             } else {
                 None
             }
@@ -475,7 +511,7 @@ impl Pipeline<'_> {
     }
 
     fn seal_and_upload_rest(&self) -> Result<()> {
-        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack { data: Vec::new(), entries: Vec::new() });
+        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack::new(Vec::new()));
         if pack.entries.is_empty() { Ok(()) } else { self.uploads.submit_last(pack) }
     }
 }

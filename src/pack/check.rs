@@ -1,8 +1,9 @@
 //! The checks restore and verify share, so that verify refuses exactly what a restore would refuse or get
 //! wrong: a manifest's files against the chunks its indexes locate (every chunk located, raw lengths that fit
 //! the file and the chunk size, no two located chunks overlapping in a pack), the reading of chunks in bounded
-//! ranged reads (crc32c before decompressing, a hard bound on the output, the content hash after), and the
-//! whole-file crc32c.
+//! ranged reads (crc32c before decompressing, a hard bound on the output, the content hash after; a chunk
+//! compressed with its pack's dictionary after that dictionary passed the same checks), and the whole-file
+//! crc32c.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,6 +11,7 @@ use crate::format::{self, ChunkEntry, Compression, ContentHash, FileEntry};
 use crate::repo::Repository;
 use crate::{Error, ErrorKind, Result};
 
+use super::dictionary::{PackDecoder, PackDictionaries};
 use super::state::check_len;
 
 /// Reads of one pack closer than this are merged into one ranged get.
@@ -69,6 +71,8 @@ pub(crate) struct ChunkPlan {
     pub slots: Vec<Slot>,
     /// The reads, grouped by pack.
     pub reads: Vec<Read>,
+    /// The dictionaries of the packs read, for chunks compressed with them.
+    pub dictionaries: PackDictionaries,
 }
 
 /// Locates every chunk of `files` (`locate(file, chunk)` gives the pack and entry that file's manifest
@@ -190,7 +194,7 @@ pub(crate) fn plan_chunks(
             reads.push(Read { pack, start, end, slots: current });
         }
     }
-    (ChunkPlan { slots, reads }, problems)
+    (ChunkPlan { slots, reads, dictionaries: PackDictionaries::default() }, problems)
 }
 
 /// Reads `read` with one ranged get and hands each of its chunks to `each`: the checked raw bytes, or why they
@@ -206,6 +210,7 @@ pub(crate) fn read_chunks(
     let ids = format::IdHasher::new(repo.hash_key());
     let data = repo.get_range(&key, read.start, Some(read.end - read.start))?;
     check_len(&key, &data, read.end - read.start)?;
+    let mut dictionary: Option<PackDecoder> = None;
     for &i in &read.slots {
         let entry = &plan.slots[i].entry;
         let at = entry.offset - read.start;
@@ -216,18 +221,28 @@ pub(crate) fn read_chunks(
                 Error::new(ErrorKind::Corruption, format!("pack {key} chunk {}: outside the read", entry.hash.short()))
                     .with_object(key.clone())
             });
-        each(i, stored.and_then(|s| decode_chunk(&key, entry, s, zstd, ids)))?;
+        let raw = stored.and_then(|s| {
+            if entry.compression == Compression::ZstdDictionary && dictionary.is_none() {
+                let needs = || format!("pack {key} chunk {} needs the pack's dictionary", entry.hash.short());
+                let d = plan.dictionaries.get(repo, &read.pack, ids).map_err(|e| e.context(needs()))?;
+                dictionary = Some(PackDecoder::new(d)?);
+            }
+            decode_chunk(&key, entry, s, zstd, dictionary.as_mut(), ids)
+        });
+        each(i, raw)?;
     }
     Ok(data.len() as u64)
 }
 
 /// Checks a stored chunk and returns its raw bytes: crc32c of the stored bytes first, then decompression to at
-/// most the declared raw length, then the content hash of the result (as the repository's `ids` name chunks).
+/// most the declared raw length (with `dictionary`, the pack's, for a chunk compressed with it), then the
+/// content hash of the result (as the repository's `ids` name chunks).
 pub(crate) fn decode_chunk(
     pack_key: &str,
     entry: &ChunkEntry,
     stored: &[u8],
     zstd: &mut zstd::bulk::Decompressor<'static>,
+    dictionary: Option<&mut PackDecoder>,
     ids: format::IdHasher,
 ) -> Result<Vec<u8>> {
     let corrupt = |what: String| {
@@ -242,10 +257,14 @@ pub(crate) fn decode_chunk(
         return Err(corrupt(format!("crc32c mismatch (stored {:#010x}, computed {crc:#010x})", entry.crc32c)));
     }
     let raw = match entry.compression {
-        Compression::None => stored.to_vec(),
+        Compression::None | Compression::Dictionary => stored.to_vec(),
         Compression::Zstd => {
             zstd.decompress(stored, entry.raw_len as usize).map_err(|e| corrupt(format!("cannot decompress: {e}")))?
         }
+        Compression::ZstdDictionary => dictionary
+            .ok_or_else(|| corrupt("needs the pack's dictionary, which was not read".into()))?
+            .decompress(stored, entry.raw_len as usize)
+            .map_err(|e| corrupt(format!("cannot decompress with the pack's dictionary: {e}")))?,
     };
     if raw.len() != entry.raw_len as usize {
         return Err(corrupt(format!("decompressed to {} bytes, {} expected", raw.len(), entry.raw_len)));

@@ -26,6 +26,7 @@
 mod backup;
 mod check;
 pub mod cluster;
+mod dictionary;
 mod durable;
 mod files;
 pub(crate) mod options;

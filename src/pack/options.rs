@@ -24,6 +24,8 @@ pub struct PackerOptions {
     pub pack_size: usize,
     /// Memory for packs being filled and uploaded; bounds peak memory whatever the data size.
     pub bytes_in_flight: usize,
+    /// Whether a backup with many small files trains a zstd dictionary on them and compresses them with it.
+    pub small_file_dictionary: bool,
 }
 
 impl Default for PackerOptions {
@@ -35,6 +37,7 @@ impl Default for PackerOptions {
             chunk_size: 4 << 20,
             pack_size: 16 << 20,
             bytes_in_flight: 64 << 20,
+            small_file_dictionary: true,
         }
     }
 }
@@ -136,6 +139,11 @@ impl PackerBuilder {
     /// Memory budget for packs being filled and uploaded.
     pub fn bytes_in_flight(mut self, bytes: usize) -> Self {
         self.opts.bytes_in_flight = bytes;
+        self
+    }
+    /// Whether a backup with many small files compresses them with a dictionary trained on them (default on).
+    pub fn small_file_dictionary(mut self, on: bool) -> Self {
+        self.opts.small_file_dictionary = on;
         self
     }
     /// All options at once.

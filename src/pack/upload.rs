@@ -17,6 +17,16 @@ use crate::{Error, ErrorKind, Result};
 pub(super) struct OpenPack {
     pub(super) data: Vec<u8>,
     pub(super) entries: Vec<ChunkEntry>,
+    /// Whether it holds the backup's dictionary (appended before its first chunk compressed with it).
+    pub(super) has_dictionary: bool,
+}
+
+impl OpenPack {
+    /// A pack with no chunk, filling `data` (emptied).
+    pub(super) fn new(mut data: Vec<u8>) -> OpenPack {
+        data.clear();
+        OpenPack { data, entries: Vec::new(), has_dictionary: false }
+    }
 }
 
 /// The queue of sealed packs and the I/O threads' shared state.
@@ -70,9 +80,9 @@ impl<'a> Uploads<'a> {
         self.queue.lock().clone()
     }
 
-    /// An empty pack buffer: a reused one when there is one.
-    pub(super) fn buffer(&self) -> Vec<u8> {
-        self.buffers.lock().pop().unwrap_or_else(|| Vec::with_capacity(self.buffer_capacity))
+    /// A new pack to fill, in a reused buffer when there is one.
+    pub(super) fn open_pack(&self) -> OpenPack {
+        OpenPack::new(self.buffers.lock().pop().unwrap_or_else(|| Vec::with_capacity(self.buffer_capacity)))
     }
 
     /// Queues a sealed pack, waiting while the queue is full.

@@ -14,6 +14,7 @@ mod contracts;
 mod corpus;
 mod crash;
 mod decoders;
+mod dictionary;
 mod encryption;
 mod engine;
 mod fuzz;
