@@ -10,17 +10,15 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use std::sync::mpsc::SyncSender;
-
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use super::dictionary::{PackDictionary, SMALL_FILE_MAX, compress_small};
+use super::dictionary::{PackDictionary, SMALL_FILE_MAX};
 use super::files::{FileTask, read_range_into, read_whole_into, walk};
-use super::probe::worth_compressing;
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::{previous_files, reusable};
 use super::upload::{OpenPack, Uploads};
+use super::worker::Worker;
 use super::{BackupSource, CompressionMode, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{self, ChunkEntry, Compression, ContentHash, FileEntry, IdHasher, Index, Manifest};
 use crate::repo::{PutMode, PutOutcome, Repository};
@@ -89,18 +87,6 @@ struct Pipeline<'a> {
     claimed: Mutex<HashSet<ContentHash>>,
     stats: &'a Counters,
     control: &'a JobControl,
-}
-
-/// What each worker thread keeps between units: its compressors and buffers, and its end of the upload queue.
-struct Worker<'d> {
-    mode: CompressionMode,
-    z: zstd::bulk::Compressor<'static>,
-    probe: zstd::bulk::Compressor<'static>,
-    /// Compresses small files with the backup's dictionary.
-    small: Option<zstd::bulk::Compressor<'d>>,
-    read: Vec<u8>,
-    out: Vec<u8>,
-    tx: Option<SyncSender<OpenPack>>,
 }
 
 impl Packer {
@@ -388,35 +374,6 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
         .with_object(format::manifest_key(label, timestamp))
 }
 
-impl<'d> Worker<'d> {
-    fn new(
-        mode: CompressionMode,
-        auto_level: i32,
-        tx: Option<SyncSender<OpenPack>>,
-        dictionary: Option<&'d PackDictionary>,
-    ) -> std::io::Result<Worker<'d>> {
-        let level = if let CompressionMode::Zstd(level) = mode { level } else { auto_level };
-        Ok(Worker {
-            mode,
-            z: zstd::bulk::Compressor::new(level)?,
-            probe: zstd::bulk::Compressor::new(1)?,
-            small: dictionary.map(PackDictionary::compressor).transpose()?,
-            read: Vec::new(),
-            out: Vec::new(),
-            tx,
-        })
-    }
-
-    /// Whether `raw` is compressed in full: as the probe says (`auto`), always (`zstd-N`), never (`none`).
-    fn compresses(&mut self, raw: &[u8]) -> Result<bool> {
-        match self.mode {
-            CompressionMode::Auto => worth_compressing(raw, &mut self.probe, &mut self.out),
-            CompressionMode::Zstd(_) => Ok(true),
-            CompressionMode::None => Ok(false),
-        }
-    }
-}
-
 impl Pipeline<'_> {
     fn process(&self, unit: &Unit, files: &[FileTask], chunk: u64, w: &mut Worker) -> Result<Vec<ChunkDone>> {
         self.control.cancel.check()?;
@@ -467,19 +424,8 @@ impl Pipeline<'_> {
             self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(done);
         }
-        let (stored, compression) = if let Some(z) = w.small.as_mut().filter(|_| small) {
-            match compress_small(raw, z, &mut w.out)? {
-                Compression::ZstdDictionary => (w.out.as_slice(), Compression::ZstdDictionary),
-                _ => (raw, Compression::None),
-            }
-        } else if w.compresses(raw)? {
-            w.out.clear();
-            w.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-            w.z.compress_to_buffer(raw, &mut w.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
-            if w.out.len() < raw.len() { (w.out.as_slice(), Compression::Zstd) } else { (raw, Compression::None) }
-        } else {
-            (raw, Compression::None)
-        };
+        let (stored, compression) = w.encode(raw, small)?;
+        let stored = stored.unwrap_or(raw);
         let raw_len =
             u32::try_from(raw.len()).map_err(|_| Error::new(ErrorKind::InvalidArgument, "chunk over 4 GiB"))?;
         let stored_len = u32::try_from(stored.len()).unwrap_or(u32::MAX);

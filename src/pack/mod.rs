@@ -38,6 +38,7 @@ mod unchanged;
 mod upload;
 mod verify;
 mod verify_snapshots;
+mod worker;
 
 use std::path::PathBuf;
 use std::sync::Arc;
