@@ -209,3 +209,31 @@ fn an_index_or_footer_with_a_chunk_needing_a_missing_dictionary_is_a_format_erro
     assert_eq!((e.kind(), e.object()), (ErrorKind::Format, Some("index/x")));
     assert!(e.message().contains(&id.short()) && e.message().contains("has no dictionary entry"), "{e}");
 }
+
+#[test]
+fn compression_none_trains_no_dictionary_and_zstd_n_uses_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let many = small_files(&tmp.path().join("data"), 200);
+    let with = |mode: &str| {
+        Packer::builder()
+            .threads(2)
+            .chunk_size(64 << 10)
+            .pack_size(1 << 20)
+            .bytes_in_flight(4 << 20)
+            .compression(mode.parse().unwrap())
+            .build()
+            .unwrap()
+    };
+    let none = MemoryRepository::new();
+    init_repository(&none).unwrap();
+    with("none").backup(&none, &many, "none", &control("2024-01-01-10-00-00")).unwrap();
+    let f = footers(&none);
+    assert!(f.iter().flat_map(|f| &f.2).all(|e| e.compression == Compression::None));
+    assert!(f.iter().all(|(_, version, _)| *version == 1));
+
+    let zstd = MemoryRepository::new();
+    init_repository(&zstd).unwrap();
+    with("zstd-9").backup(&zstd, &many, "zstd", &control("2024-01-01-10-00-00")).unwrap();
+    let f = footers(&zstd);
+    assert_eq!(count(&f, Compression::ZstdDictionary), 400);
+}
