@@ -293,8 +293,11 @@ pub(crate) fn check_file_crcs(files: &[PlannedFile<'_>], plan: &ChunkPlan, chunk
         chunks.sort_unstable();
         let mut crc = 0u32;
         let mut ok = true;
-        for (_, slot) in chunks {
+        for (i, (_, slot)) in chunks.into_iter().enumerate() {
             match chunk_crc.get(slot).copied().flatten() {
+                // The first chunk's crc32c is the file's so far (combining with the empty start costs as much as
+                // any other combination, and most files are one chunk).
+                Some(c) if i == 0 => crc = c,
                 Some(c) => crc = crc32c::crc32c_combine(crc, c, plan.slots[slot].entry.raw_len as usize),
                 None => ok = false,
             }

@@ -37,11 +37,19 @@ pub struct RestoreSummary {
 /// Chooses the target directory of each tablet, or `None` to leave it out.
 pub type TabletTarget<'a> = dyn Fn(Place<'_>, &TabletEntry) -> Option<PathBuf> + Sync + 'a;
 
-/// A file to write: its tablet directory, its path below it, and its plan.
+/// A file to write: its tablet directory (path and index), its path below it, the index of its directory among
+/// those of its tablet directory, and its plan.
 struct Target<'a> {
     root: &'a Path,
+    root_id: usize,
     rel: &'a str,
+    dir: usize,
     file: &'a PlannedFile<'a>,
+}
+
+/// The directory of `rel` below its tablet directory (`""` for the tablet directory itself).
+fn parent_of(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
 impl Target<'_> {
@@ -119,23 +127,34 @@ impl Packer {
         if let Some(e) = problems.into_iter().next() {
             return Err(e);
         }
+        // 3. Directories, each created once and held open while its files are written (one `openat` per file),
+        // then every multi-chunk file with its length so chunks can land in any order.
+        let mut root_dirs: Vec<Vec<&str>> = vec![Vec::new(); roots.len()];
+        for (f, &root) in files.iter().zip(&file_roots) {
+            root_dirs[root].push(parent_of(&f.entry.path));
+        }
+        for dirs in &mut root_dirs {
+            dirs.sort_unstable();
+            dirs.dedup();
+        }
         let targets: Vec<Target<'_>> = files
             .iter()
             .zip(&file_roots)
-            .map(|(f, &root)| Target { root: &roots[root], rel: f.entry.path.as_str(), file: f })
+            .map(|(f, &root)| {
+                let rel = f.entry.path.as_str();
+                let dir = root_dirs[root].binary_search(&parent_of(rel)).unwrap_or_default();
+                Target { root: &roots[root], root_id: root, rel, dir, file: f }
+            })
             .collect();
-
-        // 3. Directories, then every multi-chunk file with its length so chunks can land in any order.
-        for root in &roots {
-            safe_fs::prepare_root(root)?;
-        }
-        let mut parents: Vec<(&Path, &str)> =
-            targets.iter().filter_map(|t| Some((t.root, t.rel.rsplit_once('/')?.0))).collect();
-        parents.sort_unstable();
-        parents.dedup();
-        for (root, parent) in parents {
-            safe_fs::create_dirs_below(root, parent)?;
-        }
+        let budget = safe_fs::DirBudget::from_limit();
+        let tablet_dirs: Vec<safe_fs::TabletDir> = self.pool.install(|| {
+            roots
+                .par_iter()
+                .zip(&root_dirs)
+                .map(|(root, dirs)| safe_fs::prepare_tablet(root, dirs, &budget))
+                .collect::<Result<_>>()
+        })?;
+        let held = |t: &Target<'_>| tablet_dirs[t.root_id].dirs.get(t.dir).and_then(Option::as_ref);
         let stats = Counters::default();
         stats.files_total.store(targets.len() as u64, Ordering::Relaxed);
         stats.bytes_total.store(targets.iter().map(|t| t.file.entry.size).sum(), Ordering::Relaxed);
@@ -144,7 +163,7 @@ impl Packer {
         let open: Vec<Mutex<Option<Arc<File>>>> = targets.iter().map(|_| Mutex::new(None)).collect();
         self.pool.install(|| {
             targets.par_iter().zip(&open).filter(|(t, _)| t.file.entry.chunks.len() != 1).try_for_each(|(t, slot)| {
-                let f = safe_fs::create_file(t.root, t.rel).map_err(|e| t.io_error("creating", e))?;
+                let f = safe_fs::create_file(held(t), t.root, t.rel).map_err(|e| t.io_error("creating", e))?;
                 preallocate(&f, t.file.entry.size).map_err(|e| t.io_error("sizing", e))?;
                 *slot.lock() = Some(Arc::new(f));
                 Ok::<_, Error>(())
@@ -169,7 +188,7 @@ impl Packer {
                         let t = &targets[u.file];
                         let write = || {
                             if t.file.entry.chunks.len() == 1 {
-                                let f = safe_fs::create_file(t.root, t.rel)?;
+                                let f = safe_fs::create_file(held(t), t.root, t.rel)?;
                                 f.write_all_at(&raw, 0)?;
                                 // Small files are left to the final sync, which writes them back together.
                                 if raw.len() >= EARLY_WRITEBACK_MIN {
@@ -213,19 +232,17 @@ impl Packer {
 
         // 5. Durable before returning: one syncfs per filesystem on Linux, per-file fsync elsewhere.
         let mut synced = HashSet::new();
-        for root in &roots {
-            let dir = File::open(root).map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
-            let dev = std::os::unix::fs::MetadataExt::dev(
-                &dir.metadata().map_err(|e| Error::io(format!("opening {}", root.display()), e))?,
-            );
+        for (id, root) in roots.iter().enumerate() {
+            let dev = tablet_dirs[id].dev;
             if synced.contains(&dev) {
                 continue;
             }
+            let dir = File::open(root).map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
             let whole_fs = sync_filesystem(&dir).map_err(|e| Error::io(format!("syncing {}", root.display()), e))?;
             if whole_fs {
                 synced.insert(dev);
             } else {
-                for t in targets.iter().filter(|t| t.root == root.as_path()) {
+                for t in targets.iter().filter(|t| t.root_id == id) {
                     safe_fs::open_file(t.root, t.rel)
                         .and_then(|f| f.sync_all())
                         .map_err(|e| t.io_error("syncing", e))?;

@@ -112,7 +112,19 @@ fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed:
     std::fs::remove_dir_all(staging).map_err(io(format!("removing {}", staging.display())))
 }
 
+/// Raises this process's soft limit on open files to its hard limit (at most 2^20): a restore holds the
+/// directories it writes in open while the limit allows, and walks to them file by file past it.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let target = limit.maximum.unwrap_or(u64::MAX).min(1 << 20);
+    if limit.current.is_some_and(|c| c < target) {
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(target), maximum: limit.maximum });
+    }
+}
+
 fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
+    raise_open_file_limit();
     let repo = open_location(req.location, false)?;
     // `latest` (or no timestamp): the label's newest backup, the last of its snapshots in timestamp order.
     let timestamp = req.timestamp.as_deref().filter(|t| !t.eq_ignore_ascii_case(pack::LATEST));
