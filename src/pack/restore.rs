@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -174,55 +174,79 @@ impl Packer {
         // 4. Read packs in merged ranges, in parallel, and write chunks where they go.
         let written: Vec<AtomicU64> = targets.iter().map(|_| AtomicU64::new(0)).collect();
         let chunk_crc: Vec<AtomicU64> = plan.slots.iter().map(|_| AtomicU64::new(NO_CRC)).collect();
-        self.pool.install(|| {
-            plan.reads.par_iter().try_for_each_init(zstd::bulk::Decompressor::new, |dctx, read| {
-                control.cancel.check()?;
-                let dctx = dctx.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                let bytes = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
-                    let uses = &plan.slots[slot].uses;
-                    let name_file =
-                        || uses.first().map_or(String::new(), |u| format!("while restoring {}", files[u.file].label));
-                    let raw = raw.map_err(|e| e.context(name_file()))?;
-                    chunk_crc[slot].store(u64::from(crc32c::crc32c(&raw)), Ordering::Relaxed);
-                    for u in uses {
-                        let t = &targets[u.file];
-                        let write = || {
-                            if t.file.entry.chunks.len() == 1 {
-                                let f = safe_fs::create_file(held(t), t.root, t.rel)?;
-                                f.write_all_at(&raw, 0)?;
-                                // Small files are left to the final sync, which writes them back together.
-                                if raw.len() >= EARLY_WRITEBACK_MIN {
-                                    start_writeback(&f);
-                                }
-                                return Ok(());
-                            }
-                            let file = open[u.file].lock().clone();
-                            match file {
-                                Some(f) => f.write_all_at(&raw, u.offset),
-                                None => safe_fs::open_file(t.root, t.rel)?.write_all_at(&raw, u.offset),
-                            }
-                        };
-                        write().map_err(|e| t.io_error("writing", e))?;
-                        stats.bytes_done.fetch_add(raw.len() as u64, Ordering::Relaxed);
-                        let done = written[u.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
-                        if done == t.file.entry.size {
-                            stats.files_done.fetch_add(1, Ordering::Relaxed);
-                            // Its last chunk: start its writeback and close it (the last holder of the handle
-                            // closes the file).
-                            if let Some(f) = open[u.file].lock().take() {
-                                start_writeback(&f);
-                            }
+        // While small files land, a thread makes the filesystem write back what is dirty every
+        // EARLY_SYNC_STEP bytes, so the disk works during the restore and the final sync finds little left.
+        let restoring = AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            if let Some(dir) = roots.first().and_then(|r| File::open(r).ok()) {
+                let (restoring, stats) = (&restoring, &stats);
+                let _ = std::thread::Builder::new().name("tabsnap-sync".into()).spawn_scoped(scope, move || {
+                    let mut synced = 0;
+                    while restoring.load(Ordering::Relaxed) {
+                        std::thread::park_timeout(std::time::Duration::from_millis(20));
+                        let done = stats.bytes_done.load(Ordering::Relaxed);
+                        if done - synced >= EARLY_SYNC_STEP {
+                            synced = done;
+                            let _ = sync_filesystem(&dir);
                         }
                     }
-                    Ok(())
-                })?;
-                stats.bytes_stored.fetch_add(bytes, Ordering::Relaxed);
-                stats.objects.fetch_add(1, Ordering::Relaxed);
-                if let Some(p) = &control.progress {
-                    p.update(&stats.info());
-                }
-                Ok::<_, Error>(())
-            })
+                });
+            }
+            let result = self.pool.install(|| {
+                plan.reads.par_iter().try_for_each_init(zstd::bulk::Decompressor::new, |dctx, read| {
+                    control.cancel.check()?;
+                    let dctx =
+                        dctx.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
+                    let bytes = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
+                        let uses = &plan.slots[slot].uses;
+                        let name_file = || {
+                            uses.first().map_or(String::new(), |u| format!("while restoring {}", files[u.file].label))
+                        };
+                        let raw = raw.map_err(|e| e.context(name_file()))?;
+                        chunk_crc[slot].store(u64::from(crc32c::crc32c(&raw)), Ordering::Relaxed);
+                        for u in uses {
+                            let t = &targets[u.file];
+                            let write = || {
+                                if t.file.entry.chunks.len() == 1 {
+                                    let f = safe_fs::create_file(held(t), t.root, t.rel)?;
+                                    f.write_all_at(&raw, 0)?;
+                                    // Small files are left to the final sync, which writes them back together.
+                                    if raw.len() >= EARLY_WRITEBACK_MIN {
+                                        start_writeback(&f);
+                                    }
+                                    return Ok(());
+                                }
+                                let file = open[u.file].lock().clone();
+                                match file {
+                                    Some(f) => f.write_all_at(&raw, u.offset),
+                                    None => safe_fs::open_file(t.root, t.rel)?.write_all_at(&raw, u.offset),
+                                }
+                            };
+                            write().map_err(|e| t.io_error("writing", e))?;
+                            stats.bytes_done.fetch_add(raw.len() as u64, Ordering::Relaxed);
+                            let done =
+                                written[u.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
+                            if done == t.file.entry.size {
+                                stats.files_done.fetch_add(1, Ordering::Relaxed);
+                                // Its last chunk: start its writeback and close it (the last holder of the handle
+                                // closes the file).
+                                if let Some(f) = open[u.file].lock().take() {
+                                    start_writeback(&f);
+                                }
+                            }
+                        }
+                        Ok(())
+                    })?;
+                    stats.bytes_stored.fetch_add(bytes, Ordering::Relaxed);
+                    stats.objects.fetch_add(1, Ordering::Relaxed);
+                    if let Some(p) = &control.progress {
+                        p.update(&stats.info());
+                    }
+                    Ok::<_, Error>(())
+                })
+            });
+            restoring.store(false, Ordering::Relaxed);
+            result
         })?;
         control.cancel.check()?;
         let crcs: Vec<Option<u32>> = chunk_crc.iter().map(|c| u32::try_from(c.load(Ordering::Relaxed)).ok()).collect();
@@ -266,6 +290,8 @@ impl Packer {
 /// Files at least this large start their writeback as soon as they are complete; smaller ones are written back
 /// by the final sync, all together (one writeback each would cost more system time than it saves).
 const EARLY_WRITEBACK_MIN: usize = 1 << 20;
+/// Bytes restored between two syncs of the filesystem while a restore runs.
+const EARLY_SYNC_STEP: u64 = 64 << 20;
 
 /// Marks a chunk whose crc32c is not known (it was not written).
 const NO_CRC: u64 = u64::MAX;
