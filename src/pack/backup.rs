@@ -229,7 +229,8 @@ impl Packer {
         // Sealed packs waiting for an I/O thread: the memory budget less the packs being filled and uploaded.
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
-        let queued = packs_in_flight.saturating_sub(io_threads + 1).max(1);
+        // Buffers alive at once: the open pack, one a worker has sealed, `queued` waiting and one per I/O thread.
+        let queued = packs_in_flight.saturating_sub(io_threads + 2);
         let uploads = Uploads::new(repo, ids, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
         let pipe = Pipeline {
             ids,

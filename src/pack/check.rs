@@ -17,7 +17,7 @@ use super::state::check_len;
 /// Reads of one pack closer than this are merged into one ranged get.
 const MERGE_GAP: u64 = 256 << 10;
 /// A merged read is cut at this size (one chunk alone may pass it, up to the largest chunk).
-const MAX_READ: u64 = 16 << 20;
+const MAX_READ: u64 = 8 << 20;
 
 /// Where a file's manifest finds a chunk: the pack and its entry.
 pub(crate) type Location = (ContentHash, ChunkEntry);
