@@ -211,12 +211,3 @@ impl PackDecoder {
         Ok(out)
     }
 }
-
-/// Compresses a small file's chunk `raw` with the dictionary compressor `z` into `out`: returns
-/// [`Compression::ZstdDictionary`] when that is smaller than `raw`, else [`Compression::None`] (store it raw).
-pub(super) fn compress_small(raw: &[u8], z: &mut zstd::bulk::Compressor<'_>, out: &mut Vec<u8>) -> Result<Compression> {
-    out.clear();
-    out.reserve(zstd_safe::compress_bound(raw.len()));
-    z.compress_to_buffer(raw, out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
-    Ok(if out.len() < raw.len() { Compression::ZstdDictionary } else { Compression::None })
-}

@@ -5,7 +5,7 @@
 use std::sync::mpsc::SyncSender;
 
 use super::CompressionMode;
-use super::dictionary::{PackDictionary, compress_small};
+use super::dictionary::PackDictionary;
 use super::probe::worth_compressing;
 use super::upload::OpenPack;
 use crate::format::Compression;
@@ -57,22 +57,24 @@ impl Worker<'_> {
     /// goes through the backup's dictionary when there is one; anything else is compressed in full when
     /// [`Worker::compresses`] says so and that makes it smaller.
     pub(super) fn encode(&mut self, raw: &[u8], small: bool) -> Result<(Option<&[u8]>, Compression)> {
-        if let Some(z) = self.small.as_mut().filter(|_| small) {
-            return Ok(match compress_small(raw, z, &mut self.out)? {
-                Compression::ZstdDictionary => (Some(self.out.as_slice()), Compression::ZstdDictionary),
-                _ => (None, Compression::None),
-            });
-        }
-        if !self.compresses(raw)? {
-            return Ok((None, Compression::None));
-        }
-        self.out.clear();
-        self.out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
-        self.z.compress_to_buffer(raw, &mut self.out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
-        Ok(if self.out.len() < raw.len() {
-            (Some(self.out.as_slice()), Compression::Zstd)
+        let smaller = if let Some(z) = self.small.as_mut().filter(|_| small) {
+            compress_into(z, raw, &mut self.out)?.then_some(Compression::ZstdDictionary)
+        } else if self.compresses(raw)? {
+            compress_into(&mut self.z, raw, &mut self.out)?.then_some(Compression::Zstd)
         } else {
-            (None, Compression::None)
+            None
+        };
+        Ok(match smaller {
+            Some(code) => (Some(self.out.as_slice()), code),
+            None => (None, Compression::None),
         })
     }
+}
+
+/// Compresses `raw` with `z` into `out`; whether that made it smaller.
+fn compress_into(z: &mut zstd::bulk::Compressor<'_>, raw: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+    out.clear();
+    out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+    z.compress_to_buffer(raw, out).map_err(|e| Error::new(ErrorKind::Io, format!("zstd: {e}")))?;
+    Ok(out.len() < raw.len())
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::pack::{bytes, control, packer};
+use crate::pack::{bytes, control, packer, packer_builder};
 use crate::util::tree;
 use tabsnap::ErrorKind;
 use tabsnap::format::{self, ChunkEntry, Compression, decode_pack_footer};
@@ -143,14 +143,7 @@ fn few_small_files_or_the_option_off_write_packs_as_before() {
     init_repository(&repo).unwrap();
     packer().backup(&repo, &few, "few", &control("2024-01-01-10-00-00")).unwrap();
     let many = small_files(&data, 200);
-    let off = Packer::builder()
-        .threads(2)
-        .chunk_size(64 << 10)
-        .pack_size(1 << 20)
-        .bytes_in_flight(4 << 20)
-        .small_file_dictionary(false)
-        .build()
-        .unwrap();
+    let off = packer_builder().small_file_dictionary(false).build().unwrap();
     off.backup(&repo, &many, "off", &control("2024-01-01-10-00-00")).unwrap();
     let f = footers(&repo);
     assert!(f.iter().all(|(_, version, _)| *version == 1));
@@ -214,16 +207,7 @@ fn an_index_or_footer_with_a_chunk_needing_a_missing_dictionary_is_a_format_erro
 fn compression_none_trains_no_dictionary_and_zstd_n_uses_one() {
     let tmp = tempfile::tempdir().unwrap();
     let many = small_files(&tmp.path().join("data"), 200);
-    let with = |mode: &str| {
-        Packer::builder()
-            .threads(2)
-            .chunk_size(64 << 10)
-            .pack_size(1 << 20)
-            .bytes_in_flight(4 << 20)
-            .compression(mode.parse().unwrap())
-            .build()
-            .unwrap()
-    };
+    let with = |mode: &str| packer().with_compression(mode.parse().unwrap()).unwrap();
     let none = MemoryRepository::new();
     init_repository(&none).unwrap();
     with("none").backup(&none, &many, "none", &control("2024-01-01-10-00-00")).unwrap();

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tabsnap::ErrorKind;
 use tabsnap::format::{self, Manifest};
 use tabsnap::pack::{
-    BackupSource, CancelToken, IndexSource, JobControl, Packer, PartitionSource, TableSource, TabletSource,
-    check_restored_file, init_repository, list_snapshots, load_manifest,
+    BackupSource, CancelToken, IndexSource, JobControl, Packer, PackerBuilder, PartitionSource, TableSource,
+    TabletSource, check_restored_file, init_repository, list_snapshots, load_manifest,
 };
 use tabsnap::repo::{Fault, FaultPlan, LocalRepository, MemoryRepository, Op, Repository, Retry};
 
@@ -64,8 +64,13 @@ fn make_tree(root: &Path) -> BackupSource {
     }
 }
 
+/// The tests' packer options: 2 threads, 64 KiB chunks, 1 MiB packs.
+pub(crate) fn packer_builder() -> PackerBuilder {
+    Packer::builder().threads(2).chunk_size(64 << 10).pack_size(1 << 20).bytes_in_flight(4 << 20)
+}
+
 pub(crate) fn packer() -> Packer {
-    Packer::builder().threads(2).chunk_size(64 << 10).pack_size(1 << 20).bytes_in_flight(4 << 20).build().unwrap()
+    packer_builder().build().unwrap()
 }
 
 pub(crate) fn control(ts: &str) -> JobControl {
