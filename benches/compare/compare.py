@@ -15,7 +15,8 @@ For each tree (data/: 2 GiB of Parquet and text in 224 tablets; small/: 50,000 f
                       script) get new bytes of the same size and kind; every run changes another 5%
   restore             tabsnap (durable: fsyncs) | `zstd -d | tar -x && sync -f` | restic restore && sync -f
 and, in the same rounds, the machine's ceilings: `tar -cf - | zstd -T<cores> -<LEVEL> >/dev/null` from the page
-cache (compression), `zstd -d >/dev/null` (decompression) and `dd bs=1M count=2048 conv=fsync` (disk writes).
+cache (compression), `zstd -d >/dev/null` (decompression), `dd bs=1M count=2048 conv=fsync` (disk writes) and
+one `tar -x` per core of uncompressed shares of the tree, then `sync -f` (file creation: the floor of a restore).
 
 Figures: whole-process wall time, user and system CPU seconds of the process and all its children, and peak
 RSS of the largest process (GNU time); medians of RUNS runs (RSS: the largest of the runs). Trees are read from
@@ -318,7 +319,19 @@ def run_set(res, tree_name, src, tabsnaps, have_restic, info):
         jobs.append(Job(rt, lambda r: f"restic restore -q latest --target {out_for(rt, r)} && sync -f {out_for(rt, r)}",
                         setup=clear_out(rt), env=renv, runs=RESTIC_RUNS))
     jobs.append(Job("ceiling: zstd -d to /dev/null", lambda r: f"zstd -q -d -c {tarball} >/dev/null", kind="ceiling"))
+    # The file-creation ceiling: the tree's files written from uncompressed tars in the page cache by one `tar -x`
+    # per core at once, then synced: what the kernel and the disk need for these inodes and bytes, with no
+    # decompression and every core creating files.
+    shares = [os.path.join(work, f"share-{i}.tar") for i in range(CORES)]
+    sh(f"cd {copy} && find . -type f | split -n r/{CORES} -d -a 3 - {work}/share-list- && "
+       + " && ".join(f"tar -cf {s} -C {copy} -T {work}/share-list-{i:03d}" for i, s in enumerate(shares))
+       + " && cat " + " ".join(shares) + " >/dev/null")
+    ct = "ceiling: parallel tar -x && sync"
+    jobs.append(Job(ct, lambda r: f"mkdir -p {out_for(ct, r)} && ("
+                    + " & ".join(f"tar -xf {s} -C {out_for(ct, r)}" for s in shares)
+                    + f" & wait) && sync -f {out_for(ct, r)}", setup=clear_out(ct), kind="ceiling"))
     res.rounds(tree_name, "restore", jobs)
+    rm(*shares)
     for j in jobs:
         for r in range(RUNS):
             rm(out_for(j.tool, r))
@@ -409,7 +422,8 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
     p("")
     p("Ceilings, measured in the same rounds: compression = the tree's bytes / wall of `tar -cf - | zstd -T"
       f"{CORES} -{LEVEL} >/dev/null` from the page cache; decompression = the tree's bytes / wall of `zstd -d "
-      ">/dev/null`; disk = 2 GiB / wall of `dd conv=fsync`. Share = tabsnap's rate / the ceiling's (backup: the "
+      ">/dev/null`; disk = 2 GiB / wall of `dd conv=fsync`; file creation = the tree's bytes / wall of one `tar -x` "
+      f"per core ({CORES}) of uncompressed shares of the tree from the page cache, then `sync -f`. Share = tabsnap's rate / the ceiling's (backup: the "
       "tree's bytes per second against compression, stored bytes per second against the disk; restore: the "
       "tree's bytes per second against decompression and the disk).")
     p("")
@@ -434,6 +448,10 @@ def report(res, info, tabsnaps, have_restic, meta, as_json):
                          {n: size / res.get(t, "restore", n) for n in tabsnaps}))
         if dec:
             rows.append(("decompression (restore)", size / dec, {n: size / res.get(t, "restore", n) for n in tabsnaps}))
+        create = res.get(t, "restore", "ceiling: parallel tar -x && sync")
+        if create:
+            rows.append(("file creation (restore)", size / create,
+                         {n: size / res.get(t, "restore", n) for n in tabsnaps}))
         for what, rate, mine in rows:
             p(f"| {t} | {what} | {rate / 1e6:.0f} | " + " | ".join(f"{mine[n] / rate:.2f}" for n in tabsnaps) + " |")
             ceilings.append({"tree": t, "ceiling": what, "mb_s": rate / 1e6,

@@ -168,7 +168,7 @@ impl Engine {
             }
             // `db.label` drops only that database's snapshot; the repository keys snapshots by label.
             if let Some(db) = &name.database
-                && pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database != *db
+                && pack::load_stored_manifest(repo.as_ref(), &s.label, &s.timestamp)?.database() != db
             {
                 continue;
             }

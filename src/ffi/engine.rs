@@ -424,7 +424,7 @@ pub unsafe extern "C" fn tabsnap_engine_collect_garbage(
         // SAFETY: NULL or NUL-terminated per the contract.
         let repository = unsafe { str_arg(repository, "repository") }?;
         let (objects, bytes, busy) = match e.collect_garbage(repository, dry_run)? {
-            crate::store::GcOutcome::Collected(r) => ((r.indexes.len() + r.packs.len()) as u64, r.bytes, false),
+            crate::store::GcOutcome::Collected(r) => ((r.pages.len() + r.indexes.len() + r.packs.len()) as u64, r.bytes, false),
             crate::store::GcOutcome::Busy(_) => (0, 0, true),
         };
         // SAFETY: each out-parameter is NULL or writable, per the contract.

@@ -117,12 +117,19 @@ impl Manifest {
         encode_meta(ObjectKind::Manifest, &body, true)
     }
 
-    /// Decodes the manifest stored under `key` and checks it ([`Manifest::check`]); a snapshot's manifest must
+    /// Decodes the version-1 manifest stored under `key` and checks it ([`Manifest::check`]); a snapshot's manifest must
     /// also record the label and timestamp its key names.
     ///
     /// # Errors
     /// [`ErrorKind::Format`], [`ErrorKind::Corruption`] or [`ErrorKind::InvalidArgument`], naming `key`.
     pub fn decode(key: &str, data: &[u8]) -> Result<Manifest> {
+        if data.get(5) == Some(&crate::format::PAGED_MANIFEST_VERSION) && data.get(4) == Some(&b'M') {
+            return Err(Error::new(
+                ErrorKind::Format,
+                format!("manifest {key} is paged (version 2): its tablets are in its pages (StoredManifest::decode)"),
+            )
+            .with_object(key));
+        }
         let body = decode_meta(ObjectKind::Manifest, key, data)?;
         let m: Manifest = serde_json::from_slice(&body)
             .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))?;

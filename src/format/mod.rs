@@ -16,6 +16,7 @@ mod index;
 pub mod limits;
 mod manifest;
 mod manifest_check;
+mod manifest_pages;
 mod pack;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use index::{Index, IndexPack};
 pub use manifest::{
     FileEntry, FileRef, FileSeen, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
 };
+pub use manifest_pages::{ManifestHead, PAGE_BODY_TARGET, PageRef, StoredManifest};
 pub use pack::{
     ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, PACK_VERSION_DICTIONARY, decode_pack_footer,
     encode_pack_footer, footer_len,
@@ -46,6 +48,10 @@ pub const PACKS_PREFIX: &str = "packs/";
 pub const INDEX_PREFIX: &str = "index/";
 /// Prefix of snapshot manifests: `snapshots/<label>/<timestamp>`.
 pub const SNAPSHOTS_PREFIX: &str = "snapshots/";
+/// Prefix of manifest pages (the tablets of a version-2 manifest, in bounded parts): `trees/<64 hex>`.
+pub const TREES_PREFIX: &str = "trees/";
+/// The metadata version of a manifest that names its pages, and of the pages.
+pub const PAGED_MANIFEST_VERSION: u8 = 2;
 
 /// A 256-bit BLAKE3 content hash: names chunks (hash of their raw bytes), packs and indexes (hash of the object).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -166,6 +172,16 @@ pub fn index_key(id: &ContentHash) -> String {
     format!("{INDEX_PREFIX}{id}")
 }
 
+/// The id of the manifest page `key` (`trees/<hex>`), or `None` for any other key.
+pub fn tree_id_from_key(key: &str) -> Option<ContentHash> {
+    key.strip_prefix(TREES_PREFIX)?.parse().ok()
+}
+
+/// The key of the manifest page named `id`.
+pub fn tree_key(id: &ContentHash) -> String {
+    format!("{TREES_PREFIX}{id}")
+}
+
 /// The key of the manifest of snapshot `label` taken at `timestamp` (`yyyy-MM-dd-HH-mm-ss`).
 pub fn manifest_key(label: &str, timestamp: &str) -> String {
     format!("{SNAPSHOTS_PREFIX}{label}/{timestamp}")
@@ -177,6 +193,7 @@ pub(crate) enum ObjectKind {
     Config = b'C' as isize,
     Index = b'I' as isize,
     Manifest = b'M' as isize,
+    Page = b'T' as isize,
     Key = b'K' as isize,
 }
 
@@ -186,6 +203,7 @@ impl ObjectKind {
             ObjectKind::Config => "repository config",
             ObjectKind::Index => "index",
             ObjectKind::Manifest => "manifest",
+            ObjectKind::Page => "manifest page",
             ObjectKind::Key => "key object",
         }
     }
@@ -199,6 +217,11 @@ pub const META_HEADER_LEN: usize = 16;
 /// Frames a metadata body: `TSNP`, kind, version, flags (1 = zstd body), reserved, body length u32 LE,
 /// crc32c of the body as stored u32 LE.
 pub(crate) fn encode_meta(kind: ObjectKind, body: &[u8], compress: bool) -> Result<Vec<u8>> {
+    encode_meta_version(kind, FORMAT_VERSION, body, compress)
+}
+
+/// [`encode_meta`] with the header's version byte `version`.
+pub(crate) fn encode_meta_version(kind: ObjectKind, version: u8, body: &[u8], compress: bool) -> Result<Vec<u8>> {
     let (flags, stored) = if compress {
         let z = zstd::bulk::compress(body, 3).map_err(|e| Error::io("compressing a metadata object", e))?;
         (1u8, z)
@@ -210,7 +233,7 @@ pub(crate) fn encode_meta(kind: ObjectKind, body: &[u8], compress: bool) -> Resu
     let mut out = Vec::with_capacity(META_HEADER_LEN + stored.len());
     out.extend_from_slice(META_MAGIC);
     out.push(kind as u8);
-    out.push(FORMAT_VERSION);
+    out.push(version);
     out.push(flags);
     out.push(0);
     out.extend_from_slice(&len.to_le_bytes());
@@ -221,6 +244,11 @@ pub(crate) fn encode_meta(kind: ObjectKind, body: &[u8], compress: bool) -> Resu
 
 /// Checks a metadata object's header and checksum and returns its body. `key` names it in errors.
 pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Vec<u8>> {
+    decode_meta_version(kind, &[FORMAT_VERSION], key, data).map(|(_, body)| body)
+}
+
+/// [`decode_meta`] for a kind that exists in each of `versions`: the header's version and the body.
+pub(crate) fn decode_meta_version(kind: ObjectKind, versions: &[u8], key: &str, data: &[u8]) -> Result<(u8, Vec<u8>)> {
     let format_err =
         |what: String| Error::new(ErrorKind::Format, format!("{} {key}: {what}", kind.name())).with_object(key);
     if data.len() < META_HEADER_LEN {
@@ -229,10 +257,12 @@ pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Ve
     if &data[..4] != META_MAGIC || data[4] != kind as u8 {
         return Err(format_err("not a tabsnap object of this kind (bad magic)".into()));
     }
-    if data[5] != FORMAT_VERSION {
+    let version = data[5];
+    if !versions.contains(&version) {
+        let known: Vec<String> = versions.iter().map(u8::to_string).collect();
         return Err(format_err(format!(
-            "format version {} is not supported (this tabsnap reads version {FORMAT_VERSION})",
-            data[5]
+            "format version {version} is not supported (this tabsnap reads version {} of it)",
+            known.join(" and ")
         )));
     }
     let flags = data[6];
@@ -250,7 +280,7 @@ pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Ve
         )
         .with_object(key));
     }
-    match flags {
+    let body = match flags {
         0 => Ok(body.to_vec()),
         1 => decompress_bounded(body, limits::MAX_META_BODY)
             .map_err(|e| format_err(format!("cannot decompress: {e}")))?
@@ -258,7 +288,8 @@ pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Ve
                 format_err(format!("body decompresses to more than {} MiB, the limit", limits::MAX_META_BODY >> 20))
             }),
         f => Err(format_err(format!("unknown flags {f:#04x}"))),
-    }
+    }?;
+    Ok((version, body))
 }
 
 /// Decompresses one zstd stream, or `None` as soon as the output would pass `max` bytes: what a frame header

@@ -112,16 +112,13 @@ impl Packer {
             // and everything the manifest needs is still there.
             lock.gate()?;
             store::check_objects(repo, &manifest.indexes, &packs)?;
+            // Its pages go first (no collection runs before the commit, so they stay), the manifest last.
             let manifest_key = format::manifest_key(label, &summary.timestamp);
-            let data = manifest.encode()?;
-            match repo
-                .put(&manifest_key, &data, PutMode::CreateIfAbsent)
-                .map_err(|e| e.context("writing the manifest"))?
-            {
-                PutOutcome::Written => {}
-                PutOutcome::AlreadyExists => return Err(already_exists(label, &summary.timestamp)),
+            let page = self.opts.manifest_page_size;
+            match store::write_manifest(repo, &manifest_key, &manifest, PutMode::CreateIfAbsent, page)? {
+                (PutOutcome::Written, bytes) => summary.bytes_uploaded += bytes,
+                (PutOutcome::AlreadyExists, _) => return Err(already_exists(label, &summary.timestamp)),
             }
-            summary.bytes_uploaded += data.len() as u64;
             Ok(summary)
         })
     }

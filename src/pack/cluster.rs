@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::format::{self, Manifest};
-use crate::repo::{PutMode, PutOutcome, Repository, get};
+use crate::format::{self, Manifest, PAGE_BODY_TARGET};
+use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
@@ -29,12 +29,11 @@ pub fn write_part(repo: &dyn Repository, node: &str, part: &Manifest) -> Result<
     let key = part_key(&part.label, &part.timestamp, node);
     crate::pack::check_relative_path(&key)
         .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("node name {node:?} cannot name a part")))?;
-    let data = part.encode()?;
     store::with_shared_lock(repo, "backup part", |lock| {
-        // A part keeps its indexes from garbage collection: it may name only what is still there.
+        // A part keeps its indexes and pages from garbage collection: it may name only what is still there.
         lock.gate()?;
         store::check_manifest(repo, part)?;
-        repo.put(&key, &data, PutMode::Overwrite).map(|_| ())
+        store::write_manifest(repo, &key, part, PutMode::Overwrite, PAGE_BODY_TARGET).map(|_| ())
     })
 }
 
@@ -47,7 +46,7 @@ pub fn read_parts(repo: &dyn Repository, label: &str, timestamp: &str) -> Result
     let mut out = Vec::new();
     for obj in repo.list(&prefix)? {
         let node = obj.key[prefix.len()..].to_owned();
-        out.push((node, Manifest::decode(&obj.key, &get(repo, &obj.key)?)?));
+        out.push((node, store::read_manifest(repo, &obj.key)?));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
@@ -138,7 +137,7 @@ pub fn commit_parts(repo: &dyn Repository, label: &str, timestamp: &str, nodes: 
         lock.gate()?;
         store::check_manifest(repo, &manifest)?;
         let key = format::manifest_key(label, timestamp);
-        match repo.put(&key, &manifest.encode()?, PutMode::CreateIfAbsent)? {
+        match store::write_manifest(repo, &key, &manifest, PutMode::CreateIfAbsent, PAGE_BODY_TARGET)?.0 {
             PutOutcome::Written => {}
             PutOutcome::AlreadyExists => {
                 return Err(Error::new(

@@ -48,8 +48,8 @@ pub use backup::BackupSummary;
 pub use options::{CompressionMode, PackerBuilder, PackerOptions};
 pub use restore::{RestoreSummary, TabletTarget};
 pub use state::{
-    LATEST, SnapshotId, init_repository, is_latest, latest_snapshot, list_snapshots, load_manifest, now_ms,
-    timestamp_utc,
+    LATEST, SnapshotId, init_repository, is_latest, latest_snapshot, list_snapshots, load_manifest,
+    load_stored_manifest, now_ms, timestamp_utc,
 };
 pub use verify::{Problem, VerifyReport, check_restored_file};
 

@@ -26,6 +26,9 @@ pub struct PackerOptions {
     pub bytes_in_flight: usize,
     /// Whether a backup with many small files trains a zstd dictionary on them and compresses them with it.
     pub small_file_dictionary: bool,
+    /// A manifest is stored as pages of about this many bytes of JSON each (whole tablets; see
+    /// [`crate::format::PAGE_BODY_TARGET`], the default), so no metadata object grows with the job.
+    pub manifest_page_size: usize,
 }
 
 impl Default for PackerOptions {
@@ -38,6 +41,7 @@ impl Default for PackerOptions {
             pack_size: 16 << 20,
             bytes_in_flight: 64 << 20,
             small_file_dictionary: true,
+            manifest_page_size: crate::format::PAGE_BODY_TARGET,
         }
     }
 }
@@ -146,6 +150,11 @@ impl PackerBuilder {
         self.opts.small_file_dictionary = on;
         self
     }
+    /// The size of a manifest page's JSON (default 4 MiB; 1 KiB to 64 MiB).
+    pub fn manifest_page_size(mut self, bytes: usize) -> Self {
+        self.opts.manifest_page_size = bytes;
+        self
+    }
     /// All options at once.
     pub fn options(mut self, opts: PackerOptions) -> Self {
         self.opts = opts;
@@ -180,6 +189,8 @@ impl PackerOptions {
     pub const PACK_SIZES: RangeInclusive<usize> = 1 << 20..=1 << 30;
     /// Bytes in flight: 1 MiB to 1 TiB, and never less than the pack size.
     pub const BYTES_IN_FLIGHT: RangeInclusive<usize> = 1 << 20..=1 << 40;
+    /// Manifest page sizes: 1 KiB to 64 MiB (half the largest metadata body a reader accepts).
+    pub const MANIFEST_PAGE_SIZES: RangeInclusive<usize> = 1 << 10..=64 << 20;
 
     /// Checks every option against its range, and the memory budget against the pack size.
     ///
@@ -194,6 +205,7 @@ impl PackerOptions {
         in_range("chunk size", self.chunk_size, &Self::CHUNK_SIZES)?;
         in_range("pack size", self.pack_size, &Self::PACK_SIZES)?;
         in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
+        in_range("manifest page size", self.manifest_page_size, &Self::MANIFEST_PAGE_SIZES)?;
         if self.bytes_in_flight < self.pack_size {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

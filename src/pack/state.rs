@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::format::{
     self, CONFIG_KEY, ChunkEntry, ContentHash, INDEX_PREFIX, Index, IndexPack, Manifest, PACK_TRAILER_LEN,
-    PACKS_PREFIX, RepoConfig, SNAPSHOTS_PREFIX,
+    PACKS_PREFIX, RepoConfig, SNAPSHOTS_PREFIX, StoredManifest,
 };
 use crate::repo::{PutMode, Repository, get};
 use crate::{Error, ErrorKind, Result};
@@ -142,11 +142,22 @@ pub fn list_snapshots(repo: &dyn Repository) -> Result<Vec<SnapshotId>> {
     Ok(out)
 }
 
-/// The manifest of snapshot `label` at `timestamp`.
+/// The manifest of snapshot `label` at `timestamp`, with its pages.
 ///
 /// # Errors
-/// [`ErrorKind::NotFound`] naming the snapshot when there is none; format and corruption errors.
+/// [`ErrorKind::NotFound`] naming the snapshot when there is none (or a page of it, named, is missing); format
+/// and corruption errors.
 pub fn load_manifest(repo: &dyn Repository, label: &str, timestamp: &str) -> Result<Manifest> {
+    let stored = load_stored_manifest(repo, label, timestamp)?;
+    crate::store::with_pages(repo, &format::manifest_key(label, timestamp), stored)
+}
+
+/// The manifest object of snapshot `label` at `timestamp`, without its pages: its database, times, indexes
+/// and pages, for what needs no tablets (listings, garbage collection, retention).
+///
+/// # Errors
+/// As [`load_manifest`].
+pub fn load_stored_manifest(repo: &dyn Repository, label: &str, timestamp: &str) -> Result<StoredManifest> {
     let key = format::manifest_key(label, timestamp);
     let data = get(repo, &key).map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
@@ -159,7 +170,7 @@ pub fn load_manifest(repo: &dyn Repository, label: &str, timestamp: &str) -> Res
             e
         }
     })?;
-    Manifest::decode(&key, &data)
+    StoredManifest::decode(&key, &data)
 }
 
 /// Reads the footer of pack `id` (of `len` bytes) with at most two ranged reads.

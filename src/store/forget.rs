@@ -8,7 +8,7 @@ use super::gc::{GcOutcome, collect_garbage};
 use super::retention::RetentionPolicy;
 use crate::Result;
 use crate::format::manifest_key;
-use crate::pack::{list_snapshots, load_manifest};
+use crate::pack::{list_snapshots, load_stored_manifest};
 use crate::repo::Repository;
 
 /// What [`forget`] decided for one snapshot.
@@ -71,11 +71,11 @@ pub fn forget(
         if scope.label.as_ref().is_some_and(|l| *l != s.label) {
             continue;
         }
-        let m = load_manifest(repo, &s.label, &s.timestamp)?;
-        if scope.database.as_ref().is_some_and(|d| *d != m.database) {
+        let m = load_stored_manifest(repo, &s.label, &s.timestamp)?;
+        if scope.database.as_ref().is_some_and(|d| d != m.database()) {
             continue;
         }
-        groups.entry(m.database).or_default().push((s.label, s.timestamp, m.created_ms));
+        groups.entry(m.database().to_owned()).or_default().push((s.label, s.timestamp, m.created_ms()));
     }
     let mut decisions = Vec::new();
     for (database, mut snapshots) in groups {

@@ -1,17 +1,18 @@
-//! Garbage collection: removes the index objects no snapshot needs and the packs only they (or no index at all)
-//! list, under the repository's exclusive lock, so that nothing a live backup may still reference is removed.
+//! Garbage collection: removes the manifest pages and index objects no snapshot needs and the packs only they
+//! (or no index at all) list, under the repository's exclusive lock, so that nothing a live backup may still
+//! reference is removed.
 //!
-//! Order matters for a collection killed at any point: indexes go first, then packs. An index that survives
-//! always has all its packs; a pack left without an index is adopted by the next backup or removed by the next
-//! collection.
+//! Order matters for a collection killed at any point: pages go first, then indexes, then packs. An index that
+//! survives always has all its packs; a pack left without an index is adopted by the next backup or removed by
+//! the next collection.
 
 use std::collections::HashSet;
 
 use super::lock::{Busy, LockInfo, LockKind, list_locks, with_lock};
 use crate::Result;
-use crate::format::{self, INDEX_PREFIX, Index, Manifest, PACKS_PREFIX};
+use crate::format::{self, INDEX_PREFIX, Index, PACKS_PREFIX, StoredManifest, TREES_PREFIX};
 use crate::pack::cluster::PARTS_PREFIX;
-use crate::pack::{list_snapshots, load_manifest};
+use crate::pack::{list_snapshots, load_stored_manifest};
 use crate::repo::{ObjectInfo, Repository, get};
 
 /// What a collection removed, or would remove (`dry_run`).
@@ -19,11 +20,13 @@ use crate::repo::{ObjectInfo, Repository, get};
 pub struct GcReport {
     /// Nothing was removed: this is what a collection would remove now.
     pub dry_run: bool,
+    /// Manifest pages removed (of snapshots dropped, or written by backups that never committed).
+    pub pages: Vec<ObjectInfo>,
     /// Index objects removed.
     pub indexes: Vec<ObjectInfo>,
     /// Packs removed.
     pub packs: Vec<ObjectInfo>,
-    /// Bytes freed (indexes and packs).
+    /// Bytes freed (pages, indexes and packs).
     pub bytes: u64,
     /// Stale locks that did not block the collection (`tabsnap unlock` removes them).
     pub stale_locks: Vec<LockInfo>,
@@ -53,7 +56,15 @@ pub fn collect_garbage(repo: &dyn Repository, dry_run: bool) -> Result<GcOutcome
     let outcome = with_lock(repo, LockKind::Exclusive, op, |lock| {
         let mut report = GcReport { dry_run, ..GcReport::default() };
         report.stale_locks = list_locks(repo, lock.policy())?.into_iter().filter(|l| !l.is_live()).collect();
-        let (indexes, packs) = garbage(repo)?;
+        let (pages, indexes, packs) = garbage(repo)?;
+        for obj in pages {
+            if !dry_run {
+                lock.check_held()?;
+                repo.delete(&obj.key)?;
+            }
+            report.bytes += obj.size;
+            report.pages.push(obj);
+        }
         for obj in indexes {
             if !dry_run {
                 lock.check_held()?;
@@ -82,15 +93,25 @@ pub fn collect_garbage(repo: &dyn Repository, dry_run: bool) -> Result<GcOutcome
     })
 }
 
-/// The indexes and packs no snapshot (and no part of a multi-node backup) needs.
-fn garbage(repo: &dyn Repository) -> Result<(Vec<ObjectInfo>, Vec<ObjectInfo>)> {
+/// The manifest pages, indexes and packs no snapshot (and no part of a multi-node backup) needs.
+fn garbage(repo: &dyn Repository) -> Result<(Vec<ObjectInfo>, Vec<ObjectInfo>, Vec<ObjectInfo>)> {
     let mut keep_indexes = HashSet::new();
+    let mut keep_pages = HashSet::new();
+    let mut keep = |m: StoredManifest| {
+        keep_indexes.extend(m.indexes().iter().copied());
+        keep_pages.extend(m.pages().iter().map(|p| p.id));
+    };
     for s in list_snapshots(repo)? {
-        keep_indexes.extend(load_manifest(repo, &s.label, &s.timestamp)?.indexes);
+        keep(load_stored_manifest(repo, &s.label, &s.timestamp)?);
     }
     for obj in repo.list(PARTS_PREFIX)? {
-        keep_indexes.extend(Manifest::decode(&obj.key, &get(repo, &obj.key)?)?.indexes);
+        keep(super::read_stored_manifest(repo, &obj.key)?);
     }
+    let doomed_pages = repo
+        .list(TREES_PREFIX)?
+        .into_iter()
+        .filter(|obj| format::tree_id_from_key(&obj.key).is_some_and(|id| !keep_pages.contains(&id)))
+        .collect();
     let mut keep_packs = HashSet::new();
     let mut doomed_indexes = Vec::new();
     for obj in repo.list(INDEX_PREFIX)? {
@@ -107,5 +128,5 @@ fn garbage(repo: &dyn Repository) -> Result<(Vec<ObjectInfo>, Vec<ObjectInfo>)> 
         .into_iter()
         .filter(|obj| format::pack_id_from_key(&obj.key).is_some_and(|id| !keep_packs.contains(&id)))
         .collect();
-    Ok((doomed_indexes, doomed_packs))
+    Ok((doomed_pages, doomed_indexes, doomed_packs))
 }

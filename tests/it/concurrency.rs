@@ -261,6 +261,7 @@ fn collector_killed_at_any_point(place: &Place, tmp: &Path) {
     let (code, out) = place.run(&["gc", &place.location, "--dry-run", "--json"]);
     assert_eq!(code, 0, "{out}");
     let report: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(report["pages"].as_array().unwrap().len(), 8, "{out}");
     assert_eq!(report["indexes"].as_array().unwrap().len(), 8, "{out}");
     assert_eq!(report["packs"].as_array().unwrap().len(), 8, "{out}");
     assert!(report["bytes"].as_u64().unwrap() > 8 * (4 << 20), "{out}");
@@ -281,7 +282,7 @@ fn collector_killed_at_any_point(place: &Place, tmp: &Path) {
     assert_eq!(code, 0, "{out}");
     check_snapshot(place, tmp, &kept, "db1", &expected);
     let (code, out) = place.run(&["gc", &place.location, "--dry-run"]);
-    assert!(code == 0 && out.contains("would remove 0 index object(s) and 0 pack(s)"), "{out}");
+    assert!(code == 0 && out.contains("would remove 0 manifest page(s), 0 index object(s) and 0 pack(s)"), "{out}");
     // Whatever locks the killed collectors left are stale and `unlock` removes them.
     let (code, out) = place.run(&["unlock", &place.location, "--json"]);
     assert_eq!(code, 0, "{out}");

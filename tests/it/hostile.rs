@@ -10,11 +10,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabsnap::format::{ContentHash, Index, Manifest};
+use tabsnap::format::{ContentHash, Index, Manifest, StoredManifest};
 use tabsnap::host::DirHost;
 use tabsnap::job::JobState;
 use tabsnap::pack::{JobControl, Packer, load_manifest};
-use tabsnap::repo::LocalRepository;
+use tabsnap::repo::{LocalRepository, PutMode};
 use tabsnap::{Engine, Outcome, Session};
 
 pub(crate) use crate::engine::write;
@@ -68,16 +68,22 @@ fn copy_tree(from: &Path, to: &Path) {
 struct Repo {
     dir: PathBuf,
     key: String,
+    /// Edited manifests are written paged (version 2, pages of 1 KiB) rather than whole (version 1).
+    paged: bool,
 }
 
 impl Repo {
     fn manifest(&self) -> Manifest {
-        let data = std::fs::read(self.dir.join(&self.key)).unwrap();
-        Manifest::decode(&self.key, &data).unwrap()
+        tabsnap::store::read_manifest(&LocalRepository::new(&self.dir).unwrap(), &self.key).unwrap()
     }
 
     fn put_manifest(&self, m: &Manifest) {
-        std::fs::write(self.dir.join(&self.key), m.encode().unwrap()).unwrap();
+        if self.paged {
+            let local = LocalRepository::new(&self.dir).unwrap();
+            tabsnap::store::write_manifest(&local, &self.key, m, PutMode::Overwrite, 1 << 10).unwrap();
+        } else {
+            std::fs::write(self.dir.join(&self.key), m.encode().unwrap()).unwrap();
+        }
     }
 
     fn index(&self, m: &Manifest) -> (String, Index) {
@@ -105,6 +111,17 @@ impl Repo {
         m.indexes = vec![id];
         self.put_manifest(&m);
         key
+    }
+
+    /// Rewrites the manifest paged (pages of 1 KiB) and returns the keys of its pages.
+    fn pages(&self) -> Vec<String> {
+        let local = LocalRepository::new(&self.dir).unwrap();
+        tabsnap::store::write_manifest(&local, &self.key, &self.manifest(), PutMode::Overwrite, 1 << 10).unwrap();
+        let StoredManifest::Paged(head) = tabsnap::store::read_stored_manifest(&local, &self.key).unwrap() else {
+            panic!("not paged")
+        };
+        assert!(head.pages.len() > 1, "{} pages", head.pages.len());
+        head.pages.iter().map(|p| tabsnap::format::tree_key(&p.id)).collect()
     }
 
     fn pack_key(&self) -> String {
@@ -258,6 +275,25 @@ fn cases() -> Vec<(&'static str, Edit)> {
             r.put_manifest(&m);
             String::new()
         }),
+        ("a manifest page missing", |r| {
+            let page = r.pages().pop().unwrap();
+            std::fs::remove_file(r.dir.join(&page)).unwrap();
+            page
+        }),
+        ("a flipped byte in a manifest page", |r| {
+            let page = r.pages().pop().unwrap();
+            let mut data = std::fs::read(r.dir.join(&page)).unwrap();
+            let last = data.len() - 1;
+            data[last] ^= 1;
+            std::fs::write(r.dir.join(&page), data).unwrap();
+            page
+        }),
+        ("a manifest page holding another page's tablets", |r| {
+            let mut pages = r.pages();
+            let page = pages.pop().unwrap();
+            std::fs::copy(r.dir.join(&pages[0]), r.dir.join(&page)).unwrap();
+            page
+        }),
     ]
 }
 
@@ -283,7 +319,8 @@ fn restore_verify_and_sql_restore_refuse_every_hostile_snapshot() {
         let case = tmp.path().join(format!("case{i}"));
         let repo_dir = case.join("repo");
         copy_tree(&good, &repo_dir);
-        let repo = Repo { dir: repo_dir.clone(), key: key.clone() };
+        // Every other case writes its manifest paged: the same refusals hold for both versions.
+        let repo = Repo { dir: repo_dir.clone(), key: key.clone(), paged: i % 2 == 1 };
         let object = edit(&repo);
         let object = if object.is_empty() { key.clone() } else { object };
         let before_outside = tree(&outside);

@@ -21,6 +21,7 @@ mod fuzz;
 mod hostile;
 mod latest;
 mod pack;
+mod pages;
 mod properties;
 mod readme;
 mod rebackup;

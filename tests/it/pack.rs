@@ -28,7 +28,7 @@ pub(crate) fn bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// A tablet tree: 2 tables, 3 tablets each, small files, one file of several chunks, an empty file, nesting.
-fn make_tree(root: &Path) -> BackupSource {
+pub(crate) fn make_tree(root: &Path) -> BackupSource {
     let mut tables = Vec::new();
     for (ti, table) in ["lineitem", "orders"].iter().enumerate() {
         let mut tablets = Vec::new();
@@ -77,7 +77,7 @@ pub(crate) fn control(ts: &str) -> JobControl {
     JobControl { timestamp: Some(ts.into()), ..JobControl::default() }
 }
 
-fn restore_all(
+pub(crate) fn restore_all(
     packer: &Packer,
     repo: &dyn Repository,
     m: &Manifest,
@@ -141,7 +141,9 @@ fn unchanged_data_uploads_only_a_manifest_and_changes_upload_only_themselves() {
     let second = p.backup(&repo, &source, "full2", &control("2024-01-01-11-00-00")).unwrap();
     assert_eq!((second.chunks_new, second.packs_written), (0, 0));
     assert_eq!(second.chunks_reused, first.chunks_new + first.chunks_reused);
-    assert_eq!(data_puts(&repo) - puts, 1, "only the manifest is written (besides the backup's lock)");
+    // Besides the backup's lock: the manifest, and its one page, the same object as the first backup's.
+    assert_eq!(data_puts(&repo) - puts, 2, "only the manifest and its page are written");
+    assert_eq!(repo.inner().list("trees/").unwrap().len(), 1);
 
     // Change one small file and one chunk of the large file.
     std::fs::write(data.join("orders/10010/1234/3.idx"), bytes(12345, 3111)).unwrap();
@@ -189,7 +191,8 @@ fn an_interrupted_backup_leaves_no_snapshot_and_resumes_uploading_only_what_is_m
     let puts = repo.calls(Op::Put) - repo.calls_to(Op::Put, "locks/");
     let again = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     assert_eq!((again.chunks_new, again.packs_written), (0, 0), "nothing is uploaded twice");
-    assert_eq!(repo.calls(Op::Put) - repo.calls_to(Op::Put, "locks/") - puts, 2, "only the index and the manifest");
+    let written = repo.calls(Op::Put) - repo.calls_to(Op::Put, "locks/") - puts;
+    assert_eq!(written, 3, "only the index, the manifest's one page and the manifest");
 
     // Failing in the middle of the packs: whatever was uploaded is reused.
     let repo = Fault::new(

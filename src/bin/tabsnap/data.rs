@@ -16,7 +16,8 @@ pub fn snapshots_command(location: &str, json: bool) -> ExitCode {
         Ok(snaps
             .into_iter()
             .map(|s| {
-                let db = pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp).map(|m| m.database);
+                let db =
+                    pack::load_stored_manifest(repo.as_ref(), &s.label, &s.timestamp).map(|m| m.database().to_owned());
                 (s, db)
             })
             .collect())

@@ -64,7 +64,7 @@ pub fn forget_command(
         let gc = match &report.gc {
             None => json!(null),
             Some(GcOutcome::Collected(r)) => {
-                json!({"packs": r.packs.len(), "indexes": r.indexes.len(), "bytes": r.bytes})
+                json!({"packs": r.packs.len(), "indexes": r.indexes.len(), "pages": r.pages.len(), "bytes": r.bytes})
             }
             Some(GcOutcome::Busy(_)) => json!("busy"),
         };
@@ -79,7 +79,13 @@ pub fn forget_command(
         outln!("{}: {verb} {dropped} of {} snapshot(s) ({policy})", repo.describe(), report.decisions.len());
         match &report.gc {
             Some(GcOutcome::Collected(r)) => {
-                outln!("freed {} index object(s) and {} pack(s), {} bytes", r.indexes.len(), r.packs.len(), r.bytes)
+                outln!(
+                    "freed {} manifest page(s), {} index object(s) and {} pack(s), {} bytes",
+                    r.pages.len(),
+                    r.indexes.len(),
+                    r.packs.len(),
+                    r.bytes
+                )
             }
             Some(GcOutcome::Busy(b)) => {
                 eprintln!("the repository is in use; a later `tabsnap gc` frees the space. In use by:");

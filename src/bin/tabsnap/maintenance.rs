@@ -34,6 +34,7 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                 };
                 let out = json!({
                     "dry_run": report.dry_run,
+                    "pages": objects(&report.pages),
                     "indexes": objects(&report.indexes),
                     "packs": objects(&report.packs),
                     "bytes": report.bytes,
@@ -43,12 +44,13 @@ pub fn gc_command(repo: &dyn Repository, dry_run: bool, as_json: bool) -> Result
                 outln!("{out}");
             } else {
                 let verb = if report.dry_run { "would remove" } else { "removed" };
-                for o in report.indexes.iter().chain(&report.packs) {
+                for o in report.pages.iter().chain(&report.indexes).chain(&report.packs) {
                     outln!("{verb} {} ({} bytes)", o.key, o.size);
                 }
                 outln!(
-                    "{}: {verb} {} index object(s) and {} pack(s), {} bytes",
+                    "{}: {verb} {} manifest page(s), {} index object(s) and {} pack(s), {} bytes",
                     repo.describe(),
+                    report.pages.len(),
                     report.indexes.len(),
                     report.packs.len(),
                     report.bytes
