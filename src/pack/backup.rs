@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use rayon::prelude::*;
 
 use super::dictionary::{PackDictionary, SMALL_FILE_MAX};
-use super::files::{FileTask, read_range_into, read_whole_into, walk};
+use super::files::{Files, read_range_into, read_whole_into, walk};
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::{previous_files, reusable};
 use super::upload::{OpenPack, Uploads};
@@ -160,7 +160,7 @@ impl Packer {
         }
 
         // 1. The file tree, and the manifest skeleton that mirrors it.
-        let (mut manifest, files) = walk(source, label, &timestamp, started, self.opts.chunk_size as u64)?;
+        let (mut manifest, tasks) = walk(source, label, &timestamp, started, self.opts.chunk_size as u64)?;
         let mut known = load_known_chunks(repo)?;
         control.cancel.check()?;
 
@@ -169,23 +169,24 @@ impl Packer {
         let reused = reusable(&manifest, &previous, &known);
         drop(previous);
         let chunk = self.opts.chunk_size as u64;
+        let files = Files::new(source, &manifest, tasks);
         let mut units = Vec::new();
         let mut batch = Vec::new();
         let mut batch_bytes = 0;
-        for (i, f) in files.iter().enumerate() {
+        for (i, size) in files.sizes().enumerate() {
             if reused[i].is_some() {
                 continue;
             }
-            if f.size > chunk {
-                let n = f.size.div_ceil(chunk);
+            if size > chunk {
+                let n = size.div_ceil(chunk);
                 for c in 0..n {
                     let offset = c * chunk;
-                    let len = usize::try_from(chunk.min(f.size - offset)).unwrap_or(usize::MAX);
+                    let len = usize::try_from(chunk.min(size - offset)).unwrap_or(usize::MAX);
                     units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
                 }
             } else {
                 batch.push(i);
-                batch_bytes += f.size;
+                batch_bytes += size;
                 if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
                     units.push(Unit::Small { files: std::mem::take(&mut batch) });
                     batch_bytes = 0;
@@ -215,11 +216,11 @@ impl Packer {
         }
         let stats = Counters::default();
         stats.files_total.store(files.len() as u64, Ordering::Relaxed);
-        stats.bytes_total.store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+        stats.bytes_total.store(files.sizes().sum(), Ordering::Relaxed);
         // Unchanged files are done already: their chunks are the repository's.
-        for (f, _) in files.iter().zip(&reused).filter(|(_, r)| r.is_some()) {
+        for (size, _) in files.sizes().zip(&reused).filter(|(_, r)| r.is_some()) {
             stats.files_done.fetch_add(1, Ordering::Relaxed);
-            stats.bytes_done.fetch_add(f.size, Ordering::Relaxed);
+            stats.bytes_done.fetch_add(size, Ordering::Relaxed);
         }
         let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
         stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
@@ -275,6 +276,10 @@ impl Packer {
         let results = results?;
         rest?;
         control.cancel.check()?;
+
+        let file_count = files.len() as u64;
+        // The manifest's paths were borrowed to read the files; from here on its entries get their chunks.
+        drop(files);
 
         // 4. The indexes of this backup's packs (and of orphan packs it adopted), each a bounded object.
         new_packs.extend(orphans);
@@ -348,7 +353,7 @@ impl Packer {
         let summary = BackupSummary {
             label: label.into(),
             timestamp,
-            files: files.len() as u64,
+            files: file_count,
             bytes: s.bytes_total.load(Ordering::Relaxed),
             chunks_new: s.chunks_new.load(Ordering::Relaxed),
             chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
@@ -373,7 +378,7 @@ fn already_exists(label: &str, timestamp: &str) -> Error {
 }
 
 impl Pipeline<'_> {
-    fn process(&self, unit: &Unit, files: &[FileTask], chunk: u64, w: &mut Worker) -> Result<Vec<ChunkDone>> {
+    fn process(&self, unit: &Unit, files: &Files<'_>, chunk: u64, w: &mut Worker) -> Result<Vec<ChunkDone>> {
         self.control.cancel.check()?;
         self.uploads.check()?;
         let mut out = Vec::new();
@@ -381,20 +386,21 @@ impl Pipeline<'_> {
         let result = (|| -> Result<()> {
             match unit {
                 Unit::Chunk { file, index, offset, len } => {
-                    let f = &files[*file];
-                    read_range_into(&f.path, *offset, *len, &mut read)?;
-                    out.push(self.chunk(&read, *file, *index, false, w).map_err(|e| e.context(f.path.display()))?);
-                    if (*index as u64 + 1) * chunk >= f.size {
+                    let path = files.path(*file);
+                    read_range_into(&path, *offset, *len, &mut read)?;
+                    out.push(self.chunk(&read, *file, *index, false, w).map_err(|e| e.context(path.display()))?);
+                    if (*index as u64 + 1) * chunk >= files.size(*file) {
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 Unit::Small { files: list } => {
                     for &i in list {
-                        let f = &files[i];
-                        if f.size > 0 {
-                            read_whole_into(&f.path, f.size, &mut read)?;
-                            let small = f.size <= SMALL_FILE_MAX;
-                            out.push(self.chunk(&read, i, 0, small, w).map_err(|e| e.context(f.path.display()))?);
+                        let size = files.size(i);
+                        if size > 0 {
+                            let path = files.path(i);
+                            read_whole_into(&path, size, &mut read)?;
+                            let small = size <= SMALL_FILE_MAX;
+                            out.push(self.chunk(&read, i, 0, small, w).map_err(|e| e.context(path.display()))?);
                         }
                         self.stats.files_done.fetch_add(1, Ordering::Relaxed);
                     }

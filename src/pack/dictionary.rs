@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 use zstd::zstd_safe;
 
-use super::files::{FileTask, read_range_into};
+use super::files::{Files, read_range_into};
 use super::state::{check_len, read_pack_footer};
 use crate::format::{self, ChunkEntry, Compression, ContentHash, IdHasher};
 use crate::repo::Repository;
@@ -50,25 +50,24 @@ impl PackDictionary {
     /// store whole), spread evenly across them, or `None` when they are too few or training fails (the backup
     /// then compresses each file alone). Reads the samples on the current rayon pool.
     pub(super) fn train(
-        files: &[FileTask],
+        files: &Files<'_>,
         stored: impl Iterator<Item = usize>,
         level: i32,
         ids: IdHasher,
     ) -> Option<PackDictionary> {
-        let small: Vec<usize> = stored.filter(|&i| (1..=SMALL_FILE_MAX).contains(&files[i].size)).collect();
+        let small: Vec<usize> = stored.filter(|&i| (1..=SMALL_FILE_MAX).contains(&files.size(i))).collect();
         if small.len() < MIN_FILES {
             return None;
         }
-        let bytes: u64 = small.iter().map(|&i| files[i].size.min(SAMPLE_MAX)).sum();
+        let bytes: u64 = small.iter().map(|&i| files.size(i).min(SAMPLE_MAX)).sum();
         let step = bytes.div_ceil(SAMPLE_BYTES).max(1) as usize;
         let picked: Vec<usize> = small.iter().step_by(step).copied().collect();
         let samples: Vec<Vec<u8>> = picked
             .par_iter()
             .filter_map(|&i| {
-                let f = &files[i];
                 let mut buf = Vec::new();
                 // A file that cannot be read here is not sampled; the backup reports it when it reads it.
-                read_range_into(&f.path, 0, f.size.min(SAMPLE_MAX) as usize, &mut buf).ok()?;
+                read_range_into(&files.path(i), 0, files.size(i).min(SAMPLE_MAX) as usize, &mut buf).ok()?;
                 Some(buf)
             })
             .collect();

@@ -9,14 +9,52 @@ use super::BackupSource;
 use crate::format::{FileEntry, FileSeen, Manifest, TabletEntry};
 use crate::{Error, ErrorKind, Result};
 
-/// A file to back up.
+/// A file to back up: its tablet (in the source's order) and its size.
 pub(super) struct FileTask {
-    pub(super) path: PathBuf,
+    tablet: u32,
     pub(super) size: u64,
 }
 
-/// A listed file: its path in the tablet, its path on disk, its size, and what identifies it unchanged.
-type Listed = (String, PathBuf, u64, FileSeen);
+/// A backup's files in manifest order, 32 bytes each: where each one is comes from its tablet's directory (the
+/// source's) and its path in the tablet (the manifest's), joined when the file is read.
+pub(super) struct Files<'a> {
+    tasks: Vec<FileTask>,
+    dirs: Vec<&'a Path>,
+    rels: Vec<&'a str>,
+}
+
+impl<'a> Files<'a> {
+    /// The files `walk` listed (`tasks`), of `source`, whose manifest skeleton is `manifest`.
+    pub(super) fn new(source: &'a BackupSource, manifest: &'a Manifest, tasks: Vec<FileTask>) -> Files<'a> {
+        let dirs = source.tables.tablets().map(|(_, t)| t.dir.as_path()).collect();
+        let rels: Vec<&str> = manifest.files().map(|f| f.file.path.as_str()).collect();
+        debug_assert_eq!(rels.len(), tasks.len());
+        Files { tasks, dirs, rels }
+    }
+
+    /// How many files.
+    pub(super) fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The size of file `i`.
+    pub(super) fn size(&self, i: usize) -> u64 {
+        self.tasks[i].size
+    }
+
+    /// Every file's size, in order.
+    pub(super) fn sizes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.tasks.iter().map(|t| t.size)
+    }
+
+    /// Where file `i` is on disk.
+    pub(super) fn path(&self, i: usize) -> PathBuf {
+        self.dirs[self.tasks[i].tablet as usize].join(self.rels[i])
+    }
+}
+
+/// A listed file: its path in the tablet, its size, and what identifies it unchanged.
+type Listed = (String, u64, FileSeen);
 
 /// Reads `len` bytes of `path` at `offset` into `buf` (replacing its content; its allocation is reused).
 pub(super) fn read_range_into(path: &Path, offset: u64, len: usize, buf: &mut Vec<u8>) -> Result<()> {
@@ -57,6 +95,7 @@ pub(super) fn walk(
     chunk_size: u64,
 ) -> Result<(Manifest, Vec<FileTask>)> {
     let mut files = Vec::new();
+    let mut tablets = 0u32;
     let tables = source.tables.try_map(|_, tablet| {
         let mut entries = Vec::new();
         if !source.metadata_only {
@@ -64,10 +103,13 @@ pub(super) fn walk(
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let mut tablet_files = Vec::with_capacity(entries.len());
-        for (rel, path, size, seen) in entries {
+        for (rel, size, seen) in entries {
             tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new(), seen: Some(seen) });
-            files.push(FileTask { path, size });
+            files.push(FileTask { tablet: tablets, size });
         }
+        tablets = tablets
+            .checked_add(1)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "a backup of more than 2^32 tablets".to_owned()))?;
         Ok::<_, Error>(TabletEntry { id: tablet.id.clone(), files: tablet_files })
     })?;
     let manifest = Manifest {
@@ -114,7 +156,7 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<()> {
                 .ok_or_else(|| {
                     Error::new(ErrorKind::InvalidArgument, format!("file name is not UTF-8: {}", path.display()))
                 })?;
-            out.push((rel, path, size, seen));
+            out.push((rel, size, seen));
         } else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
