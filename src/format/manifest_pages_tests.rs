@@ -167,3 +167,33 @@ fn a_head_under_another_snapshots_key_is_refused_and_version_1_reads_whole() {
     assert_eq!(whole.indexes(), m.indexes.as_slice());
     assert_eq!(whole.into_manifest(KEY, |_, _| unreachable!()).unwrap(), m);
 }
+
+#[test]
+fn a_changed_tablet_changes_its_own_page_not_the_ones_after_it() {
+    let mut m = manifest();
+    m.tables[1].partitions[0].indexes[0].tablets = (1000..4000).map(tablet).collect();
+    let (_, before, order) = encode(&m, 16 << 10);
+    assert!(order.len() > 20, "{} pages", order.len());
+    let changed = |m: &Manifest| {
+        let (_, after, _) = encode(m, 16 << 10);
+        after.keys().filter(|id| !before.contains_key(id)).count()
+    };
+    // One file more in a tablet in the middle.
+    let mut edit = m.clone();
+    let t = &mut edit.tables[1].partitions[0].indexes[0].tablets[1500];
+    t.files.push(FileEntry { path: "new".into(), size: 0, crc32c: 0, chunks: Vec::new(), seen: None });
+    assert!(changed(&edit) <= 3, "{} new pages", changed(&edit));
+    // A tablet added in the middle, and one removed.
+    let mut edit = m.clone();
+    edit.tables[1].partitions[0].indexes[0].tablets.insert(2000, tablet(9999));
+    assert!(changed(&edit) <= 3, "{} new pages", changed(&edit));
+    let mut edit = m.clone();
+    edit.tables[1].partitions[0].indexes[0].tablets.remove(2500);
+    assert!(changed(&edit) <= 3, "{} new pages", changed(&edit));
+    // Pages stay between an eighth of the target and the target (the last one may be shorter).
+    for (k, id) in order.iter().enumerate() {
+        let (_, body) = decode_meta_version(ObjectKind::Page, &[2], "p", &before[id]).unwrap();
+        assert!(body.len() <= 16 << 10, "page of {} bytes", body.len());
+        assert!(k + 1 == order.len() || k == 0 || body.len() >= 2 << 10, "page {k} of {} bytes", body.len());
+    }
+}
