@@ -114,6 +114,12 @@ impl EngineBuilder {
         self.options.bytes_in_flight = bytes;
         self
     }
+    /// The most JSON one page of a snapshot's manifest holds (default 4 MiB; see
+    /// [`PackerOptions::manifest_page_size`]).
+    pub fn manifest_page_size(mut self, bytes: usize) -> Self {
+        self.options.manifest_page_size = bytes;
+        self
+    }
     /// Keeps repositories and job history in `dir`, so they survive the process.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Engine;
-use crate::format::Manifest;
+use crate::format::{StoredManifest, TabletEntry};
 use crate::job::{self, JobInfo, JobKind};
+use crate::repo::Repository;
 use crate::sql::{self, NameFilter};
+use crate::tree::Tree;
 use crate::{Result, pack};
 
 /// Doris's `FeConstants.null_string`, shown where a value is missing.
@@ -85,8 +87,8 @@ impl Engine {
             let mut found = false;
             for s in selected.filter(|s| &s.timestamp == ts) {
                 found = true;
-                let (db, details, status) = match pack::load_manifest(repo.as_ref(), &s.label, &s.timestamp) {
-                    Ok(m) => (m.database.clone(), manifest_details(&m), "OK".to_owned()),
+                let (db, details, status) = match snapshot_details(repo.as_ref(), &s.label, &s.timestamp) {
+                    Ok((db, details)) => (db, details, "OK".to_owned()),
                     Err(e) => (String::new(), String::new(), format!("ERROR: {e}")),
                 };
                 rs.rows.push(vec![s.label.clone(), s.timestamp.clone(), db, details, status]);
@@ -115,21 +117,66 @@ impl Engine {
     }
 }
 
-/// SHOW SNAPSHOT's Details column: the snapshot's tables and partitions, file and byte counts.
-fn manifest_details(m: &Manifest) -> String {
-    let files = m.files().count();
-    let bytes: u64 = m.files().map(|f| f.file.size).sum();
-    serde_json::json!({
-        "database": m.database,
-        "label": m.label,
-        "backup_time": m.timestamp,
-        "olap_table_list": m.tables.iter().map(|t| serde_json::json!({
-            "name": t.name,
-            "partition_names": t.partitions.iter().map(|p| &p.name).collect::<Vec<_>>(),
+/// SHOW SNAPSHOT's Database and Details columns: the snapshot's tables and partitions, file and byte counts,
+/// read from its manifest one page at a time (a snapshot of a million tablets is never whole in memory here).
+fn snapshot_details(repo: &dyn Repository, label: &str, timestamp: &str) -> Result<(String, String)> {
+    let key = crate::format::manifest_key(label, timestamp);
+    let mut d = Details::default();
+    let (database, label, timestamp, views) = match pack::load_stored_manifest(repo, label, timestamp)? {
+        StoredManifest::Whole(m) => {
+            d.add(&m.tables);
+            (m.database, m.label, m.timestamp, m.views)
+        }
+        StoredManifest::Paged(h) => {
+            let get = |_: &_, page: &str| crate::repo::get(repo, page);
+            h.for_each_page(&key, get, |tree| {
+                d.add(&tree);
+                Ok(())
+            })?;
+            (h.database, h.label, h.timestamp, h.views)
+        }
+    };
+    let details = serde_json::json!({
+        "database": database,
+        "label": label,
+        "backup_time": timestamp,
+        "olap_table_list": d.tables.iter().map(|(name, partitions)| serde_json::json!({
+            "name": name,
+            "partition_names": partitions,
         })).collect::<Vec<_>>(),
-        "view_list": m.views.iter().map(|v| serde_json::json!({ "name": v.name })).collect::<Vec<_>>(),
-        "files": files,
-        "bytes": bytes,
+        "view_list": views.iter().map(|v| serde_json::json!({ "name": v.name })).collect::<Vec<_>>(),
+        "files": d.files,
+        "bytes": d.bytes,
     })
-    .to_string()
+    .to_string();
+    Ok((database, details))
+}
+
+/// What SHOW SNAPSHOT's Details says of a snapshot's tablets, gathered page by page: tables in order with their
+/// partitions (a page continues the previous one's last table and partition when it starts with their names).
+#[derive(Default)]
+struct Details {
+    tables: Vec<(String, Vec<String>)>,
+    files: u64,
+    bytes: u64,
+}
+
+impl Details {
+    fn add(&mut self, tree: &Tree<TabletEntry>) {
+        for t in tree {
+            if self.tables.last().is_none_or(|(name, _)| *name != t.name) {
+                self.tables.push((t.name.clone(), Vec::new()));
+            }
+            let partitions = &mut self.tables.last_mut().expect("a table").1;
+            for p in &t.partitions {
+                if partitions.last() != Some(&p.name) {
+                    partitions.push(p.name.clone());
+                }
+            }
+        }
+        for (_, tablet) in tree.tablets() {
+            self.files += tablet.files.len() as u64;
+            self.bytes += tablet.files.iter().map(|f| f.size).sum::<u64>();
+        }
+    }
 }

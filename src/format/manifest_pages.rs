@@ -156,8 +156,39 @@ impl ManifestHead {
     /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`] naming the page (and the manifest) when a page is
     /// damaged, not a page, or holds other counts of tablets or files than the manifest says; the errors of
     /// `page` (a missing page is named with the manifest that needs it); those of [`Manifest::check`].
-    pub fn assemble(self, key: &str, mut page: impl FnMut(&ContentHash, &str) -> Result<Vec<u8>>) -> Result<Manifest> {
+    pub fn assemble(self, key: &str, page: impl FnMut(&ContentHash, &str) -> Result<Vec<u8>>) -> Result<Manifest> {
         let mut tables: Tree<TabletEntry> = Tree::new();
+        self.for_each_page(key, page, |next| {
+            join(&mut tables, next);
+            Ok(())
+        })?;
+        let m = Manifest {
+            database: self.database,
+            label: self.label,
+            timestamp: self.timestamp,
+            created_ms: self.created_ms,
+            chunk_size: self.chunk_size,
+            tables,
+            indexes: self.indexes,
+            host_metadata: self.host_metadata,
+            views: self.views,
+        };
+        m.check(key)?;
+        Ok(m)
+    }
+
+    /// Reads the pages in order (each by `page`, given its id and key) and hands each one's tree to `visit`,
+    /// holding one page at a time. Each page is checked alone (kind, version, checksum, counts); what only the
+    /// whole manifest shows (names unique across pages, [`Manifest::check`]) is [`ManifestHead::assemble`]'s.
+    ///
+    /// # Errors
+    /// As [`ManifestHead::assemble`], and those of `visit`.
+    pub fn for_each_page(
+        &self,
+        key: &str,
+        mut page: impl FnMut(&ContentHash, &str) -> Result<Vec<u8>>,
+        mut visit: impl FnMut(Tree<TabletEntry>) -> Result<()>,
+    ) -> Result<()> {
         for r in &self.pages {
             let pkey = tree_key(&r.id);
             let data = page(&r.id, &pkey).map_err(|e| {
@@ -166,6 +197,7 @@ impl ManifestHead {
             })?;
             let (_, body) = decode_meta_version(ObjectKind::Page, &[PAGED_MANIFEST_VERSION], &pkey, &data)
                 .map_err(|e| Error::new(e.kind(), format!("{} (of {key})", e.message())).with_object(pkey.clone()))?;
+            drop(data);
             let p: PageIn = serde_json::from_slice(&body).map_err(|e| {
                 Error::new(ErrorKind::Format, format!("manifest page {pkey} of {key}: {e}")).with_object(pkey.clone())
             })?;
@@ -182,21 +214,9 @@ impl ManifestHead {
                 )
                 .with_object(pkey));
             }
-            join(&mut tables, p.tables);
+            visit(p.tables)?;
         }
-        let m = Manifest {
-            database: self.database,
-            label: self.label,
-            timestamp: self.timestamp,
-            created_ms: self.created_ms,
-            chunk_size: self.chunk_size,
-            tables,
-            indexes: self.indexes,
-            host_metadata: self.host_metadata,
-            views: self.views,
-        };
-        m.check(key)?;
-        Ok(m)
+        Ok(())
     }
 }
 

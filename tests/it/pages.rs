@@ -234,3 +234,44 @@ fn the_committed_version_2_golden_repository_still_decodes_and_restores() {
     assert_eq!(tree(&out), tree(&expected.join("t")));
     assert!(p.verify(&repo, &[m], false).unwrap().is_ok());
 }
+
+#[test]
+fn show_snapshot_details_read_page_by_page_say_what_the_whole_manifest_says() {
+    use std::sync::Arc;
+    use std::time::Duration;
+    use tabsnap::job::JobState;
+    use tabsnap::{Engine, Outcome};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    crate::hostile::make_data(&data);
+    let details = |page: usize, name: &str| {
+        let repo = tmp.path().join(name);
+        let e = Engine::builder(Arc::new(tabsnap::host::DirHost::new(&data).unwrap()))
+            .threads(2)
+            .chunk_size(64 << 10)
+            .manifest_page_size(page)
+            .state_dir(tmp.path().join(format!("state-{name}")))
+            .build()
+            .unwrap();
+        let root = crate::hostile::root();
+        e.execute(&root, &format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'", repo.display())).unwrap();
+        let Outcome::Job(id) = e.execute(&root, "BACKUP SNAPSHOT snap TO r").unwrap().remove(0) else { panic!() };
+        let j = e.wait(id, Duration::from_secs(60)).unwrap();
+        assert_eq!(j.state, JobState::Finished, "{j:?}");
+        let local = LocalRepository::new(&repo).unwrap();
+        let pages = pages_of(&local, "snap", &j.timestamp).len();
+        let sql = format!("SHOW SNAPSHOT ON r WHERE SNAPSHOT = 'snap' AND TIMESTAMP = '{}'", j.timestamp);
+        let Outcome::Rows(rs) = e.execute(&root, &sql).unwrap().remove(0) else { panic!() };
+        assert_eq!(rs.get(0, "Status"), Some("OK"));
+        let mut d: serde_json::Value = serde_json::from_str(rs.get(0, "Details").unwrap()).unwrap();
+        d["backup_time"] = serde_json::Value::Null;
+        (pages, d)
+    };
+    let (one, whole) = details(4 << 20, "one");
+    let (many, paged) = details(1 << 10, "many");
+    assert!(one == 1 && many > 1, "{one} and {many} pages");
+    assert_eq!(paged, whole);
+    assert_eq!(whole["files"], 4);
+    assert_eq!(whole["olap_table_list"].as_array().unwrap().len(), 2);
+}
