@@ -111,6 +111,14 @@ impl StoredManifest {
         }
     }
 
+    /// The chunk size files were split with.
+    pub fn chunk_size(&self) -> u64 {
+        match self {
+            StoredManifest::Whole(m) => m.chunk_size,
+            StoredManifest::Paged(h) => h.chunk_size,
+        }
+    }
+
     /// Milliseconds since the Unix epoch when the backup started.
     pub fn created_ms(&self) -> u64 {
         match self {

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
-use super::state::{KnownChunks, list_snapshots, load_manifest};
-use crate::format::{FileEntry, FileRef, Manifest};
-use crate::repo::Repository;
+use super::state::{KnownChunks, list_snapshots, load_stored_manifest};
+use crate::format::{self, FileEntry, FileRef, Manifest, StoredManifest, TabletEntry};
+use crate::repo::{Repository, get};
+use crate::tree::Tree;
 
 /// The previous backup's files of `label` in `database`, by [`key_of`] (their paths left empty: the key holds
 /// them); empty when there is none, it was taken with another chunk size, or it cannot be read (then every file
@@ -18,13 +19,45 @@ pub(super) fn previous_files(
     database: &str,
     chunk_size: u64,
 ) -> HashMap<FileKey, FileEntry> {
-    let previous = list_snapshots(repo)
-        .ok()
-        .and_then(|snaps| snaps.into_iter().rfind(|s| s.label == label))
-        .and_then(|s| load_manifest(repo, &s.label, &s.timestamp).ok())
-        .filter(|m: &Manifest| m.database == database && m.chunk_size == chunk_size);
-    let Some(m) = previous else { return HashMap::new() };
-    m.files().map(|f| (key_of(&f), FileEntry { path: String::new(), ..f.file.clone() })).collect()
+    let mut files = HashMap::new();
+    let Some(s) = list_snapshots(repo).ok().and_then(|snaps| snaps.into_iter().rfind(|s| s.label == label)) else {
+        return files;
+    };
+    let Ok(stored) = load_stored_manifest(repo, &s.label, &s.timestamp) else { return files };
+    if stored.database() != database || stored.chunk_size() != chunk_size {
+        return files;
+    }
+    let mut add = |tree: &Tree<TabletEntry>| {
+        for (place, tablet) in tree.tablets() {
+            for file in &tablet.files {
+                let entry = FileEntry { path: String::new(), ..file.clone() };
+                files.insert(key_of(&FileRef { place, tablet, file }), entry);
+            }
+        }
+    };
+    // A page at a time: the previous backup's manifest is never whole in memory beside this one.
+    let read = match stored {
+        StoredManifest::Whole(m) => {
+            add(&m.tables);
+            Ok(())
+        }
+        StoredManifest::Paged(h) => {
+            let key = format::manifest_key(&s.label, &s.timestamp);
+            h.for_each_page(
+                &key,
+                |_, page| get(repo, page),
+                |tree| {
+                    add(&tree);
+                    Ok(())
+                },
+            )
+        }
+    };
+    // A page that cannot be read: every file is read as if there were no previous backup.
+    if read.is_err() {
+        return HashMap::new();
+    }
+    files
 }
 
 /// For every file of `manifest` (in manifest order): the previous entry to take its chunks from, when the file
