@@ -25,13 +25,16 @@
 
 mod backup;
 mod check;
+mod chunk_plan;
 pub mod cluster;
 mod dictionary;
 mod durable;
 mod files;
+mod locate;
 pub(crate) mod options;
 mod probe;
 mod restore;
+mod roots;
 mod safe_fs;
 mod state;
 mod unchanged;

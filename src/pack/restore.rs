@@ -1,7 +1,7 @@
 //! Restore: manifest → the chunks the selected tablets need → ranged reads of their packs, in parallel →
 //! crc32c check → zstd decompress → content-hash check → write at the file's offset → one filesystem sync.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use super::check::{PlannedFile, check_file_crcs, plan_chunks, read_chunks};
+use super::check::{check_file_crcs, read_chunks};
+use super::chunk_plan::{PlannedFiles, plan_chunks};
 use super::durable::{preallocate, start_writeback, sync_filesystem};
+use super::locate::{PackIds, find, load_locations};
+use super::roots::TabletRoots;
 use super::safe_fs;
-use super::state::load_locations;
 use super::{Counters, JobControl, Packer};
-use crate::format::{self, ContentHash, Manifest, TabletEntry};
+use crate::format::{self, Manifest, TabletEntry};
 use crate::repo::Repository;
 use crate::tree::Place;
 use crate::{Error, ErrorKind, Result};
@@ -37,31 +39,16 @@ pub struct RestoreSummary {
 /// Chooses the target directory of each tablet, or `None` to leave it out.
 pub type TabletTarget<'a> = dyn Fn(Place<'_>, &TabletEntry) -> Option<PathBuf> + Sync + 'a;
 
-/// A file to write: its tablet directory (path and index), its path below it, the index of its directory among
-/// those of its tablet directory, and its plan.
-struct Target<'a> {
-    root: &'a Path,
-    root_id: usize,
-    rel: &'a str,
-    dir: usize,
-    file: &'a PlannedFile<'a>,
-}
-
 /// The directory of `rel` below its tablet directory (`""` for the tablet directory itself).
 fn parent_of(rel: &str) -> &str {
     rel.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-impl Target<'_> {
-    fn io_error(&self, what: &str, e: std::io::Error) -> Error {
-        let kind = e.kind();
-        let err = Error::io(format!("{what} {}", self.root.join(self.rel).display()), e);
-        if kind == std::io::ErrorKind::InvalidInput {
-            Error::new(ErrorKind::InvalidArgument, err.message())
-        } else {
-            err
-        }
-    }
+/// An I/O error about `rel` below `root`; invalid input (a symlink in the way) is an invalid argument.
+fn io_error(root: &Path, rel: &str, what: &str, e: std::io::Error) -> Error {
+    let kind = e.kind();
+    let err = Error::io(format!("{what} {}", root.join(rel).display()), e);
+    if kind == std::io::ErrorKind::InvalidInput { Error::new(ErrorKind::InvalidArgument, err.message()) } else { err }
 }
 
 impl Packer {
@@ -89,82 +76,77 @@ impl Packer {
     ) -> Result<RestoreSummary> {
         let manifest_key = format::manifest_key(&manifest.label, &manifest.timestamp);
         manifest.check(&manifest_key)?;
-        // 1. The files to write.
-        let mut files = Vec::new();
-        let mut roots: Vec<PathBuf> = Vec::new();
-        let mut root_ids: HashMap<PathBuf, usize> = HashMap::new();
-        let mut file_roots = Vec::new();
+        // 1. The files to write, tablet by tablet, and each tablet's directory.
+        let mut files = PlannedFiles::default();
+        let whole = files.add_manifest(manifest_key.clone(), manifest.chunk_size, manifest.database.clone());
+        let mut roots = TabletRoots::default();
         for (place, tablet) in manifest.tables.tablets() {
             let Some(dir) = target(place, tablet) else { continue };
-            let root = match root_ids.get(&dir) {
-                Some(_) => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!("two tablets of manifest {manifest_key} would be restored into {}", dir.display()),
-                    ));
-                }
-                None => {
-                    root_ids.insert(dir.clone(), roots.len());
-                    roots.push(dir);
-                    roots.len() - 1
-                }
-            };
-            for f in &tablet.files {
-                files.push(PlannedFile {
-                    entry: f,
-                    chunk_size: manifest.chunk_size,
-                    manifest: manifest_key.clone(),
-                    label: format!("{}.{} tablet {} file {}", manifest.database, place.table, tablet.id, f.path),
-                });
-                file_roots.push(root);
-            }
+            roots.push(&dir)?;
+            files.add_tablet(whole, place.table, tablet)?;
+        }
+        if let Some(i) = roots.first_repeated() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("two tablets of manifest {manifest_key} would be restored into {}", roots.get(i).display()),
+            ));
         }
 
         // 2. Where each needed chunk lives, checked against the files before anything is written.
-        let needed: HashSet<ContentHash> = files.iter().flat_map(|f| f.entry.chunks.iter().copied()).collect();
-        let locations = load_locations(repo, &manifest.indexes, &needed)?;
-        let (plan, problems) = plan_chunks(&files, &|_, h| locations.get(h).copied());
+        let needed = files.needed()?;
+        let mut packs = PackIds::default();
+        let located = load_locations(repo, &manifest.indexes, &needed, &mut packs)?;
+        let (plan, problems) = plan_chunks(&files, needed, packs, located, &|located, _, chunk| find(located, chunk));
         if let Some(e) = problems.into_iter().next() {
             return Err(e);
         }
         // 3. Directories, each created once and held open while its files are written (one `openat` per file),
         // then every multi-chunk file with its length so chunks can land in any order.
-        let mut root_dirs: Vec<Vec<&str>> = vec![Vec::new(); roots.len()];
-        for (f, &root) in files.iter().zip(&file_roots) {
-            root_dirs[root].push(parent_of(&f.entry.path));
+        let (mut dirs, mut dir_start) = (Vec::<&str>::new(), vec![0u32]);
+        let mut fi = 0;
+        for t in 0..roots.len() {
+            let begin = dirs.len();
+            while fi < files.len() && files.tablet_of(fi) == t {
+                dirs.push(parent_of(&files.entry(fi).path));
+                fi += 1;
+            }
+            let mut own = dirs.split_off(begin);
+            own.sort_unstable();
+            own.dedup();
+            dirs.extend(own);
+            dir_start.push(dirs.len() as u32);
         }
-        for dirs in &mut root_dirs {
-            dirs.sort_unstable();
-            dirs.dedup();
-        }
-        let targets: Vec<Target<'_>> = files
-            .iter()
-            .zip(&file_roots)
-            .map(|(f, &root)| {
-                let rel = f.entry.path.as_str();
-                let dir = root_dirs[root].binary_search(&parent_of(rel)).unwrap_or_default();
-                Target { root: &roots[root], root_id: root, rel, dir, file: f }
-            })
-            .collect();
+        let tablet_dirs_of = |t: usize| &dirs[dir_start[t] as usize..dir_start[t + 1] as usize];
         let budget = safe_fs::DirBudget::from_limit();
         let tablet_dirs: Vec<safe_fs::TabletDir> = self.pool.install(|| {
-            roots
-                .par_iter()
-                .zip(&root_dirs)
-                .map(|(root, dirs)| safe_fs::prepare_tablet(root, dirs, &budget))
+            (0..roots.len())
+                .into_par_iter()
+                .map(|t| safe_fs::prepare_tablet(&roots.get(t), tablet_dirs_of(t), &budget))
                 .collect::<Result<_>>()
         })?;
-        let held = |t: &Target<'_>| tablet_dirs[t.root_id].dirs.get(t.dir).and_then(Option::as_ref);
+        let held = |fi: usize| {
+            let t = files.tablet_of(fi);
+            let dir = tablet_dirs_of(t).binary_search(&parent_of(&files.entry(fi).path)).unwrap_or_default();
+            tablet_dirs[t].dirs.get(dir).and_then(Option::as_ref)
+        };
+        let root_of = |fi: usize| roots.get(files.tablet_of(fi));
         let stats = Counters::default();
-        stats.files_total.store(targets.len() as u64, Ordering::Relaxed);
-        stats.bytes_total.store(targets.iter().map(|t| t.file.entry.size).sum(), Ordering::Relaxed);
+        stats.files_total.store(files.len() as u64, Ordering::Relaxed);
+        stats.bytes_total.store((0..files.len()).map(|fi| files.entry(fi).size).sum(), Ordering::Relaxed);
         // Single-chunk files (most files of a tablet) are created when their chunk arrives: one open each.
-        // Multi-chunk files stay open until their last chunk is written: one safe open each, not one per chunk.
-        let open: Vec<Mutex<Option<Arc<File>>>> = targets.iter().map(|_| Mutex::new(None)).collect();
+        // Multi-chunk files stay open until their last chunk is written: one safe open each, not one per chunk;
+        // only they count the bytes written so far.
+        let multi: Vec<u32> =
+            (0..files.len() as u32).filter(|&fi| files.entry(fi as usize).chunks.len() != 1).collect();
+        let open: Vec<Mutex<Option<Arc<File>>>> = multi.iter().map(|_| Mutex::new(None)).collect();
+        let written: Vec<AtomicU64> = multi.iter().map(|_| AtomicU64::new(0)).collect();
         self.pool.install(|| {
-            targets.par_iter().zip(&open).filter(|(t, _)| t.file.entry.chunks.len() != 1).try_for_each(|(t, slot)| {
-                let f = safe_fs::create_file(held(t), t.root, t.rel).map_err(|e| t.io_error("creating", e))?;
-                preallocate(&f, t.file.entry.size).map_err(|e| t.io_error("sizing", e))?;
+            multi.par_iter().zip(&open).try_for_each(|(&fi, slot)| {
+                let (fi, root) = (fi as usize, root_of(fi as usize));
+                let entry = files.entry(fi);
+                let f = safe_fs::create_file(held(fi), &root, &entry.path)
+                    .map_err(|e| io_error(&root, &entry.path, "creating", e))?;
+                preallocate(&f, entry.size).map_err(|e| io_error(&root, &entry.path, "sizing", e))?;
                 *slot.lock() = Some(Arc::new(f));
                 Ok::<_, Error>(())
             })
@@ -172,13 +154,12 @@ impl Packer {
         control.cancel.check()?;
 
         // 4. Read packs in merged ranges, in parallel, and write chunks where they go.
-        let written: Vec<AtomicU64> = targets.iter().map(|_| AtomicU64::new(0)).collect();
-        let chunk_crc: Vec<AtomicU64> = plan.slots.iter().map(|_| AtomicU64::new(NO_CRC)).collect();
+        let chunk_crc: Vec<AtomicU64> = (0..plan.slot_count()).map(|_| AtomicU64::new(NO_CRC)).collect();
         // While small files land, a thread makes the filesystem write back what is dirty every
         // EARLY_SYNC_STEP bytes, so the disk works during the restore and the final sync finds little left.
         let restoring = AtomicBool::new(true);
         std::thread::scope(|scope| {
-            if let Some(dir) = roots.first().and_then(|r| File::open(r).ok()) {
+            if let Some(dir) = (roots.len() > 0).then(|| roots.get(0)).and_then(|r| File::open(r).ok()) {
                 let (restoring, stats) = (&restoring, &stats);
                 let _ = std::thread::Builder::new().name("tabsnap-sync".into()).spawn_scoped(scope, move || {
                     let mut synced = 0;
@@ -198,39 +179,45 @@ impl Packer {
                     let dctx =
                         dctx.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
                     let bytes = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
-                        let uses = &plan.slots[slot].uses;
                         let name_file = || {
-                            uses.first().map_or(String::new(), |u| format!("while restoring {}", files[u.file].label))
+                            let first = plan.uses(&files, slot).next();
+                            first.map_or(String::new(), |(fi, _)| format!("while restoring {}", files.label(fi)))
                         };
                         let raw = raw.map_err(|e| e.context(name_file()))?;
                         chunk_crc[slot].store(u64::from(crc32c::crc32c(&raw)), Ordering::Relaxed);
-                        for u in uses {
-                            let t = &targets[u.file];
+                        for (fi, offset) in plan.uses(&files, slot) {
+                            let (entry, root) = (files.entry(fi), root_of(fi));
+                            let multi = multi.binary_search(&(fi as u32)).ok();
                             let write = || {
-                                if t.file.entry.chunks.len() == 1 {
-                                    let f = safe_fs::create_file(held(t), t.root, t.rel)?;
+                                let Some(m) = multi else {
+                                    let f = safe_fs::create_file(held(fi), &root, &entry.path)?;
                                     f.write_all_at(&raw, 0)?;
                                     // Small files are left to the final sync, which writes them back together.
                                     if raw.len() >= EARLY_WRITEBACK_MIN {
                                         start_writeback(&f);
                                     }
                                     return Ok(());
-                                }
-                                let file = open[u.file].lock().clone();
+                                };
+                                let file = open[m].lock().clone();
                                 match file {
-                                    Some(f) => f.write_all_at(&raw, u.offset),
-                                    None => safe_fs::open_file(t.root, t.rel)?.write_all_at(&raw, u.offset),
+                                    Some(f) => f.write_all_at(&raw, offset),
+                                    None => safe_fs::open_file(&root, &entry.path)?.write_all_at(&raw, offset),
                                 }
                             };
-                            write().map_err(|e| t.io_error("writing", e))?;
+                            write().map_err(|e| io_error(&root, &entry.path, "writing", e))?;
                             stats.bytes_done.fetch_add(raw.len() as u64, Ordering::Relaxed);
-                            let done =
-                                written[u.file].fetch_add(raw.len() as u64, Ordering::Relaxed) + raw.len() as u64;
-                            if done == t.file.entry.size {
+                            let done = match multi {
+                                None => true,
+                                Some(m) => {
+                                    let n = raw.len() as u64;
+                                    written[m].fetch_add(n, Ordering::Relaxed) + n == entry.size
+                                }
+                            };
+                            if done {
                                 stats.files_done.fetch_add(1, Ordering::Relaxed);
                                 // Its last chunk: start its writeback and close it (the last holder of the handle
                                 // closes the file).
-                                if let Some(f) = open[u.file].lock().take() {
+                                if let Some(f) = multi.and_then(|m| open[m].lock().take()) {
                                     start_writeback(&f);
                                 }
                             }
@@ -250,30 +237,32 @@ impl Packer {
         })?;
         control.cancel.check()?;
         let crcs: Vec<Option<u32>> = chunk_crc.iter().map(|c| u32::try_from(c.load(Ordering::Relaxed)).ok()).collect();
+        drop(chunk_crc);
         if let Some(e) = check_file_crcs(&files, &plan, &crcs).into_iter().next() {
             return Err(e);
         }
 
         // 5. Durable before returning: one syncfs per filesystem on Linux, per-file fsync elsewhere.
         let mut synced = HashSet::new();
-        for (id, root) in roots.iter().enumerate() {
-            let dev = tablet_dirs[id].dev;
-            if synced.contains(&dev) {
+        for (id, td) in tablet_dirs.iter().enumerate() {
+            if synced.contains(&td.dev) {
                 continue;
             }
-            let dir = File::open(root).map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
+            let root = roots.get(id);
+            let dir = File::open(&root).map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
             let whole_fs = sync_filesystem(&dir).map_err(|e| Error::io(format!("syncing {}", root.display()), e))?;
             if whole_fs {
-                synced.insert(dev);
+                synced.insert(td.dev);
             } else {
-                for t in targets.iter().filter(|t| t.root_id == id) {
-                    safe_fs::open_file(t.root, t.rel)
+                for fi in (0..files.len()).filter(|&fi| files.tablet_of(fi) == id) {
+                    let rel = &files.entry(fi).path;
+                    safe_fs::open_file(&root, rel)
                         .and_then(|f| f.sync_all())
-                        .map_err(|e| t.io_error("syncing", e))?;
+                        .map_err(|e| io_error(&root, rel, "syncing", e))?;
                 }
             }
         }
-        let files = targets.len() as u64;
+        let files = files.len() as u64;
         if let Some(p) = &control.progress {
             stats.files_done.store(files, Ordering::Relaxed);
             p.update(&stats.info());

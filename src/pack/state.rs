@@ -1,6 +1,6 @@
 //! What a repository holds: its config, snapshots, indexes and packs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::format::{
@@ -268,32 +268,6 @@ pub(crate) fn load_known_chunks(repo: &dyn Repository) -> Result<KnownChunks> {
         }
     }
     Ok(known)
-}
-
-/// Where each of `needed` lives, from the index objects `indexes`.
-pub(crate) fn load_locations(
-    repo: &dyn Repository,
-    indexes: &[ContentHash],
-    needed: &HashSet<ContentHash>,
-) -> Result<HashMap<ContentHash, (ContentHash, ChunkEntry)>> {
-    let mut out = HashMap::with_capacity(needed.len());
-    let ids = format::IdHasher::new(repo.hash_key());
-    for id in indexes {
-        let key = format::index_key(id);
-        let data = get(repo, &key)?;
-        if ids.hash(&data) != *id {
-            return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
-                .with_object(key));
-        }
-        for p in Index::decode(&key, &data)?.packs {
-            for c in p.chunks {
-                if needed.contains(&c.hash) {
-                    out.entry(c.hash).or_insert((p.id, c));
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! Verify: checks snapshots end to end and names every problem's object, chunk and file.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use rayon::prelude::*;
 
 use super::Packer;
-use super::check::{ChunkPlan, Location, PlannedFile, check_file_crcs, plan_chunks, read_chunks};
-use super::state::{load_locations, read_pack_footer};
-use crate::format::{self, ChunkEntry, ContentHash, FileRef, Manifest};
+use super::check::{check_file_crcs, read_chunks};
+use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
+use super::locate::{Located, PackIds, find, load_locations};
+use super::state::read_pack_footer;
+use crate::format::{self, ChunkEntry, ContentHash, Manifest};
 use crate::repo::Repository;
 use crate::{Error, ErrorKind, Result};
 
@@ -91,53 +93,63 @@ impl Packer {
     /// None today: every failure, even a repository that cannot be read, is a [`Problem`] naming its object.
     pub fn verify(&self, repo: &dyn Repository, manifests: &[Manifest], quick: bool) -> Result<VerifyReport> {
         let mut report = VerifyReport { snapshots: manifests.len() as u64, ..VerifyReport::default() };
-        let mut files = Vec::new();
-        let mut manifest_of = Vec::new();
+        let mut files = PlannedFiles::default();
         let mut sound = Vec::new();
-        for (mi, m) in manifests.iter().enumerate() {
+        for m in manifests {
             let key = format::manifest_key(&m.label, &m.timestamp);
             if let Err(e) = m.check(&key) {
                 report.problems.push(problem_of(&e, None, Vec::new()));
                 continue;
             }
-            sound.push(mi);
-            for FileRef { place, tablet, file } in m.files() {
-                files.push(PlannedFile {
-                    entry: file,
-                    chunk_size: m.chunk_size,
-                    manifest: key.clone(),
-                    label: format!(
-                        "{}/{}: {}.{} tablet {} file {}",
-                        m.label, m.timestamp, m.database, place.table, tablet.id, file.path
-                    ),
-                });
-                manifest_of.push(mi);
+            let prefix = format!("{}/{}: {}", m.label, m.timestamp, m.database);
+            let n = files.add_manifest(key, m.chunk_size, prefix);
+            sound.push(m);
+            for (place, tablet) in m.tables.tablets() {
+                if let Err(e) = files.add_tablet(n, place.table, tablet) {
+                    report.problems.push(problem_of(&e, None, Vec::new()));
+                    return Ok(report);
+                }
             }
         }
-        // Each manifest locates its chunks through its own indexes, in its order, as a restore does.
-        let needed: HashSet<ContentHash> = files.iter().flat_map(|f| f.entry.chunks.iter().copied()).collect();
-        let mut loaded: HashMap<ContentHash, Option<HashMap<ContentHash, Location>>> = HashMap::new();
-        for &mi in &sound {
-            for id in &manifests[mi].indexes {
+        // Each manifest locates its chunks through its own indexes, in its order, as a restore does: the chunks
+        // each index locates, one after another, and where each index's start and end.
+        let needed = match files.needed() {
+            Ok(n) => n,
+            Err(e) => {
+                report.problems.push(problem_of(&e, None, Vec::new()));
+                return Ok(report);
+            }
+        };
+        let mut packs = PackIds::default();
+        let mut located: Vec<Located> = Vec::new();
+        let mut loaded: HashMap<ContentHash, Option<(usize, usize)>> = HashMap::new();
+        for m in &sound {
+            for id in &m.indexes {
                 if loaded.contains_key(id) {
                     continue;
                 }
-                match load_locations(repo, std::slice::from_ref(id), &needed) {
-                    Ok(l) => loaded.insert(*id, Some(l)),
+                match load_locations(repo, std::slice::from_ref(id), &needed, &mut packs) {
+                    Ok(l) => {
+                        loaded.insert(*id, Some((located.len(), located.len() + l.len())));
+                        located.extend(l);
+                    }
                     Err(e) => {
                         let e = if e.object().is_some() { e } else { e.with_object(format::index_key(id)) };
                         report.problems.push(problem_of(&e, None, Vec::new()));
-                        loaded.insert(*id, None)
+                        loaded.insert(*id, None);
                     }
                 };
             }
         }
-        let locate = |fi: usize, h: &ContentHash| {
-            manifests[manifest_of[fi]].indexes.iter().find_map(|id| loaded.get(id)?.as_ref()?.get(h).copied())
+        let locate = |located: &[Located], fi: usize, chunk: u32| {
+            sound[files.manifest_number(fi)].indexes.iter().find_map(|id| {
+                let (start, end) = (*loaded.get(id)?)?;
+                find(&located[start..end], chunk).map(|i| start as u32 + i)
+            })
         };
-        let (plan, problems) = plan_chunks(&files, &locate);
+        let (plan, problems) = plan_chunks(&files, needed, packs, located, &locate);
         let files_of = |slot: usize| {
-            let mut names: Vec<String> = plan.slots[slot].uses.iter().map(|u| files[u.file].label.clone()).collect();
+            let mut names: Vec<String> = plan.uses(&files, slot).map(|(fi, _)| files.label(fi)).collect();
             names.sort();
             names.dedup();
             names.truncate(MAX_FILES_NAMED);
@@ -146,10 +158,7 @@ impl Packer {
         report.problems.extend(problems.iter().map(|e| problem_of(e, None, Vec::new())));
 
         // Packs: present, long enough, and (unless quick) their footers agree with the indexes.
-        let mut by_pack: BTreeMap<ContentHash, Vec<usize>> = BTreeMap::new();
-        for (i, s) in plan.slots.iter().enumerate() {
-            by_pack.entry(s.pack).or_default().push(i);
-        }
+        let by_pack = plan.by_pack();
         report.packs = by_pack.len() as u64;
         let pack_results: Vec<(ContentHash, Vec<Problem>)> = self.pool.install(|| {
             by_pack
@@ -165,13 +174,13 @@ impl Packer {
             report.problems.extend(problems);
         }
         if quick {
-            report.chunks = plan.slots.len() as u64;
+            report.chunks = plan.slot_count() as u64;
         } else {
             // Chunks: the reads a restore makes, each chunk checked, then every file's crc32c.
             let results: Vec<ReadOutcome> = self.pool.install(|| {
                 plan.reads
                     .par_iter()
-                    .filter(|r| !bad_packs.contains(&r.pack))
+                    .filter(|r| !bad_packs.contains(plan.pack_id(r.pack)))
                     .map_init(zstd::bulk::Decompressor::new, |dctx, read| {
                         let mut crcs = Vec::new();
                         let mut problems = Vec::new();
@@ -185,7 +194,7 @@ impl Packer {
                                 Err(e) => {
                                     let msg = e.message().rsplit_once(": ").map_or(e.message(), |(_, m)| m);
                                     let e = Error::new(e.kind(), msg).with_object(e.object().unwrap_or_default());
-                                    problems.push(problem_of(&e, Some(plan.slots[slot].entry.hash), files_of(slot)));
+                                    problems.push(problem_of(&e, Some(plan.hash(slot)), files_of(slot)));
                                 }
                             }
                             Ok(())
@@ -193,7 +202,8 @@ impl Packer {
                         match result {
                             Ok(bytes) => (bytes, crcs, problems),
                             Err(e) => {
-                                let mut names: Vec<String> = read.slots.iter().flat_map(|&s| files_of(s)).collect();
+                                let mut names: Vec<String> =
+                                    read.slots.clone().flat_map(|s| files_of(s as usize)).collect();
                                 names.sort();
                                 names.dedup();
                                 names.truncate(MAX_FILES_NAMED);
@@ -204,7 +214,7 @@ impl Packer {
                     })
                     .collect()
             });
-            let mut chunk_crc: Vec<Option<u32>> = vec![None; plan.slots.len()];
+            let mut chunk_crc: Vec<Option<u32>> = vec![None; plan.slot_count()];
             for (bytes, crcs, problems) in results {
                 report.bytes_read += bytes;
                 report.chunks += crcs.len() as u64;
@@ -229,13 +239,13 @@ fn check_pack(
     repo: &dyn Repository,
     pack: &ContentHash,
     plan: &ChunkPlan,
-    slots: &[usize],
+    slots: &[u32],
     files_of: &(dyn Fn(usize) -> Vec<String> + Sync),
     quick: bool,
 ) -> Vec<Problem> {
     let key = format::pack_key(pack);
     let all_files = || {
-        let mut f: Vec<String> = slots.iter().flat_map(|&s| files_of(s)).collect();
+        let mut f: Vec<String> = slots.iter().flat_map(|&s| files_of(s as usize)).collect();
         f.sort();
         f.dedup();
         f.truncate(MAX_FILES_NAMED);
@@ -252,7 +262,7 @@ fn check_pack(
         Ok(None) => return vec![problem(None, all_files(), "pack is missing".into())],
         Err(e) => return vec![problem(None, all_files(), format!("cannot read: {e}"))],
     };
-    let end = slots.iter().map(|&s| &plan.slots[s].entry).map(|e| e.offset + u64::from(e.stored_len)).max();
+    let end = slots.iter().map(|&s| plan.slot(s as usize).end()).max();
     let end = end.unwrap_or(0);
     if size < end {
         return vec![problem(None, all_files(), format!("pack is truncated: {size} bytes, chunks reach {end}"))];
@@ -265,11 +275,11 @@ fn check_pack(
             let in_footer: HashSet<ChunkEntry> = footer.into_iter().collect();
             slots
                 .iter()
-                .filter(|&&s| !in_footer.contains(&plan.slots[s].entry))
+                .filter(|&&s| !in_footer.contains(&plan.entry(s as usize)))
                 .map(|&s| {
                     problem(
-                        Some(plan.slots[s].entry.hash),
-                        files_of(s),
+                        Some(plan.hash(s as usize)),
+                        files_of(s as usize),
                         "the pack's footer does not list this chunk as the index does".into(),
                     )
                 })

@@ -127,8 +127,12 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
     raise_open_file_limit();
     let repo = open_location(req.location, false)?;
     // `latest` (or no timestamp): the label's newest backup, the last of its snapshots in timestamp order.
-    let timestamp = req.timestamp.as_deref().filter(|t| !t.eq_ignore_ascii_case(pack::LATEST));
-    let manifests = pick_manifests(repo.as_ref(), Some(req.label), timestamp)?;
+    // Only that snapshot's manifest is loaded (a label's manifests together would grow with its history).
+    let timestamp = match req.timestamp.as_deref().filter(|t| !t.eq_ignore_ascii_case(pack::LATEST)) {
+        Some(t) => Some(t.to_owned()),
+        None => pack::list_snapshots(repo.as_ref())?.into_iter().rfind(|s| s.label == req.label).map(|s| s.timestamp),
+    };
+    let manifests = pick_manifests(repo.as_ref(), Some(req.label), timestamp.as_deref())?;
     let m: &Manifest = manifests.last().ok_or_else(|| invalid("no snapshot to restore".into()))?;
     let tables: Vec<&TableEntry> =
         m.tables.iter().filter(|t| req.tables.is_empty() || req.tables.contains(&t.name)).collect();

@@ -1,0 +1,154 @@
+//! Where the chunks a restore or verify needs live, in compact tables: the chunks needed as one sorted list
+//! (a chunk is named by its position there), pack ids interned to numbers, and one 32-byte [`Located`] per
+//! chunk an index locates (a hash map of chunk → pack and entry took about five times as much).
+
+use std::collections::HashMap;
+
+use crate::format::{self, ChunkEntry, Compression, ContentHash, Index};
+use crate::repo::{Repository, get};
+use crate::{Error, ErrorKind, Result};
+
+/// Marks "none" in the tables of chunk, slot and location numbers.
+pub(crate) const NONE: u32 = u32::MAX;
+
+fn too_many(what: &str) -> Error {
+    Error::new(ErrorKind::InvalidArgument, format!("a job over 2^32 - 1 {what} is not supported"))
+}
+
+/// A count or position as a table number, refusing one that does not fit.
+pub(crate) fn number(n: usize, what: &str) -> Result<u32> {
+    u32::try_from(n).ok().filter(|&n| n != NONE).ok_or_else(|| too_many(what))
+}
+
+/// The chunks a job needs, sorted and each once; a chunk is named by its position.
+#[derive(Default)]
+pub(crate) struct Needed(Vec<ContentHash>);
+
+impl Needed {
+    /// The chunks of `hashes`, each once.
+    pub(crate) fn new(mut hashes: Vec<ContentHash>) -> Result<Needed> {
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes.shrink_to_fit();
+        number(hashes.len(), "chunks")?;
+        Ok(Needed(hashes))
+    }
+
+    /// The position of `hash`, when it is needed.
+    pub(crate) fn position(&self, hash: &ContentHash) -> Option<u32> {
+        self.0.binary_search(hash).ok().map(|i| i as u32)
+    }
+
+    /// The chunk at `position`.
+    pub(crate) fn hash(&self, position: u32) -> &ContentHash {
+        &self.0[position as usize]
+    }
+}
+
+/// Pack ids, each numbered once.
+#[derive(Default)]
+pub(crate) struct PackIds {
+    ids: Vec<ContentHash>,
+    numbers: HashMap<ContentHash, u32>,
+}
+
+impl PackIds {
+    /// The number of pack `id`, given it now if it has none.
+    pub(crate) fn intern(&mut self, id: ContentHash) -> Result<u32> {
+        if let Some(&n) = self.numbers.get(&id) {
+            return Ok(n);
+        }
+        let n = number(self.ids.len(), "packs")?;
+        self.ids.push(id);
+        self.numbers.insert(id, n);
+        Ok(n)
+    }
+
+    /// The pack numbered `n`.
+    pub(crate) fn id(&self, n: u32) -> &ContentHash {
+        &self.ids[n as usize]
+    }
+}
+
+/// Where an index locates a needed chunk: [`ChunkEntry`] with the chunk and the pack as numbers (32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// The chunk, as its position in [`Needed`].
+    pub chunk: u32,
+    /// The pack, as its number in [`PackIds`].
+    pub pack: u32,
+    /// Offset of the stored bytes in the pack.
+    pub offset: u64,
+    /// Length of the stored bytes.
+    pub stored_len: u32,
+    /// Length of the raw bytes.
+    pub raw_len: u32,
+    /// crc32c of the stored bytes.
+    pub crc32c: u32,
+    /// How the stored bytes encode the raw bytes.
+    pub compression: Compression,
+}
+
+impl Located {
+    /// The index entry this was made from.
+    pub(crate) fn entry(&self, needed: &Needed) -> ChunkEntry {
+        ChunkEntry {
+            hash: *needed.hash(self.chunk),
+            offset: self.offset,
+            stored_len: self.stored_len,
+            raw_len: self.raw_len,
+            crc32c: self.crc32c,
+            compression: self.compression,
+        }
+    }
+
+    /// One past its last stored byte.
+    pub(crate) fn end(&self) -> u64 {
+        self.offset + u64::from(self.stored_len)
+    }
+}
+
+/// Where each of `needed` lives, from the index objects `indexes` (each checked against its name): one
+/// [`Located`] per chunk found, sorted by chunk; of two places of one chunk, the first index's (and in it the
+/// first pack's) is kept. Packs are numbered in `packs`.
+pub(crate) fn load_locations(
+    repo: &dyn Repository,
+    indexes: &[ContentHash],
+    needed: &Needed,
+    packs: &mut PackIds,
+) -> Result<Vec<Located>> {
+    let mut out = Vec::new();
+    let ids = format::IdHasher::new(repo.hash_key());
+    for id in indexes {
+        let key = format::index_key(id);
+        let data = get(repo, &key)?;
+        if ids.hash(&data) != *id {
+            return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
+                .with_object(key));
+        }
+        let index = Index::decode(&key, &data)?;
+        drop(data);
+        for p in index.packs {
+            let mut pack = None;
+            for c in p.chunks {
+                let Some(chunk) = needed.position(&c.hash) else { continue };
+                let pack = match pack {
+                    Some(n) => n,
+                    None => *pack.insert(packs.intern(p.id)?),
+                };
+                let (offset, stored_len, raw_len, crc32c) = (c.offset, c.stored_len, c.raw_len, c.crc32c);
+                out.push(Located { chunk, pack, offset, stored_len, raw_len, crc32c, compression: c.compression });
+            }
+        }
+    }
+    // A stable sort: of two places of one chunk, the one read first is kept.
+    out.sort_by_key(|l| l.chunk);
+    out.dedup_by_key(|l| l.chunk);
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+/// The place of needed chunk `chunk` in `located` (sorted by chunk, one each), as its position there.
+pub(crate) fn find(located: &[Located], chunk: u32) -> Option<u32> {
+    located.binary_search_by_key(&chunk, |l| l.chunk).ok().map(|i| i as u32)
+}
