@@ -131,8 +131,10 @@ impl Manifest {
             .with_object(key));
         }
         let body = decode_meta(ObjectKind::Manifest, key, data)?;
-        let m: Manifest = serde_json::from_slice(&body)
+        let mut m: Manifest = serde_json::from_slice(&body)
             .map_err(|e| Error::new(ErrorKind::Format, format!("manifest {key}: {e}")).with_object(key))?;
+        drop(body);
+        super::manifest_pages::compact(&mut m.tables);
         m.check(key)?;
         if key.starts_with(SNAPSHOTS_PREFIX) && key != manifest_key(&m.label, &m.timestamp) {
             return Err(Error::new(

@@ -170,6 +170,8 @@ impl ManifestHead {
             join(&mut tables, next);
             Ok(())
         })?;
+        // Joining grew the lists of tablets that ran across pages.
+        compact(&mut tables);
         let m = Manifest {
             database: self.database,
             label: self.label,
@@ -222,9 +224,29 @@ impl ManifestHead {
                 )
                 .with_object(pkey));
             }
-            visit(p.tables)?;
+            let mut tables = p.tables;
+            compact(&mut tables);
+            visit(tables)?;
         }
         Ok(())
+    }
+}
+
+/// Gives every list of a decoded tree its exact size: decoding grows them by doubling (a tablet of 2 files
+/// keeps room for 4, a file of one chunk room for 4 hashes), which for many tablets is more than the tree.
+pub(crate) fn compact(tree: &mut Tree<TabletEntry>) {
+    for t in tree.iter_mut() {
+        for p in &mut t.partitions {
+            for i in &mut p.indexes {
+                i.tablets.shrink_to_fit();
+                for tablet in &mut i.tablets {
+                    tablet.files.shrink_to_fit();
+                    for f in &mut tablet.files {
+                        f.chunks.shrink_to_fit();
+                    }
+                }
+            }
+        }
     }
 }
 
