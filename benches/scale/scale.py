@@ -15,7 +15,8 @@ directory (300,000 tablets: about 900,000 inodes).
 
 Per size: `tabsnap backup REPO scale --data DATA --db scale` into a new repository, `tabsnap restore REPO scale
 latest --to OUT`, `tabsnap verify REPO --json`; wall time, user and system CPU seconds and peak RSS of each
-process (from wait4), and the largest metadata object the repository holds (under snapshots/ and index/). The
+process (from wait4), and the largest metadata object of each kind the repository holds (manifests under
+snapshots/, their pages under trees/, indexes under index/). The
 repository and the restored tree are removed after each size, whatever happened.
 
 --check also fails (exit status 1, a line `scale check FAILED at N tablets: <what>` on standard error) unless
@@ -189,10 +190,15 @@ def run(step: str, cmd: list, scratch: str, timeout) -> dict:
     }
 
 
+def size(n: int) -> str:
+    """n bytes, in KiB below a MiB, else in MiB."""
+    return f"{n / 2**10:.1f} KiB" if n < 2**20 else f"{n / 2**20:.2f} MiB"
+
+
 def largest_object(repo: str) -> dict:
-    """The largest object under snapshots/ and under index/, in bytes."""
+    """The largest object under snapshots/ (manifests), trees/ (their pages) and index/, in bytes."""
     out = {}
-    for prefix in ("snapshots", "index"):
+    for prefix in ("snapshots", "trees", "index"):
         sizes = [
             os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(f"{repo}/{prefix}") for f in files
         ]
@@ -348,13 +354,14 @@ def main() -> None:
             if not given:
                 remove_tree(root)
     if rows:
-        print("| tablets (files) | backup s / MiB | restore s / MiB | verify s / MiB | largest manifest | largest index |")
-        print("|---|---|---|---|---|---|")
+        print("| tablets (files) | backup s / MiB | restore s / MiB | verify s / MiB | largest manifest | largest page "
+              "| largest index |")
+        print("|---|---|---|---|---|---|---|")
     for r in rows:
         cell = lambda k: f"{r[k]['wall_s']:.1f} / {r[k]['rss_mib']:.0f}"  # noqa: E731
         print(
             f"| {r['tablets']:,} ({r['files']:,}) | {cell('backup')} | {cell('restore')} | {cell('verify')} "
-            f"| {r['largest']['snapshots'] / 2**20:.1f} MiB | {r['largest']['index'] / 2**20:.1f} MiB |"
+            f"| {size(r['largest']['snapshots'])} | {size(r['largest']['trees'])} | {size(r['largest']['index'])} |"
         )
     for r in rows:
         made = "cached tree" if r["generate_s"] is None else f"generated in {r['generate_s']:.1f} s"
