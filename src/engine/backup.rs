@@ -1,8 +1,6 @@
 //! What a BACKUP job does: tablet snapshots from the host, the packer into the repository, the snapshots
 //! released.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Inner;
@@ -69,11 +67,16 @@ pub(super) fn run_backup(
     let dirs = inner.host.snapshot(&db, &tablets)?;
     let snapshots = Snapshots { host: inner.host.as_ref(), database: &db, tablets: &tablets, held: true };
     let result = (|| -> Result<()> {
-        let mut dir_of: HashMap<&TabletRef, PathBuf> = tablets.iter().zip(dirs).collect();
-        let tables = plan.tables.map(|place, t| {
-            let dir = dir_of.remove(&TabletRef::new(place, &t.id)).unwrap_or_default();
-            TabletSource::new(t.id.clone(), dir)
-        });
+        // The host's directories come in the order of `tablets`, which is the plan's: no map from tablet to
+        // directory (at a million tablets, a table of four names and a path for each).
+        if dirs.len() != tablets.len() {
+            return Err(crate::Error::new(
+                crate::ErrorKind::Callback,
+                format!("the host's snapshot returned {} directories for {} tablets", dirs.len(), tablets.len()),
+            ));
+        }
+        let mut dirs = dirs.into_iter();
+        let tables = plan.tables.map(|_, t| TabletSource::new(t.id.clone(), dirs.next().unwrap_or_default()));
         let source = BackupSource {
             database: db.clone(),
             tables,

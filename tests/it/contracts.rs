@@ -10,7 +10,7 @@ use std::time::Duration;
 use tabsnap::host::{DirHost, Host, Privilege, TableInfo, TabletRef};
 use tabsnap::job::{JobInfo, JobState};
 use tabsnap::repo::{MemoryRepository, ObjectInfo, Properties, PutMode, PutOutcome, Repository};
-use tabsnap::{Engine, Session};
+use tabsnap::{Engine, Outcome, Session};
 
 use crate::engine::{Gated, finish, job, make_data, one, root, rows};
 
@@ -22,6 +22,8 @@ struct Recording {
     fail_release: AtomicBool,
     fail_metadata: AtomicBool,
     fail_abort: AtomicBool,
+    /// The snapshot returns one directory fewer than it was asked for.
+    short_snapshot: AtomicBool,
 }
 
 impl Recording {
@@ -33,6 +35,7 @@ impl Recording {
             fail_release: AtomicBool::new(false),
             fail_metadata: AtomicBool::new(false),
             fail_abort: AtomicBool::new(false),
+            short_snapshot: AtomicBool::new(false),
         })
     }
 
@@ -51,8 +54,11 @@ impl Host for Recording {
         self.inner.tables(database)
     }
     fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<Vec<std::path::PathBuf>> {
-        let dirs = self.inner.snapshot(database, tablets)?;
+        let mut dirs = self.inner.snapshot(database, tablets)?;
         self.taken.fetch_add(tablets.len(), Ordering::SeqCst);
+        if self.short_snapshot.load(Ordering::SeqCst) {
+            dirs.pop();
+        }
         Ok(dirs)
     }
     fn release(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<()> {
@@ -357,4 +363,22 @@ fn a_repository_max_concurrency_is_honoured_for_every_n() {
         let peak = repo.peak.load(Ordering::SeqCst);
         assert!(peak <= n, "max_concurrency {n}: {peak} calls ran at once");
     }
+}
+
+#[test]
+fn a_snapshot_with_a_directory_missing_fails_the_backup_and_is_released() {
+    let s = setup();
+    let engine = s.engine(|b| b);
+    let repo = s.tmp.path().join("repo");
+    engine
+        .execute(&root(), &format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'", repo.display()))
+        .unwrap();
+    s.host.short_snapshot.store(true, Ordering::SeqCst);
+    let Outcome::Job(id) = engine.execute(&root(), "BACKUP SNAPSHOT snap TO r").unwrap().remove(0) else { panic!() };
+    let j = ended(&engine, id);
+    assert_eq!(j.state, JobState::Cancelled, "{j:?}");
+    assert!(j.status_text().contains("directories for"), "{}", j.status_text());
+    let (taken, released) = s.host.balance();
+    assert!(taken > 0 && taken == released, "taken {taken}, released {released}");
+    assert!(!repo.join("snapshots").exists() || std::fs::read_dir(repo.join("snapshots")).unwrap().next().is_none());
 }
