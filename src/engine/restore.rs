@@ -30,15 +30,16 @@ pub(super) fn run_restore(
     job.set_state(JobState::Snapshoting);
     let mut committed: Vec<&str> = Vec::new();
     let result = (|| -> Result<()> {
-        // Prepare a target for every tablet restored.
-        let mut targets: HashMap<TabletRef, PathBuf> = HashMap::new();
+        // Prepare a target for every tablet restored, keyed by the manifest's own names (no copy of four names
+        // per tablet, and none made to look one up).
+        let mut targets: HashMap<(&str, &str, &str, &str), PathBuf> = HashMap::new();
         for (place, tablet) in manifest.tables.tablets() {
             let Some(target) = plan.target_of(place.table, place.partition) else { continue };
             cancel.check()?;
             let index = if place.index == place.table { target } else { place.index };
             let r = TabletRef::new(Place { table: target, index, ..place }, &tablet.id);
             let dir = inner.host.restore_target(&db, id, &r)?;
-            targets.insert(TabletRef::new(place, &tablet.id), dir);
+            targets.insert((place.table, place.partition, place.index, &tablet.id), dir);
         }
         job.update(|j| {
             j.snapshot_finished_ms = Some(pack::now_ms());
@@ -52,7 +53,7 @@ pub(super) fn run_restore(
             inner.packer.restore(
                 repo.as_ref(),
                 &manifest,
-                &|place, tablet| targets.get(&TabletRef::new(place, &tablet.id)).cloned(),
+                &|place, tablet| targets.get(&(place.table, place.partition, place.index, tablet.id.as_str())).cloned(),
                 &control,
             )
         })?;
