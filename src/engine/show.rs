@@ -128,11 +128,14 @@ fn snapshot_details(repo: &dyn Repository, label: &str, timestamp: &str) -> Resu
             (m.database, m.label, m.timestamp, m.views)
         }
         StoredManifest::Paged(h) => {
-            let get = |_: &_, page: &str| crate::repo::get(repo, page);
-            h.for_each_page(&key, get, |tree| {
-                d.add(&tree);
-                Ok(())
-            })?;
+            h.for_each_page(
+                &key,
+                |_, page| crate::store::read_page(repo, page),
+                |tree| {
+                    d.add(&tree);
+                    Ok(())
+                },
+            )?;
             (h.database, h.label, h.timestamp, h.views)
         }
     };

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::state::{KnownChunks, list_snapshots, load_stored_manifest};
 use crate::format::{self, FileEntry, FileRef, Manifest, StoredManifest, TabletEntry};
-use crate::repo::{Repository, get};
+use crate::repo::Repository;
 use crate::tree::Tree;
 
 /// The previous backup's files of `label` in `database`, by [`key_of`] (their paths left empty: the key holds
@@ -45,7 +45,7 @@ pub(super) fn previous_files(
             let key = format::manifest_key(&s.label, &s.timestamp);
             h.for_each_page(
                 &key,
-                |_, page| get(repo, page),
+                |_, page| crate::store::read_page(repo, page),
                 |tree| {
                     add(&tree);
                     Ok(())

@@ -57,29 +57,16 @@ pub fn collect_garbage(repo: &dyn Repository, dry_run: bool) -> Result<GcOutcome
         let mut report = GcReport { dry_run, ..GcReport::default() };
         report.stale_locks = list_locks(repo, lock.policy())?.into_iter().filter(|l| !l.is_live()).collect();
         let (pages, indexes, packs) = garbage(repo)?;
-        for obj in pages {
-            if !dry_run {
-                lock.check_held()?;
-                repo.delete(&obj.key)?;
+        let kinds = [(pages, &mut report.pages), (indexes, &mut report.indexes), (packs, &mut report.packs)];
+        for (doomed, removed) in kinds {
+            for obj in doomed {
+                if !dry_run {
+                    lock.check_held()?;
+                    repo.delete(&obj.key)?;
+                }
+                report.bytes += obj.size;
+                removed.push(obj);
             }
-            report.bytes += obj.size;
-            report.pages.push(obj);
-        }
-        for obj in indexes {
-            if !dry_run {
-                lock.check_held()?;
-                repo.delete(&obj.key)?;
-            }
-            report.bytes += obj.size;
-            report.indexes.push(obj);
-        }
-        for obj in packs {
-            if !dry_run {
-                lock.check_held()?;
-                repo.delete(&obj.key)?;
-            }
-            report.bytes += obj.size;
-            report.packs.push(obj);
         }
         if !dry_run {
             lock.check_held()?;

@@ -51,13 +51,20 @@ pub fn read_manifest(repo: &dyn Repository, key: &str) -> Result<Manifest> {
 /// A missing page is [`ErrorKind::NotFound`] naming the page and the manifest; see
 /// [`crate::format::ManifestHead::assemble`].
 pub fn with_pages(repo: &dyn Repository, key: &str, stored: StoredManifest) -> Result<Manifest> {
-    stored.into_manifest(key, |_, page| {
-        get(repo, page).map_err(|e| {
-            if e.kind() == ErrorKind::NotFound {
-                Error::new(ErrorKind::NotFound, "the page is not in the repository").with_object(page)
-            } else {
-                e
-            }
-        })
+    stored.into_manifest(key, |_, page| read_page(repo, page))
+}
+
+/// The manifest page stored under `key`, as [`crate::format::ManifestHead::for_each_page`] and
+/// [`crate::format::ManifestHead::assemble`] read them.
+///
+/// # Errors
+/// [`ErrorKind::NotFound`] naming the page when it is not in the repository; other repository errors.
+pub fn read_page(repo: &dyn Repository, key: &str) -> Result<Vec<u8>> {
+    get(repo, key).map_err(|e| {
+        if e.kind() == ErrorKind::NotFound {
+            Error::new(ErrorKind::NotFound, "the page is not in the repository").with_object(key)
+        } else {
+            e
+        }
     })
 }

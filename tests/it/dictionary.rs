@@ -45,6 +45,15 @@ fn count(footers: &[(String, u8, Vec<ChunkEntry>)], code: Compression) -> usize 
     footers.iter().flat_map(|f| &f.2).filter(|e| e.compression == code).count()
 }
 
+/// 200 small files a tablet under `tmp/data`, a new in-memory repository and the tests' packer.
+fn setup(tmp: &Path) -> (std::path::PathBuf, BackupSource, MemoryRepository, Packer) {
+    let data = tmp.join("data");
+    let source = small_files(&data, 200);
+    let repo = MemoryRepository::new();
+    init_repository(&repo).unwrap();
+    (data, source, repo, packer())
+}
+
 fn restore(p: &Packer, repo: &dyn Repository, m: &format::Manifest, out: &Path) -> tabsnap::Result<()> {
     p.restore(repo, m, &|_, t| Some(out.join(&t.id)), &JobControl::default()).map(|_| ())
 }
@@ -52,11 +61,7 @@ fn restore(p: &Packer, repo: &dyn Repository, m: &format::Manifest, out: &Path) 
 #[test]
 fn small_files_round_trip_through_packs_that_hold_their_dictionary() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let source = small_files(&data, 200);
-    let repo = MemoryRepository::new();
-    init_repository(&repo).unwrap();
-    let p = packer();
+    let (data, source, repo, p) = setup(tmp.path());
     let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     assert!(s.packs_written >= 2, "{s:?}");
 
@@ -83,11 +88,7 @@ fn small_files_round_trip_through_packs_that_hold_their_dictionary() {
 #[test]
 fn a_later_backup_reuses_chunks_compressed_with_an_earlier_dictionary() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let source = small_files(&data, 200);
-    let repo = MemoryRepository::new();
-    init_repository(&repo).unwrap();
-    let p = packer();
+    let (data, source, repo, p) = setup(tmp.path());
     p.backup(&repo, &source, "first", &control("2024-01-01-10-00-00")).unwrap();
     let packs = repo.list("packs/").unwrap().len();
     // Another label: every file is read again, and every chunk found in the repository.
@@ -109,10 +110,7 @@ fn a_later_backup_reuses_chunks_compressed_with_an_earlier_dictionary() {
 #[test]
 fn a_damaged_dictionary_is_named_with_its_pack_on_restore_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = small_files(&tmp.path().join("data"), 200);
-    let repo = MemoryRepository::new();
-    init_repository(&repo).unwrap();
-    let p = packer();
+    let (_, source, repo, p) = setup(tmp.path());
     let s = p.backup(&repo, &source, "snap", &control("2024-01-01-10-00-00")).unwrap();
     let m = load_manifest(&repo, "snap", &s.timestamp).unwrap();
     let (pack, _, entries) = footers(&repo).into_iter().find(|f| f.1 == 2).unwrap();
