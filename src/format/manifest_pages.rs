@@ -320,6 +320,23 @@ impl PageBuilder {
         PageBuilder { tables: Tree::new(), bytes: 0, tablets: 0, files: 0 }
     }
 
+    /// Opens (an empty copy of) table `t` after the page's last one.
+    fn open_table(&mut self, t: &TableNode<TabletEntry>) {
+        self.tables.push(TableNode { name: t.name.clone(), kind: t.kind.clone(), partitions: Vec::new() });
+    }
+
+    /// Opens partition `p` in the page's last table.
+    fn open_partition(&mut self, p: &PartitionNode<TabletEntry>) {
+        let node = PartitionNode { name: p.name.clone(), temporary: p.temporary, indexes: Vec::new() };
+        self.tables.last_mut().expect("a table is open").partitions.push(node);
+    }
+
+    /// Opens index `i` in the page's last partition.
+    fn open_index(&mut self, i: &IndexNode<TabletEntry>) {
+        let part = self.tables.last_mut().and_then(|t| t.partitions.last_mut()).expect("a partition is open");
+        part.indexes.push(IndexNode::new(i.name.clone(), Vec::new()));
+    }
+
     fn index(&mut self) -> &mut IndexNode<TabletEntry> {
         let p = self.tables.last_mut().and_then(|t| t.partitions.last_mut()).expect("a partition is open");
         p.indexes.last_mut().expect("an index is open")
@@ -352,14 +369,11 @@ impl Manifest {
         };
         let mut b = PageBuilder::new();
         for t in &self.tables {
-            b.tables.push(TableNode { name: t.name.clone(), kind: t.kind.clone(), partitions: Vec::new() });
+            b.open_table(t);
             for p in &t.partitions {
-                let node = PartitionNode { name: p.name.clone(), temporary: p.temporary, indexes: Vec::new() };
-                b.tables.last_mut().expect("table open").partitions.push(node);
+                b.open_partition(p);
                 for i in &p.indexes {
-                    let node = IndexNode::new(i.name.clone(), Vec::new());
-                    let part = b.tables.last_mut().and_then(|t| t.partitions.last_mut()).expect("partition open");
-                    part.indexes.push(node);
+                    b.open_index(i);
                     for tablet in &i.tablets {
                         let mut n = Count(0);
                         serde_json::to_writer(&mut n, tablet).map_err(json_err)?;
@@ -370,14 +384,9 @@ impl Manifest {
                             flush(&mut b)?;
                             // The next page continues the table, partition and index this tablet is in.
                             b = PageBuilder::new();
-                            let index = IndexNode::new(i.name.clone(), Vec::new());
-                            let part =
-                                PartitionNode { name: p.name.clone(), temporary: p.temporary, indexes: vec![index] };
-                            b.tables.push(TableNode {
-                                name: t.name.clone(),
-                                kind: t.kind.clone(),
-                                partitions: vec![part],
-                            });
+                            b.open_table(t);
+                            b.open_partition(p);
+                            b.open_index(i);
                         }
                         b.bytes += n.0 + 1;
                         b.tablets += 1;
