@@ -9,15 +9,13 @@
 //! are equal (names are unique where they name directories, so equal names are the same node), and the same for
 //! its first partition and index. The joined manifest is then checked as a whole ([`Manifest::check`]).
 
-use std::io;
-
 use serde::{Deserialize, Serialize};
 
 use crate::format::{
-    ContentHash, IdHasher, Manifest, ObjectKind, PAGED_MANIFEST_VERSION, SNAPSHOTS_PREFIX, TabletEntry, ViewEntry,
-    decode_meta_version, encode_meta_version, manifest_key, tree_key,
+    ContentHash, Manifest, ObjectKind, PAGED_MANIFEST_VERSION, SNAPSHOTS_PREFIX, TabletEntry, ViewEntry,
+    decode_meta_version, manifest_key, tree_key,
 };
-use crate::tree::{IndexNode, PartitionNode, TableNode, Tree};
+use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
 /// The most JSON a writer puts in one page before it starts the next: 4 MiB (about 20,000 files; a page of
@@ -67,11 +65,6 @@ pub enum StoredManifest {
     Whole(Manifest),
     /// A version-2 manifest: [`ManifestHead::assemble`] reads its pages.
     Paged(ManifestHead),
-}
-
-#[derive(Serialize)]
-struct PageOut<'a> {
-    tables: &'a Tree<TabletEntry>,
 }
 
 #[derive(Deserialize)]
@@ -274,144 +267,6 @@ fn join(tree: &mut Tree<TabletEntry>, next: Tree<TabletEntry>) {
         } else {
             tree.push(t);
         }
-    }
-}
-
-/// Whether a page starts at `tablet` (of `bytes` bytes of JSON, in the table, partition and index `place`) when
-/// the page being filled is large enough: chosen from the tablet's names alone, with a chance that makes pages
-/// about half of `target` long on average. Cuts that depend on content rather than on offsets keep the pages of
-/// unchanged tablets the same objects from one backup to the next: a changed, added or removed tablet changes its
-/// own page and perhaps one or two beside it, not every page after it.
-fn starts_page(place: [&str; 3], tablet: &TabletEntry, bytes: usize, target: usize) -> bool {
-    let mut h = blake3::Hasher::new();
-    for name in place.iter().copied().chain([tablet.id.as_str()]) {
-        h.update(&(name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-    }
-    let draw = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
-    // P(cut) = bytes / (target / 2), as a fraction of 2^64.
-    let chance = (u128::try_from(bytes).unwrap_or(u128::MAX) << 64) / (target as u128 / 2).max(1);
-    u128::from(draw) < chance
-}
-
-/// Counts the bytes written to it.
-struct Count(usize);
-
-impl io::Write for Count {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The page being filled while a manifest is cut into pages.
-struct PageBuilder {
-    tables: Tree<TabletEntry>,
-    bytes: usize,
-    tablets: u64,
-    files: u64,
-}
-
-impl PageBuilder {
-    fn new() -> PageBuilder {
-        PageBuilder { tables: Tree::new(), bytes: 0, tablets: 0, files: 0 }
-    }
-
-    /// Opens (an empty copy of) table `t` after the page's last one.
-    fn open_table(&mut self, t: &TableNode<TabletEntry>) {
-        self.tables.push(TableNode { name: t.name.clone(), kind: t.kind.clone(), partitions: Vec::new() });
-    }
-
-    /// Opens partition `p` in the page's last table.
-    fn open_partition(&mut self, p: &PartitionNode<TabletEntry>) {
-        let node = PartitionNode { name: p.name.clone(), temporary: p.temporary, indexes: Vec::new() };
-        self.tables.last_mut().expect("a table is open").partitions.push(node);
-    }
-
-    /// Opens index `i` in the page's last partition.
-    fn open_index(&mut self, i: &IndexNode<TabletEntry>) {
-        let part = self.tables.last_mut().and_then(|t| t.partitions.last_mut()).expect("a partition is open");
-        part.indexes.push(IndexNode::new(i.name.clone(), Vec::new()));
-    }
-
-    fn index(&mut self) -> &mut IndexNode<TabletEntry> {
-        let p = self.tables.last_mut().and_then(|t| t.partitions.last_mut()).expect("a partition is open");
-        p.indexes.last_mut().expect("an index is open")
-    }
-}
-
-impl Manifest {
-    /// Encodes this manifest as version 2: cuts its tablets into pages of about `target` bytes of JSON each,
-    /// hands each page object to `put` (with its id, from `ids`) as soon as it is made, and returns the
-    /// manifest object that names them. At most one page is held encoded at a time.
-    ///
-    /// # Errors
-    /// Those of `put`; [`ErrorKind::InvalidArgument`] if an object cannot be encoded.
-    pub fn encode_paged(
-        &self,
-        ids: &IdHasher,
-        target: usize,
-        mut put: impl FnMut(&ContentHash, &[u8]) -> Result<()>,
-    ) -> Result<Vec<u8>> {
-        let json_err =
-            |e: serde_json::Error| Error::new(ErrorKind::InvalidArgument, format!("cannot encode manifest: {e}"));
-        let mut refs = Vec::new();
-        let mut flush = |b: &mut PageBuilder| -> Result<()> {
-            let body = serde_json::to_vec(&PageOut { tables: &b.tables }).map_err(json_err)?;
-            let obj = encode_meta_version(ObjectKind::Page, PAGED_MANIFEST_VERSION, &body, true)?;
-            let id = ids.hash(&obj);
-            put(&id, &obj)?;
-            refs.push(PageRef { id, tablets: b.tablets, files: b.files });
-            Ok(())
-        };
-        let mut b = PageBuilder::new();
-        for t in &self.tables {
-            b.open_table(t);
-            for p in &t.partitions {
-                b.open_partition(p);
-                for i in &p.indexes {
-                    b.open_index(i);
-                    for tablet in &i.tablets {
-                        let mut n = Count(0);
-                        serde_json::to_writer(&mut n, tablet).map_err(json_err)?;
-                        let full = b.bytes + n.0 > target;
-                        let boundary =
-                            b.bytes >= target / 8 && starts_page([&t.name, &p.name, &i.name], tablet, n.0, target);
-                        if b.tablets > 0 && (full || boundary) {
-                            flush(&mut b)?;
-                            // The next page continues the table, partition and index this tablet is in.
-                            b = PageBuilder::new();
-                            b.open_table(t);
-                            b.open_partition(p);
-                            b.open_index(i);
-                        }
-                        b.bytes += n.0 + 1;
-                        b.tablets += 1;
-                        b.files += tablet.files.len() as u64;
-                        b.index().tablets.push(tablet.clone());
-                    }
-                }
-            }
-        }
-        if !b.tables.is_empty() {
-            flush(&mut b)?;
-        }
-        let head = ManifestHead {
-            database: self.database.clone(),
-            label: self.label.clone(),
-            timestamp: self.timestamp.clone(),
-            created_ms: self.created_ms,
-            chunk_size: self.chunk_size,
-            pages: refs,
-            indexes: self.indexes.clone(),
-            host_metadata: self.host_metadata.clone(),
-            views: self.views.clone(),
-        };
-        let body = serde_json::to_vec(&head).map_err(json_err)?;
-        encode_meta_version(ObjectKind::Manifest, PAGED_MANIFEST_VERSION, &body, true)
     }
 }
 

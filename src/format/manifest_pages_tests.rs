@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::format::{FileEntry, IndexEntry, PartitionEntry, TableEntry, encode_meta};
+use crate::format::{FileEntry, IdHasher, IndexEntry, PartitionEntry, TableEntry, encode_meta};
 
 const KEY: &str = "snapshots/l/2024-01-01-10-00-00";
 

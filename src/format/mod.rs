@@ -18,6 +18,7 @@ mod manifest;
 mod manifest_check;
 mod manifest_pages;
 mod pack;
+mod page_writer;
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,6 +35,7 @@ pub use pack::{
     ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, PACK_VERSION_DICTIONARY, decode_pack_footer,
     encode_pack_footer, footer_len,
 };
+pub use page_writer::{PageWriter, TreeSink, feed};
 
 use crate::{Error, ErrorKind, Result};
 
