@@ -212,6 +212,8 @@ struct Catalog {
   // Snapshots: successful snapshot_tablet calls, release_tablet calls, and the snapshot_tablet call (1-based,
   // counted from `snapshot_calls`) that fails; 0: none.
   std::atomic<int> snapshot_calls{0}, taken{0}, released{0};
+  // The most snapshots held at once (taken, not yet released).
+  std::atomic<int> most_held{0};
   int fail_snapshot_at = 0;
   bool fail_release = false, fail_commit = false, fail_abort = false;
 };
@@ -256,7 +258,8 @@ inline int32_t host_snapshot(void *user_data, const char *db, const tabsnap_tabl
     const Tablet *t = find_tablet(c, db, r);
     if (!t) throw std::runtime_error("no such tablet");
     must(tabsnap_path_set(out, t->dir.c_str()));
-    c->taken++;
+    int held = ++c->taken - c->released;
+    if (held > c->most_held) c->most_held = held;
     return 0;
   });
 }

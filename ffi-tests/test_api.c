@@ -109,6 +109,7 @@ int main(void) {
         tabsnap_options_set_chunk_size(opts, 1 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_pack_size(opts, 4 << 20, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_bytes_in_flight(opts, 16 << 20, NULL) == TABSNAP_STATUS_OK &&
+        tabsnap_options_set_batch_files(opts, 2, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_state_dir(opts, path("state"), NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_max_job_timeout_ms(opts, 0, NULL) == TABSNAP_STATUS_OK &&
         tabsnap_options_set_progress(opts, on_progress, &progress_calls, NULL) == TABSNAP_STATUS_OK, "-");

@@ -76,6 +76,32 @@ static void reset(Catalog *c) {
   c->taken = 0;
   c->released = 0;
   c->fail_snapshot_at = 0;
+  c->most_held = 0;
+}
+
+// With batches of one file, a backup snapshots one tablet, backs it up and releases it before the next: the host
+// never holds two snapshots, and a snapshot failing at a later batch leaves every earlier one released.
+static void one_batch_of_snapshots_at_a_time(Catalog *cat) {
+  OptionsPtr opts(tabsnap_options_new());
+  tabsnap_error *raw_err = nullptr;
+  tabsnap_status st = tabsnap_options_set_batch_files(opts.get(), 0, &raw_err);
+  ErrorPtr err(raw_err);
+  CHECK("batch_files_zero_refused", st == TABSNAP_STATUS_INVALID_ARGUMENT &&
+        message(err.get()).find("batch files") != std::string::npos, message(err.get()));
+  expect_ok(tabsnap_options_set_batch_files(opts.get(), 1, nullptr), "tabsnap_options_set_batch_files");
+  EnginePtr e = new_engine(cat, opts.get());
+  MemRepo mem;
+  attach(e.get(), "mem", &mem);
+  reset(cat);
+  tabsnap_job_info info = wait_job(e.get(), start(e.get(), "BACKUP SNAPSHOT db0.batched TO mem"));
+  CHECK("batches_of_one_tablet", info.state == TABSNAP_JOB_STATE_FINISHED && cat->taken == 4 && cat->released == 4 &&
+        cat->most_held == 1, counts(cat) + ", most held " + std::to_string(cat->most_held));
+  reset(cat);
+  cat->fail_snapshot_at = 3;
+  info = wait_job(e.get(), start(e.get(), "BACKUP SNAPSHOT db0.batched_fail TO mem"));
+  CHECK("batch_failing_releases_earlier_batches", info.state == TABSNAP_JOB_STATE_CANCELLED && cat->taken == 2 &&
+        cat->released == 2 && cat->most_held == 1, counts(cat));
+  reset(cat);
 }
 
 // Snapshots are released on every path: success, a failing snapshot_tablet at any tablet, cancel, timeout,
@@ -320,6 +346,7 @@ int main() {
   fill_catalog(cat.get(), root);
 
   snapshots_released_on_every_path(cat.get());
+  one_batch_of_snapshots_at_a_time(cat.get());
   max_concurrency_honoured(cat.get());
   destroy_on_every_failure_path(cat.get(), root);
   progress_callback_may_call_the_engine(cat.get());

@@ -570,7 +570,9 @@ typedef struct tabsnap_host_callbacks {
    * its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
    * `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
    * cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
-   * `TABSNAP_STATUS_CALLBACK` and the callback's message.
+   * `TABSNAP_STATUS_CALLBACK` and the callback's message. A backup takes its tablets a batch at a time (about
+   * 65,536 files; `tabsnap_options_set_batch_files`), in plan order, and
+   * releases a batch's tablets once their files are read, before it snapshots the next batch.
    */
   int32_t (*snapshot_tablet)(void *user_data,
                              const char *database,
@@ -1162,6 +1164,24 @@ TABSNAP_MUST_USE
 tabsnap_status tabsnap_options_set_bytes_in_flight(struct tabsnap_options *opts,
                                                    uint64_t bytes,
                                                    struct tabsnap_error **err_out);
+
+/**
+ * The files a backup takes per batch of tablets (default 65,536; 1 to 2^24): each batch is snapshotted
+ * (`snapshot_tablet`), backed up and released (`release_tablet`) before the next, so a host holds at most one
+ * batch of snapshots at a time.
+ *
+ * Returns as `tabsnap_options_set_threads`.
+ *
+ * Thread safety: one thread at a time per `opts`. Since: 0.2.
+ *
+ * Preconditions (undefined behaviour otherwise):
+ * As `tabsnap_options_set_threads`.
+ */
+TABSNAP_API
+TABSNAP_MUST_USE
+tabsnap_status tabsnap_options_set_batch_files(struct tabsnap_options *opts,
+                                               uint64_t files,
+                                               struct tabsnap_error **err_out);
 
 /**
  * A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).

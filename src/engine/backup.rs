@@ -1,38 +1,88 @@
 //! What a BACKUP job does: tablet snapshots from the host, the packer into the repository, the snapshots
 //! released.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::Inner;
 use crate::Result;
-use crate::host::{Host, TabletRef};
+use crate::host::{Host, TabletInfo, TabletRef};
 use crate::job::{JobHandle, JobState};
-use crate::pack::{self, BackupSource, CancelToken, JobControl, Packer, TabletSource};
+use crate::pack::{self, CancelToken, JobControl, Packer};
 use crate::plan::BackupPlan;
 use crate::repo::Repository;
 use crate::store::RetentionPolicy;
+use crate::tree::{Place, Tree};
 
-/// The tablet snapshots a backup holds: released exactly once, by [`Snapshots::release`] or, on a panic, when
-/// dropped.
-struct Snapshots<'a> {
+/// A backup's tablets as the packer takes them: the plan's tree, and the host's snapshot of each batch, taken
+/// when the packer asks for the batch and released when it is done with it. A batch still held when the backup
+/// ends (a failure, CANCEL, a timeout, a panic) is released then: every snapshot taken is released exactly once.
+struct HostTablets<'a> {
     host: &'a dyn Host,
-    database: &'a str,
-    tablets: &'a [TabletRef],
-    held: bool,
+    plan: &'a BackupPlan,
+    host_metadata: Vec<u8>,
+    views: Vec<(String, String)>,
+    /// The batch whose snapshot is held.
+    held: Mutex<Option<Vec<TabletRef>>>,
+    /// Releases that failed: warnings beside the job's outcome.
+    failed: Mutex<Vec<String>>,
 }
 
-impl Snapshots<'_> {
-    fn release(mut self) -> Result<()> {
-        self.held = false;
-        self.host.release(self.database, self.tablets)
+impl HostTablets<'_> {
+    fn release(&self) {
+        if let Some(tablets) = self.held.lock().take()
+            && let Err(e) = self.host.release(&self.plan.database, &tablets)
+        {
+            self.failed.lock().push(e.to_string());
+        }
     }
 }
 
-impl Drop for Snapshots<'_> {
+impl Drop for HostTablets<'_> {
     fn drop(&mut self) {
-        if self.held {
-            let _ = self.host.release(self.database, self.tablets);
-        }
+        self.release();
+    }
+}
+
+impl pack::source::Tablets for HostTablets<'_> {
+    type Tablet = TabletInfo;
+
+    fn database(&self) -> &str {
+        &self.plan.database
+    }
+
+    fn tree(&self) -> &Tree<TabletInfo> {
+        &self.plan.tables
+    }
+
+    fn id(tablet: &TabletInfo) -> &str {
+        &tablet.id
+    }
+
+    fn host_metadata(&self) -> &[u8] {
+        &self.host_metadata
+    }
+
+    fn views(&self) -> &[(String, String)] {
+        &self.views
+    }
+
+    fn metadata_only(&self) -> bool {
+        self.plan.metadata_only
+    }
+
+    fn open(&self, batch: &[(Place<'_>, &TabletInfo)]) -> Result<Vec<PathBuf>> {
+        self.release();
+        let tablets: Vec<TabletRef> = batch.iter().map(|(place, t)| TabletRef::new(*place, &t.id)).collect();
+        let dirs = self.host.snapshot(&self.plan.database, &tablets)?;
+        *self.held.lock() = Some(tablets);
+        Ok(dirs)
+    }
+
+    fn done(&self) {
+        self.release();
     }
 }
 
@@ -44,7 +94,8 @@ pub(super) struct BackupTarget {
     pub packer: Packer,
 }
 
-/// Runs the backup `plan` as job `job`: snapshots, packs and uploads, commits the manifest, releases.
+/// Runs the backup `plan` as job `job`: the host's metadata, then for each batch of tablets their snapshots,
+/// packed and uploaded, released; then the manifest is committed.
 ///
 /// The snapshots are released on every path once taken (success, failure, cancel, timeout, shutdown, panic).
 /// Once the manifest is committed the backup stands: a failure to release is reported beside it as a warning,
@@ -63,42 +114,29 @@ pub(super) fn run_backup(
     let db = plan.database.clone();
     job.set_state(JobState::Snapshoting);
     cancel.check()?;
-    let tablets = plan.tablets();
-    let dirs = inner.host.snapshot(&db, &tablets)?;
-    let snapshots = Snapshots { host: inner.host.as_ref(), database: &db, tablets: &tablets, held: true };
-    let result = (|| -> Result<()> {
-        // The host's directories come in the order of `tablets`, which is the plan's: no map from tablet to
-        // directory (at a million tablets, a table of four names and a path for each).
-        if dirs.len() != tablets.len() {
-            return Err(crate::Error::new(
-                crate::ErrorKind::Callback,
-                format!("the host's snapshot returned {} directories for {} tablets", dirs.len(), tablets.len()),
-            ));
-        }
-        let mut dirs = dirs.into_iter();
-        let tables = plan.tables.map(|_, t| TabletSource::new(t.id.clone(), dirs.next().unwrap_or_default()));
-        let source = BackupSource {
-            database: db.clone(),
-            tables,
-            host_metadata: inner.host.metadata(&db, &plan.table_names())?,
-            metadata_only: plan.metadata_only,
-            views: plan
-                .views
-                .iter()
-                .map(|v| Ok((v.clone(), inner.host.view_definition(&db, v)?)))
-                .collect::<Result<_>>()?,
-        };
-        job.update(|j| j.snapshot_finished_ms = Some(pack::now_ms()));
-        job.set_state(JobState::UploadSnapshot);
-        job.set_state(JobState::Uploading);
-        let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: Some(timestamp) };
-        packer.backup(repo.as_ref(), &source, label, &control)?;
+    let host = inner.host.as_ref();
+    let tablets = HostTablets {
+        host,
+        plan: &plan,
+        host_metadata: host.metadata(&db, &plan.table_names())?,
+        views: plan.views.iter().map(|v| Ok((v.clone(), host.view_definition(&db, v)?))).collect::<Result<_>>()?,
+        held: Mutex::new(None),
+        failed: Mutex::new(Vec::new()),
+    };
+    // The snapshots are taken a batch at a time while the packer uploads (Host::snapshot's contract), each
+    // released before the next is taken: SNAPSHOTING covers the host's metadata only.
+    job.update(|j| j.snapshot_finished_ms = Some(pack::now_ms()));
+    job.set_state(JobState::UploadSnapshot);
+    job.set_state(JobState::Uploading);
+    let control = JobControl { progress: Some(job.progress()), cancel: cancel.clone(), timestamp: Some(timestamp) };
+    let result = packer.backup_tablets(repo.as_ref(), &tablets, label, &control).map(|_| ());
+    if result.is_ok() {
         job.update(|j| j.transfer_finished_ms = Some(pack::now_ms()));
         job.set_state(JobState::SaveMeta);
         job.set_state(JobState::UploadInfo);
-        Ok(())
-    })();
-    if let Err(e) = snapshots.release() {
+    }
+    tablets.release();
+    for e in tablets.failed.lock().drain(..) {
         job.warn(format!("releasing the tablet snapshots failed: {e}"));
     }
     if let (Ok(()), Some(policy)) = (&result, &retention) {

@@ -239,11 +239,11 @@ impl Engine {
             .tables(db)
             .map_err(|e| if e.kind() == ErrorKind::NotFound { analysis(e.message()) } else { e })?;
         let views = self.inner.host.supports(HostFeature::Views);
-        let plan = plan::plan_backup(s, db, &catalog, self.inner.ignore_unsupported_tables, views)?;
+        let plan = plan::plan_backup(s, db, catalog, self.inner.ignore_unsupported_tables, views)?;
         let mut job = JobInfo::new(0, JobKind::Backup, db, &s.label.label, &s.repository, timeout);
         job.timestamp = pack::timestamp_utc(job.create_ms);
         job.objects.clone_from(&plan.objects);
-        job.tablets = plan.tablets().len() as u64;
+        job.tablets = plan.tables.tablet_count() as u64;
         job.warnings.clone_from(&plan.skipped);
         let timestamp = job.timestamp.clone();
         let retention = super::retention::policy(&meta.properties, meta.read_only)?;

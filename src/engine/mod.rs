@@ -120,6 +120,12 @@ impl EngineBuilder {
         self.options.manifest_page_size = bytes;
         self
     }
+    /// The files a backup takes per batch of tablets, each batch snapshotted, backed up and released before
+    /// the next (default 65,536; see [`PackerOptions::batch_files`]).
+    pub fn batch_files(mut self, files: usize) -> Self {
+        self.options.batch_files = files;
+        self
+    }
     /// Keeps repositories and job history in `dir`, so they survive the process.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());

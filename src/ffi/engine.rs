@@ -37,6 +37,7 @@ fn build(host: Arc<dyn Host>, opts: *const tabsnap_options) -> Result<Engine, Fa
             .chunk_size(p.chunk_size)
             .pack_size(p.pack_size)
             .bytes_in_flight(p.bytes_in_flight)
+            .batch_files(p.batch_files)
             .ignore_backup_not_support_table_type(o.ignore_unsupported_tables);
         if let Some(d) = &o.state_dir {
             b = b.state_dir(d);

@@ -232,6 +232,31 @@ pub unsafe extern "C" fn tabsnap_options_set_bytes_in_flight(
     })
 }
 
+/// The files a backup takes per batch of tablets (default 65,536; 1 to 2^24): each batch is snapshotted
+/// (`snapshot_tablet`), backed up and released (`release_tablet`) before the next, so a host holds at most one
+/// batch of snapshots at a time.
+///
+/// Returns as `tabsnap_options_set_threads`.
+///
+/// Thread safety: one thread at a time per `opts`. Since: 0.2.
+///
+/// # Safety
+/// As `tabsnap_options_set_threads`.
+#[must_use]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn tabsnap_options_set_batch_files(
+    opts: *mut tabsnap_options,
+    files: u64,
+    err_out: *mut *mut tabsnap_error,
+) -> tabsnap_status {
+    ffi_boundary!(err_out => {
+        // SAFETY: forwarded contract.
+        let o = unsafe { live(opts) }?;
+        o.packer.batch_files = in_range("batch files", size(files), &PackerOptions::BATCH_FILES)?;
+        Ok(())
+    })
+}
+
 /// A directory where the engine keeps repositories and job history between runs (NULL: keep nothing).
 ///
 /// Returns `TABSNAP_STATUS_OK`; `_NULL_ARGUMENT` (`opts` NULL); `_INVALID_UTF8`.

@@ -84,6 +84,11 @@ pub trait Host: Send + Sync {
     /// Takes a consistent snapshot of `tablets` and returns, in the same order, a local directory holding each
     /// tablet's files. The files must not change until [`Host::release`] is called.
     ///
+    /// A backup calls it for one batch of its tablets at a time, in plan order (batches of about
+    /// [`crate::pack::PackerOptions::batch_files`] files), and releases each batch once its files are read,
+    /// before it asks for the next: a host holds one batch of snapshots at a time, however many tablets the job
+    /// takes. A host that must snapshot every tablet at one version pins that version at the job's first call.
+    ///
     /// All or nothing: when it fails part way, the implementation releases the snapshots it took before
     /// returning the error.
     ///

@@ -1,40 +1,51 @@
-//! Backup: tablet files → chunks → (dedup) → zstd → crc32c → packs → index → manifest.
+//! Backup: tablet files → chunks → (dedup) → zstd → crc32c → packs → index → manifest, a batch of tablets at a
+//! time.
 //!
-//! Work is cut into units (one chunk of a large file, or a batch of small files) that the pool processes in
-//! parallel, each worker reading into and compressing from buffers it reuses. Each worker appends its compressed
-//! chunks to the one open pack; the worker that fills it seals it and queues it for the I/O threads
-//! ([`super::upload`]), so the cores compress while packs are written. About `bytes_in_flight / pack_size`
-//! packs are in memory at any time; a worker that would exceed that waits. The manifest is written last, with
-//! create-if-absent: it is the commit point.
+//! The tablets are taken in batches of about [`super::PackerOptions::batch_files`] files: a batch's directories
+//! are asked for ([`Tablets::open`]), listed, cut into units (one chunk of a large file, or a run of small files)
+//! that the pool processes in parallel ([`super::pipeline`]), given back ([`Tablets::done`]), and its manifest
+//! entries handed to the page writer, which puts each page of the manifest as soon as it is full. Packs go to the
+//! I/O threads as they fill ([`super::upload`]) and are indexed as they are uploaded, in index objects of about
+//! 8 MiB. So a backup holds one batch of file and chunk lists, a few packs and one page at a time, however many
+//! tablets it takes. The manifest object is written last, with create-if-absent: it is the commit point; until
+//! then its pages, packs and indexes are garbage a collection may remove (after this backup's lock is gone).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use super::dictionary::{PackDictionary, SMALL_FILE_MAX};
-use super::files::{Files, read_range_into, read_whole_into, walk};
+use super::dictionary::PackDictionary;
+use super::files::{Files, list_batch};
+use super::pipeline::{ChunkDone, Claimed, Pipeline, Unit};
+use super::source::{Batches, Node, Tablets, check_directories, tablets_of};
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::{previous_files, reusable};
-use super::upload::{OpenPack, Uploads};
+use super::upload::Uploads;
 use super::worker::Worker;
 use super::{BackupSource, CompressionMode, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{self, ChunkEntry, Compression, ContentHash, FileEntry, IdHasher, Index, Manifest};
+use crate::format::{
+    self, ContentHash, FileEntry, FileRef, IdHasher, Index, IndexPack, Manifest, ManifestHead, PageWriter, TabletEntry,
+    TreeSink,
+};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
+use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
 /// A batch of small files is cut when it reaches this many bytes or files.
 const BATCH_BYTES: u64 = 1 << 20;
 const BATCH_FILES: usize = 256;
-/// A pack is sealed at this many chunks whatever its size, so that its footer and its record in an index stay
-/// bounded (3.5 MiB) however small the files.
-const MAX_PACK_ENTRIES: usize = 1 << 16;
 /// A backup writes its packs' index as objects of at most about this many bytes each.
 const INDEX_BODY_TARGET: usize = 8 << 20;
 /// At most this many I/O threads upload a backup's packs.
 const MAX_IO_THREADS: usize = 4;
+/// The first batch of a backup takes at most this many tablets; the next ones as many as make about
+/// `batch_files` files at the files per tablet seen so far.
+const FIRST_BATCH_TABLETS: usize = 1024;
 
 /// What a backup did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,38 +68,6 @@ pub struct BackupSummary {
     pub bytes_uploaded: u64,
 }
 
-/// A unit of parallel work.
-enum Unit {
-    /// One chunk of a large file.
-    Chunk { file: usize, index: usize, offset: u64, len: usize },
-    /// Whole small files (each one chunk, or none when empty), by index.
-    Small { files: Vec<usize> },
-}
-
-/// One chunk's result.
-struct ChunkDone {
-    file: usize,
-    index: usize,
-    hash: ContentHash,
-    raw_crc: u32,
-    len: u64,
-}
-
-/// The shared state of one backup's workers.
-struct Pipeline<'a> {
-    /// How the repository names chunks and packs.
-    ids: IdHasher,
-    /// The dictionary small files are compressed with, when the backup trained one.
-    dictionary: Option<&'a PackDictionary>,
-    pack_size: usize,
-    open: Mutex<OpenPack>,
-    uploads: &'a Uploads<'a>,
-    known: &'a KnownChunks,
-    claimed: Mutex<HashSet<ContentHash>>,
-    stats: &'a Counters,
-    control: &'a JobControl,
-}
-
 impl Packer {
     /// Backs up `source` into `repo` as snapshot `label`.
     ///
@@ -106,18 +85,53 @@ impl Packer {
         label: &str,
         control: &JobControl,
     ) -> Result<BackupSummary> {
+        self.backup_tablets(repo, source, label, control)
+    }
+
+    /// [`Packer::backup`] of `tablets`, whose directories are asked for a batch at a time.
+    pub(crate) fn backup_tablets<S: Tablets>(
+        &self,
+        repo: &dyn Repository,
+        tablets: &S,
+        label: &str,
+        control: &JobControl,
+    ) -> Result<BackupSummary> {
         store::with_shared_lock(repo, "backup", |lock| {
-            let Staged { manifest, mut summary, packs } = self.stage(repo, source, label, control)?;
+            let ids = IdHasher::new(repo.hash_key());
+            let mut page_bytes = 0u64;
+            let mut pages = PageWriter::new(&ids, self.opts.manifest_page_size, |id, obj| {
+                repo.put(&format::tree_key(id), obj, PutMode::CreateIfAbsent)
+                    .map_err(|e| e.context("writing a manifest page"))?;
+                page_bytes += obj.len() as u64;
+                Ok(())
+            });
+            let staged = self.stage(repo, tablets, label, control, &mut pages)?;
+            let pages = pages.finish()?;
+            let Staged { mut summary, packs, indexes, created_ms } = staged;
             // The commit re-check (docs/FORMAT.md, "Concurrency"): no collection runs from here to the commit,
             // and everything the manifest needs is still there.
             lock.gate()?;
-            store::check_objects(repo, &manifest.indexes, &packs)?;
-            // Its pages go first (no collection runs before the commit, so they stay), the manifest last.
+            store::check_objects(repo, &indexes, &packs)?;
+            store::check_pages(repo, &pages)?;
+            let head = ManifestHead {
+                database: tablets.database().into(),
+                label: label.into(),
+                timestamp: summary.timestamp.clone(),
+                created_ms,
+                chunk_size: self.opts.chunk_size as u64,
+                pages,
+                indexes,
+                host_metadata: Manifest::encode_host_metadata(tablets.host_metadata()),
+                views: views_of(tablets),
+            };
+            let obj = head.encode()?;
             let manifest_key = format::manifest_key(label, &summary.timestamp);
-            let page = self.opts.manifest_page_size;
-            match store::write_manifest(repo, &manifest_key, &manifest, PutMode::CreateIfAbsent, page)? {
-                (PutOutcome::Written, bytes) => summary.bytes_uploaded += bytes,
-                (PutOutcome::AlreadyExists, _) => return Err(already_exists(label, &summary.timestamp)),
+            match repo
+                .put(&manifest_key, &obj, PutMode::CreateIfAbsent)
+                .map_err(|e| e.context("writing the manifest"))?
+            {
+                PutOutcome::Written => summary.bytes_uploaded += page_bytes + obj.len() as u64,
+                PutOutcome::AlreadyExists => return Err(already_exists(label, &summary.timestamp)),
             }
             Ok(summary)
         })
@@ -137,12 +151,33 @@ impl Packer {
         control: &JobControl,
     ) -> Result<(Manifest, BackupSummary)> {
         store::with_shared_lock(repo, "backup part", |_| {
-            self.stage(repo, source, label, control).map(|s| (s.manifest, s.summary))
+            let mut tables = Tree::new();
+            let Staged { summary, indexes, created_ms, .. } = self.stage(repo, source, label, control, &mut tables)?;
+            let manifest = Manifest {
+                database: source.database.clone(),
+                label: label.into(),
+                timestamp: summary.timestamp.clone(),
+                created_ms,
+                chunk_size: self.opts.chunk_size as u64,
+                tables,
+                indexes,
+                host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
+                views: views_of(source),
+            };
+            Ok((manifest, summary))
         })
     }
 
-    /// Stores `source`'s data and returns the manifest that would commit it, with the packs it needs.
-    fn stage(&self, repo: &dyn Repository, source: &BackupSource, label: &str, control: &JobControl) -> Result<Staged> {
+    /// Stores the data of `src` batch by batch, handing its manifest's tree to `sink` as each batch is done, and
+    /// returns what the manifest needs besides.
+    fn stage<S: Tablets>(
+        &self,
+        repo: &dyn Repository,
+        src: &S,
+        label: &str,
+        control: &JobControl,
+        sink: &mut dyn TreeSink,
+    ) -> Result<Staged> {
         open_repository(repo)?;
         let started = now_ms();
         let timestamp = control.timestamp.clone().unwrap_or_else(|| timestamp_utc(started));
@@ -158,91 +193,39 @@ impl Packer {
         if repo.size(&manifest_key)?.is_some() {
             return Err(already_exists(label, &timestamp));
         }
-
-        // 1. The file tree, and the manifest skeleton that mirrors it.
-        let (mut manifest, tasks) = walk(source, label, &timestamp, started, self.opts.chunk_size as u64)?;
         let mut known = load_known_chunks(repo)?;
         control.cancel.check()?;
-
-        // 2. Work units, for the files not unchanged since the label's previous backup.
-        let previous = previous_files(repo, label, &source.database, self.opts.chunk_size as u64);
-        let reused = reusable(&manifest, &previous, &known);
-        drop(previous);
         let chunk = self.opts.chunk_size as u64;
-        let files = Files::new(source, &manifest, tasks);
-        let mut units = Vec::new();
-        let mut batch = Vec::new();
-        let mut batch_bytes = 0;
-        for (i, size) in files.sizes().enumerate() {
-            if reused[i].is_some() {
-                continue;
-            }
-            if size > chunk {
-                let n = size.div_ceil(chunk);
-                for c in 0..n {
-                    let offset = c * chunk;
-                    let len = usize::try_from(chunk.min(size - offset)).unwrap_or(usize::MAX);
-                    units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
-                }
-            } else {
-                batch.push(i);
-                batch_bytes += size;
-                if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
-                    units.push(Unit::Small { files: std::mem::take(&mut batch) });
-                    batch_bytes = 0;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            units.push(Unit::Small { files: batch });
-        }
+        let previous = previous_files(repo, label, src.database(), chunk);
 
-        // 3. The dictionary for small files, then the parallel pipeline.
         let ids = IdHasher::new(repo.hash_key());
-        let small = units.iter().filter_map(|u| if let Unit::Small { files } = u { Some(files) } else { None });
-        let small = small.flatten().copied();
-        let level = match self.opts.compression {
-            CompressionMode::Zstd(level) => Some(level),
-            CompressionMode::None => None,
-            CompressionMode::Auto => Some(self.opts.zstd_level),
-        };
-        let dictionary = level
-            .filter(|_| self.opts.small_file_dictionary)
-            .and_then(|level| self.pool.install(|| PackDictionary::train(&files, small, level, ids)));
-        let mut claimed = HashSet::new();
         let orphans = std::mem::take(&mut known.orphans);
-        for p in &orphans {
-            claimed.extend(p.chunks.iter().map(|c| c.hash));
-        }
+        let mut orphan_chunks: Vec<ContentHash> =
+            orphans.iter().flat_map(|p| p.chunks.iter().map(|c| c.hash)).collect();
+        orphan_chunks.sort_unstable();
+        orphan_chunks.dedup();
         let stats = Counters::default();
-        stats.files_total.store(files.len() as u64, Ordering::Relaxed);
-        stats.bytes_total.store(files.sizes().sum(), Ordering::Relaxed);
-        // Unchanged files are done already: their chunks are the repository's.
-        for (size, _) in files.sizes().zip(&reused).filter(|(_, r)| r.is_some()) {
-            stats.files_done.fetch_add(1, Ordering::Relaxed);
-            stats.bytes_done.fetch_add(size, Ordering::Relaxed);
-        }
-        let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
-        stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
         // Sealed packs waiting for an I/O thread: the memory budget less the packs being filled and uploaded.
         let packs_in_flight = (self.opts.bytes_in_flight / self.opts.pack_size).max(2);
         let io_threads = (packs_in_flight / 2).clamp(1, MAX_IO_THREADS);
         // Buffers alive at once: the open pack, one a worker has sealed, `queued` waiting and one per I/O thread.
         let queued = packs_in_flight.saturating_sub(io_threads + 2);
         let uploads = Uploads::new(repo, ids, &stats, control, queued, self.opts.pack_size + self.opts.chunk_size);
+        let dictionary = OnceLock::new();
         let pipe = Pipeline {
             ids,
-            dictionary: dictionary.as_ref(),
+            dictionary: &dictionary,
             pack_size: self.opts.pack_size,
             open: Mutex::new(uploads.open_pack()),
             uploads: &uploads,
             known: &known,
-            claimed: Mutex::new(claimed),
+            orphans: orphan_chunks,
+            claimed: Mutex::new(Claimed::default()),
             stats: &stats,
             control,
         };
-        let (mode, auto_level) = (self.opts.compression, self.opts.zstd_level);
-        let (results, rest) = std::thread::scope(|scope| {
+        let mut gathered = Gathered::default();
+        let result = std::thread::scope(|scope| {
             for k in 0..io_threads {
                 let uploads = &uploads;
                 let spawned = std::thread::Builder::new()
@@ -250,73 +233,246 @@ impl Packer {
                     .spawn_scoped(scope, move || uploads.run());
                 if let Err(e) = spawned {
                     uploads.close();
-                    return (Err(Error::new(ErrorKind::Io, format!("cannot start I/O threads: {e}"))), Ok(()));
+                    return Err(Error::new(ErrorKind::Io, format!("cannot start I/O threads: {e}")));
                 }
             }
-            let results: Result<Vec<Vec<ChunkDone>>> = self.pool.install(|| {
-                units
-                    .par_iter()
-                    .map_init(
-                        || Worker::new(mode, auto_level, uploads.sender(), dictionary.as_ref()),
-                        |worker, unit| {
-                            let worker = worker
-                                .as_mut()
-                                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                            pipe.process(unit, &files, chunk, worker)
-                        },
-                    )
-                    .collect()
-            });
-            let rest = if results.is_ok() { pipe.seal_and_upload_rest() } else { Ok(()) };
+            let mut job =
+                Job { packer: self, repo, src, pipe: &pipe, previous: &previous, sink, gathered: &mut gathered };
+            let r = job.run();
             uploads.close();
-            (results, rest)
+            r
         });
         // An upload's own error comes first: the workers only saw that the backup stopped.
-        let mut new_packs = uploads.finish()?;
-        let results = results?;
-        rest?;
+        let mut rest = uploads.finish()?;
+        result?;
         control.cancel.check()?;
 
-        let file_count = files.len() as u64;
-        // The manifest's paths were borrowed to read the files; from here on its entries get their chunks.
-        drop(files);
+        // The last packs' index, with the orphan packs this backup adopts.
+        rest.extend(orphans);
+        gathered.index(repo, ids, rest)?;
+        let Gathered { packs, mut indexes, uses_new, new_indexes, bytes_uploaded, files, .. } = gathered;
+        if uses_new {
+            if new_indexes.is_empty() {
+                return Err(Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned()));
+            }
+            indexes.extend(new_indexes);
+        }
+        let s = &stats;
+        let summary = BackupSummary {
+            label: label.into(),
+            timestamp,
+            files,
+            bytes: s.bytes_total.load(Ordering::Relaxed),
+            chunks_new: s.chunks_new.load(Ordering::Relaxed),
+            chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
+            packs_written: s.objects.load(Ordering::Relaxed),
+            bytes_uploaded: bytes_uploaded + s.bytes_stored.load(Ordering::Relaxed),
+        };
+        Ok(Staged { summary, packs, indexes: indexes.into_iter().collect(), created_ms: started })
+    }
+}
 
-        // 4. The indexes of this backup's packs (and of orphan packs it adopted), each a bounded object.
-        new_packs.extend(orphans);
-        let mut packs: HashMap<ContentHash, u64> = new_packs.iter().map(|p| (p.id, p.len)).collect();
-        let mut bytes_uploaded = stats.bytes_stored.load(Ordering::Relaxed);
-        new_packs.sort_by_key(|p| p.id);
-        let mut new_indexes = Vec::new();
-        for group in Index::split(new_packs, INDEX_BODY_TARGET) {
+/// The views of `src`, as a manifest records them.
+fn views_of<S: Tablets>(src: &S) -> Vec<format::ViewEntry> {
+    src.views()
+        .iter()
+        .map(|(name, definition)| format::ViewEntry { name: name.clone(), definition: definition.clone() })
+        .collect()
+}
+
+/// A backup's data, stored but not committed: what its manifest needs besides its tablets, and the packs (id,
+/// length) it needs.
+struct Staged {
+    summary: BackupSummary,
+    packs: HashMap<ContentHash, u64>,
+    indexes: Vec<ContentHash>,
+    created_ms: u64,
+}
+
+/// What a backup's batches gather for its manifest and commit.
+#[derive(Default)]
+struct Gathered {
+    /// Every pack the manifest needs (id, length): checked at the commit.
+    packs: HashMap<ContentHash, u64>,
+    /// The indexes that locate the chunks taken from earlier backups.
+    indexes: BTreeSet<ContentHash>,
+    /// Whether the manifest needs a chunk this backup stored.
+    uses_new: bool,
+    /// Uploaded packs not indexed yet, and the bytes of index they make.
+    pending: Vec<IndexPack>,
+    pending_len: usize,
+    /// The index objects this backup wrote.
+    new_indexes: Vec<ContentHash>,
+    /// Bytes of index objects written.
+    bytes_uploaded: u64,
+    /// Files and tablets listed so far.
+    files: u64,
+    tablets: u64,
+}
+
+impl Gathered {
+    /// Takes uploaded `packs` for indexing; writes the index once about [`INDEX_BODY_TARGET`] is pending.
+    fn uploaded(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
+        self.pending_len += packs.iter().map(|p| 44 + p.chunks.len() * format::PACK_ENTRY_LEN).sum::<usize>();
+        self.pending.extend(packs);
+        if self.pending_len >= INDEX_BODY_TARGET {
+            let pending = std::mem::take(&mut self.pending);
+            self.index(repo, ids, pending)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the index of the pending packs and `packs`, in objects of about [`INDEX_BODY_TARGET`] bytes.
+    fn index(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
+        let mut packs = [std::mem::take(&mut self.pending), packs].concat();
+        self.pending_len = 0;
+        packs.sort_by_key(|p| p.id);
+        self.packs.extend(packs.iter().map(|p| (p.id, p.len)));
+        for group in Index::split(packs, INDEX_BODY_TARGET) {
             let data = group.encode()?;
-            let id = pipe.ids.hash(&data);
+            let id = ids.hash(&data);
             let key = format::index_key(&id);
             repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
-            bytes_uploaded += data.len() as u64;
-            new_indexes.push(id);
+            self.bytes_uploaded += data.len() as u64;
+            self.new_indexes.push(id);
         }
+        Ok(())
+    }
+}
 
-        // 5. The manifest: chunk lists per file, and the indexes that locate them. One sorted list of every
-        // chunk done (not a list per file: a job of many small files would pay an allocation for each).
+/// One backup's batches, run in order on the packer's pool while the I/O threads upload.
+struct Job<'a, 'p, S: Tablets> {
+    packer: &'a Packer,
+    repo: &'a dyn Repository,
+    src: &'a S,
+    pipe: &'a Pipeline<'p>,
+    previous: &'a HashMap<super::unchanged::FileKey, FileEntry>,
+    sink: &'a mut dyn TreeSink,
+    gathered: &'a mut Gathered,
+}
+
+impl<S: Tablets> Job<'_, '_, S> {
+    fn run(&mut self) -> Result<()> {
+        let mut batches = Batches::new(self.src.tree());
+        let mut size = FIRST_BATCH_TABLETS.min(self.packer.opts.batch_files);
+        while let Some(nodes) = batches.next(size) {
+            self.pipe.control.cancel.check()?;
+            let tablets = tablets_of(&nodes);
+            let dirs = if tablets.is_empty() { Vec::new() } else { self.src.open(&tablets)? };
+            check_directories(dirs.len(), tablets.len())?;
+            let entries = self.batch(&tablets, &dirs)?;
+            self.src.done();
+            drop(dirs);
+            self.emit(nodes, entries)?;
+            let uploaded = self.pipe.uploads.take_written();
+            self.gathered.uploaded(self.repo, self.pipe.ids, uploaded)?;
+            // As many tablets as make about `batch_files` files at the files per tablet seen so far.
+            let per_tablet = self.gathered.files.div_ceil(self.gathered.tablets.max(1)).max(1);
+            size = usize::try_from(self.packer.opts.batch_files as u64 / per_tablet).unwrap_or(usize::MAX).max(1);
+        }
+        self.pipe.seal_and_upload_rest()
+    }
+
+    /// Backs up the files of one batch of tablets (in `dirs`) and returns their manifest entries.
+    fn batch(
+        &mut self,
+        tablets: &[(crate::tree::Place<'_>, &S::Tablet)],
+        dirs: &[PathBuf],
+    ) -> Result<Vec<TabletEntry>> {
+        let (packer, pipe) = (self.packer, self.pipe);
+        let ids: Vec<&str> = tablets.iter().map(|(_, t)| S::id(t)).collect();
+        let (mut entries, tasks) = list_batch(&packer.pool, &ids, dirs, self.src.metadata_only())?;
+        drop(ids);
+        self.gathered.tablets += entries.len() as u64;
+        self.gathered.files += tasks.len() as u64;
+        let refs = tablets.iter().zip(&entries).flat_map(|((place, _), tablet)| {
+            tablet.files.iter().map(move |file| FileRef { place: *place, tablet, file })
+        });
+        let reused = reusable(refs, self.previous, pipe.known);
+        let chunk = packer.opts.chunk_size as u64;
+        let files = Files::new(dirs, &entries, tasks);
+        let units = units_of(&files, &reused, chunk);
+        self.train_dictionary(&files, &units);
+
+        let stats = pipe.stats;
+        stats.files_total.fetch_add(files.len() as u64, Ordering::Relaxed);
+        stats.bytes_total.fetch_add(files.sizes().sum(), Ordering::Relaxed);
+        // Unchanged files are done already: their chunks are the repository's.
+        for (size, _) in files.sizes().zip(&reused).filter(|(_, r)| r.is_some()) {
+            stats.files_done.fetch_add(1, Ordering::Relaxed);
+            stats.bytes_done.fetch_add(size, Ordering::Relaxed);
+        }
+        let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
+        stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
+
+        let (mode, auto_level) = (packer.opts.compression, packer.opts.zstd_level);
+        let results: Result<Vec<Vec<ChunkDone>>> = packer.pool.install(|| {
+            units
+                .par_iter()
+                .map_init(
+                    || Worker::new(mode, auto_level, pipe.uploads.sender(), pipe.dictionary.get()),
+                    |worker, unit| {
+                        let worker = worker
+                            .as_mut()
+                            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
+                        pipe.process(unit, &files, chunk, worker)
+                    },
+                )
+                .collect()
+        });
+        let results = results?;
+        // The entries' paths were borrowed to read the files; from here on they get their chunks.
+        drop(files);
+        self.fill(&mut entries, reused, results, chunk)?;
+        Ok(entries)
+    }
+
+    /// Trains the dictionary for small files on the first batch that has enough of them, when the backup
+    /// compresses with one.
+    fn train_dictionary(&self, files: &Files<'_>, units: &[Unit]) {
+        let opts = &self.packer.opts;
+        let level = match opts.compression {
+            CompressionMode::Zstd(level) => level,
+            CompressionMode::None => return,
+            CompressionMode::Auto => opts.zstd_level,
+        };
+        if !opts.small_file_dictionary || self.pipe.dictionary.get().is_some() {
+            return;
+        }
+        let small = units.iter().filter_map(|u| if let Unit::Small { files } = u { Some(files) } else { None });
+        let small = small.flatten().copied();
+        let ids = self.pipe.ids;
+        if let Some(d) = self.packer.pool.install(|| PackDictionary::train(files, small, level, ids)) {
+            let _ = self.pipe.dictionary.set(d);
+        }
+    }
+
+    /// Gives each file of `entries` its chunks and whole-content crc32c: an unchanged file's from its previous
+    /// entry, the others' from what the workers did (`results`), and notes the packs and indexes they need.
+    fn fill(
+        &mut self,
+        entries: &mut [TabletEntry],
+        reused: Vec<Option<Box<FileEntry>>>,
+        results: Vec<Vec<ChunkDone>>,
+        chunk: u64,
+    ) -> Result<()> {
+        let known: &KnownChunks = self.pipe.known;
+        let g = &mut *self.gathered;
+        // One sorted list of every chunk done (not a list per file: a batch of many small files would pay an
+        // allocation for each).
         let mut done: Vec<ChunkDone> = results.into_iter().flatten().collect();
         done.sort_unstable_by_key(|d| (d.file, d.index));
         let mut done = done.into_iter().peekable();
-        let mut indexes = BTreeSet::new();
-        let mut uses_new = false;
-        let mut entries = manifest.tables.iter_mut().flat_map(|t| {
-            t.partitions
-                .iter_mut()
-                .flat_map(|p| p.indexes.iter_mut().flat_map(|i| i.tablets.iter_mut().flat_map(|t| t.files.iter_mut())))
-        });
+        let mut entries = entries.iter_mut().flat_map(|t| t.files.iter_mut());
         for (file, reuse) in reused.into_iter().enumerate() {
             let Some(entry) = entries.next() else { break };
             if let Some(prev) = reuse {
                 for hash in &prev.chunks {
-                    let (index, (pack, len)) = pipe.known.locate(hash).ok_or_else(|| {
+                    let (index, (pack, len)) = known.locate(hash).ok_or_else(|| {
                         Error::new(ErrorKind::Io, "an unchanged file's chunk has no index (internal error)".to_owned())
                     })?;
-                    packs.insert(pack, len);
-                    indexes.insert(index);
+                    g.packs.insert(pack, len);
+                    g.indexes.insert(index);
                 }
                 let FileEntry { chunks, crc32c, .. } = *prev;
                 entry.chunks = chunks;
@@ -332,136 +488,72 @@ impl Packer {
                     crc32c::crc32c_combine(crc, d.raw_crc, d.len as usize)
                 };
                 entry.chunks.push(d.hash);
-                match pipe.known.locate(&d.hash) {
+                match known.locate(&d.hash) {
                     Some((index, (pack, len))) => {
-                        packs.insert(pack, len);
-                        indexes.insert(index);
+                        g.packs.insert(pack, len);
+                        g.indexes.insert(index);
                     }
-                    None => uses_new = true,
+                    None => g.uses_new = true,
                 };
             }
             entry.crc32c = crc;
         }
-        if uses_new {
-            if new_indexes.is_empty() {
-                return Err(Error::new(ErrorKind::Io, "a new chunk has no index (internal error)".to_owned()));
+        Ok(())
+    }
+
+    /// Hands a batch's nodes to the manifest's sink, its tablets with their `entries`.
+    fn emit(&mut self, nodes: Vec<Node<'_, S::Tablet>>, entries: Vec<TabletEntry>) -> Result<()> {
+        let mut entries = entries.into_iter();
+        for node in nodes {
+            match node {
+                Node::Table(t) => self.sink.table(&t.name, &t.kind)?,
+                Node::Partition(p) => self.sink.partition(&p.name, p.temporary)?,
+                Node::Index(i) => self.sink.index(&i.name)?,
+                Node::Tablet(..) => {
+                    let entry = entries.next().ok_or_else(|| {
+                        Error::new(ErrorKind::Io, "a batch lost a tablet's entry (internal error)".to_owned())
+                    })?;
+                    self.sink.tablet(entry)?;
+                }
             }
-            indexes.extend(new_indexes);
         }
-        manifest.indexes = indexes.into_iter().collect();
-        let s = &stats;
-        let summary = BackupSummary {
-            label: label.into(),
-            timestamp,
-            files: file_count,
-            bytes: s.bytes_total.load(Ordering::Relaxed),
-            chunks_new: s.chunks_new.load(Ordering::Relaxed),
-            chunks_reused: s.chunks_reused.load(Ordering::Relaxed),
-            packs_written: s.objects.load(Ordering::Relaxed),
-            bytes_uploaded,
-        };
-        Ok(Staged { manifest, summary, packs })
+        Ok(())
     }
 }
 
-/// A backup's data, stored but not committed: the manifest that would commit it, and the packs (id, length)
-/// it needs.
-struct Staged {
-    manifest: Manifest,
-    summary: BackupSummary,
-    packs: HashMap<ContentHash, u64>,
+/// The work units of a batch's `files`, leaving out those `reused` from the previous backup: each chunk of a
+/// file over `chunk` bytes, and runs of small files.
+fn units_of(files: &Files<'_>, reused: &[Option<Box<FileEntry>>], chunk: u64) -> Vec<Unit> {
+    let mut units = Vec::new();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0;
+    for (i, size) in files.sizes().enumerate() {
+        if reused[i].is_some() {
+            continue;
+        }
+        if size > chunk {
+            let n = size.div_ceil(chunk);
+            for c in 0..n {
+                let offset = c * chunk;
+                let len = usize::try_from(chunk.min(size - offset)).unwrap_or(usize::MAX);
+                units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
+            }
+        } else {
+            batch.push(i);
+            batch_bytes += size;
+            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
+                units.push(Unit::Small { files: std::mem::take(&mut batch) });
+                batch_bytes = 0;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        units.push(Unit::Small { files: batch });
+    }
+    units
 }
 
 fn already_exists(label: &str, timestamp: &str) -> Error {
     Error::new(ErrorKind::AlreadyExists, format!("snapshot {label} with timestamp {timestamp} already exists"))
         .with_object(format::manifest_key(label, timestamp))
-}
-
-impl Pipeline<'_> {
-    fn process(&self, unit: &Unit, files: &Files<'_>, chunk: u64, w: &mut Worker) -> Result<Vec<ChunkDone>> {
-        self.control.cancel.check()?;
-        self.uploads.check()?;
-        let mut out = Vec::new();
-        let mut read = std::mem::take(&mut w.read);
-        let result = (|| -> Result<()> {
-            match unit {
-                Unit::Chunk { file, index, offset, len } => {
-                    let path = files.path(*file);
-                    read_range_into(&path, *offset, *len, &mut read)?;
-                    out.push(self.chunk(&read, *file, *index, false, w).map_err(|e| e.context(path.display()))?);
-                    if (*index as u64 + 1) * chunk >= files.size(*file) {
-                        self.stats.files_done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Unit::Small { files: list } => {
-                    for &i in list {
-                        let size = files.size(i);
-                        if size > 0 {
-                            let path = files.path(i);
-                            read_whole_into(&path, size, &mut read)?;
-                            let small = size <= SMALL_FILE_MAX;
-                            out.push(self.chunk(&read, i, 0, small, w).map_err(|e| e.context(path.display()))?);
-                        }
-                        self.stats.files_done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            Ok(())
-        })();
-        w.read = read;
-        result?;
-        if let Some(p) = &self.control.progress {
-            p.update(&self.stats.info());
-        }
-        Ok(out)
-    }
-
-    /// Hashes one chunk; stores it unless the repository or this backup already has it. A `small` file's chunk
-    /// is compressed with the backup's dictionary when there is one.
-    fn chunk(&self, raw: &[u8], file: usize, index: usize, small: bool, w: &mut Worker) -> Result<ChunkDone> {
-        let hash = self.ids.hash(raw);
-        let raw_crc = crc32c::crc32c(raw);
-        let len = raw.len() as u64;
-        self.stats.bytes_done.fetch_add(len, Ordering::Relaxed);
-        let done = ChunkDone { file, index, hash, raw_crc, len };
-        if self.known.contains(&hash) || !self.claimed.lock().insert(hash) {
-            self.stats.chunks_reused.fetch_add(1, Ordering::Relaxed);
-            return Ok(done);
-        }
-        let (stored, compression) = w.encode(raw, small)?;
-        let stored = stored.unwrap_or(raw);
-        let raw_len =
-            u32::try_from(raw.len()).map_err(|_| Error::new(ErrorKind::InvalidArgument, "chunk over 4 GiB"))?;
-        let stored_len = u32::try_from(stored.len()).unwrap_or(u32::MAX);
-        let crc = crc32c::crc32c(stored);
-        self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
-        let sealed = {
-            let mut open = self.open.lock();
-            if let Some(d) =
-                self.dictionary.filter(|_| compression == Compression::ZstdDictionary && !open.has_dictionary)
-            {
-                let entry = d.append_to(&mut open.data);
-                open.entries.push(entry);
-                open.has_dictionary = true;
-            }
-            let offset = open.data.len() as u64;
-            open.data.extend_from_slice(stored);
-            open.entries.push(ChunkEntry { hash, offset, stored_len, raw_len, crc32c: crc, compression });
-            if open.data.len() >= self.pack_size || open.entries.len() >= MAX_PACK_ENTRIES {
-                Some(std::mem::replace(&mut *open, self.uploads.open_pack()))
-            } else {
-                None
-            }
-        };
-        if let Some(pack) = sealed {
-            let tx = w.tx.as_ref().ok_or_else(|| Error::new(ErrorKind::Io, "the upload queue is closed"))?;
-            self.uploads.submit(tx, pack)?;
-        }
-        Ok(done)
-    }
-
-    fn seal_and_upload_rest(&self) -> Result<()> {
-        let pack = std::mem::replace(&mut *self.open.lock(), OpenPack::new(Vec::new()));
-        if pack.entries.is_empty() { Ok(()) } else { self.uploads.submit_last(pack) }
-    }
 }

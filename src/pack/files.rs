@@ -1,12 +1,11 @@
-//! A backup's files: walking the tablet directories of a source into the manifest skeleton, and reading file
+//! A backup's files: listing a batch's tablet directories into its manifest entries, and reading file
 //! contents into the workers' reused buffers (`pread`: no page-fault per 4 KiB page, no map to tear down).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::BackupSource;
-use crate::format::{FileEntry, FileSeen, Manifest, TabletEntry};
+use crate::format::{FileEntry, FileSeen, TabletEntry};
 use crate::{Error, ErrorKind, Result};
 
 /// A file to back up: its tablet (in the source's order) and its size.
@@ -15,8 +14,8 @@ pub(super) struct FileTask {
     pub(super) size: u64,
 }
 
-/// A backup's files in manifest order, 32 bytes each: where each one is comes from its tablet's directory (the
-/// source's) and its path in the tablet (the manifest's), joined when the file is read.
+/// A batch's files in manifest order, 32 bytes each: where each one is comes from its tablet's directory and
+/// its path in the tablet (the manifest's), joined when the file is read.
 pub(super) struct Files<'a> {
     tasks: Vec<FileTask>,
     dirs: Vec<&'a Path>,
@@ -24,10 +23,10 @@ pub(super) struct Files<'a> {
 }
 
 impl<'a> Files<'a> {
-    /// The files `walk` listed (`tasks`), of `source`, whose manifest skeleton is `manifest`.
-    pub(super) fn new(source: &'a BackupSource, manifest: &'a Manifest, tasks: Vec<FileTask>) -> Files<'a> {
-        let dirs = source.tables.tablets().map(|(_, t)| t.dir.as_path()).collect();
-        let rels: Vec<&str> = manifest.files().map(|f| f.file.path.as_str()).collect();
+    /// The files `list_batch` listed (`tasks`) in the tablet directories `dirs`, whose entries are `tablets`.
+    pub(super) fn new(dirs: &'a [PathBuf], tablets: &'a [TabletEntry], tasks: Vec<FileTask>) -> Files<'a> {
+        let dirs = dirs.iter().map(PathBuf::as_path).collect();
+        let rels: Vec<&str> = tablets.iter().flat_map(|t| t.files.iter().map(|f| f.path.as_str())).collect();
         debug_assert_eq!(rels.len(), tasks.len());
         Files { tasks, dirs, rels }
     }
@@ -85,49 +84,43 @@ pub(super) fn read_whole_into(path: &Path, size: u64, buf: &mut Vec<u8>) -> Resu
     Ok(())
 }
 
-/// Lists every tablet's files (sorted, subdirectories included) and builds the manifest skeleton in the same
-/// order as the returned file list.
-pub(super) fn walk(
-    source: &BackupSource,
-    label: &str,
-    timestamp: &str,
-    started: u64,
-    chunk_size: u64,
-) -> Result<(Manifest, Vec<FileTask>)> {
-    let mut files = Vec::new();
-    let mut tablets = 0u32;
-    let tables = source.tables.try_map(|_, tablet| {
-        let mut entries = Vec::new();
-        if !source.metadata_only {
-            list_files(&tablet.dir, &tablet.dir, &mut entries)?;
-        }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut tablet_files = Vec::with_capacity(entries.len());
-        for (rel, size, seen) in entries {
-            tablet_files.push(FileEntry { path: rel, size, crc32c: 0, chunks: Vec::new(), seen: Some(seen) });
-            files.push(FileTask { tablet: tablets, size });
-        }
-        tablets = tablets
-            .checked_add(1)
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "a backup of more than 2^32 tablets".to_owned()))?;
-        Ok::<_, Error>(TabletEntry { id: tablet.id.clone(), files: tablet_files })
+/// Lists the files of a batch of tablets (`ids`, whose directories are `dirs`; none when `metadata_only`), each
+/// tablet's sorted by path with its subdirectories, one tablet per task of the packer's pool: the batch's
+/// manifest entries (chunks not filled in yet) and its file list in the same order.
+pub(super) fn list_batch(
+    pool: &rayon::ThreadPool,
+    ids: &[&str],
+    dirs: &[PathBuf],
+    metadata_only: bool,
+) -> Result<(Vec<TabletEntry>, Vec<FileTask>)> {
+    use rayon::prelude::*;
+    let listed: Vec<Vec<Listed>> = pool.install(|| {
+        dirs.par_iter()
+            .map(|dir| {
+                let mut entries = Vec::new();
+                if !metadata_only {
+                    list_files(dir, dir, &mut entries)?;
+                }
+                entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Ok(entries)
+            })
+            .collect::<Result<_>>()
     })?;
-    let manifest = Manifest {
-        database: source.database.clone(),
-        label: label.into(),
-        timestamp: timestamp.into(),
-        created_ms: started,
-        chunk_size,
-        tables,
-        indexes: Vec::new(),
-        host_metadata: Manifest::encode_host_metadata(&source.host_metadata),
-        views: source
-            .views
-            .iter()
-            .map(|(name, definition)| crate::format::ViewEntry { name: name.clone(), definition: definition.clone() })
-            .collect(),
-    };
-    Ok((manifest, files))
+    let mut tasks = Vec::with_capacity(listed.iter().map(Vec::len).sum());
+    let mut tablets = Vec::with_capacity(ids.len());
+    for (k, (id, entries)) in ids.iter().zip(listed).enumerate() {
+        let tablet = u32::try_from(k)
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "a batch of more than 2^32 tablets".to_owned()))?;
+        let files = entries
+            .into_iter()
+            .map(|(path, size, seen)| {
+                tasks.push(FileTask { tablet, size });
+                FileEntry { path, size, crc32c: 0, chunks: Vec::new(), seen: Some(seen) }
+            })
+            .collect();
+        tablets.push(TabletEntry { id: (*id).to_owned(), files });
+    }
+    Ok((tablets, tasks))
 }
 
 fn list_files(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<()> {

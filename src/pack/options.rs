@@ -29,6 +29,10 @@ pub struct PackerOptions {
     /// A manifest is stored as pages of about this many bytes of JSON each (whole tablets; see
     /// [`crate::format::PAGE_BODY_TARGET`], the default), so no metadata object grows with the job.
     pub manifest_page_size: usize,
+    /// A backup takes its tablets in batches of about this many files: it asks the host for a batch's
+    /// snapshots, backs the batch up and releases it before the next, so its memory and the snapshots a host
+    /// holds at once are bounded by the batch, not the job (a batch holds at least one tablet).
+    pub batch_files: usize,
 }
 
 impl Default for PackerOptions {
@@ -42,6 +46,7 @@ impl Default for PackerOptions {
             bytes_in_flight: 64 << 20,
             small_file_dictionary: true,
             manifest_page_size: crate::format::PAGE_BODY_TARGET,
+            batch_files: 1 << 16,
         }
     }
 }
@@ -155,6 +160,11 @@ impl PackerBuilder {
         self.opts.manifest_page_size = bytes;
         self
     }
+    /// The files a backup takes per batch of tablets (default 65,536; 1 to 2^24).
+    pub fn batch_files(mut self, files: usize) -> Self {
+        self.opts.batch_files = files;
+        self
+    }
     /// All options at once.
     pub fn options(mut self, opts: PackerOptions) -> Self {
         self.opts = opts;
@@ -191,6 +201,8 @@ impl PackerOptions {
     pub const BYTES_IN_FLIGHT: RangeInclusive<usize> = 1 << 20..=1 << 40;
     /// Manifest page sizes: 1 KiB to 64 MiB (half the largest metadata body a reader accepts).
     pub const MANIFEST_PAGE_SIZES: RangeInclusive<usize> = 1 << 10..=64 << 20;
+    /// Files per backup batch: 1 to 2^24.
+    pub const BATCH_FILES: RangeInclusive<usize> = 1..=1 << 24;
 
     /// Checks every option against its range, and the memory budget against the pack size.
     ///
@@ -206,6 +218,7 @@ impl PackerOptions {
         in_range("pack size", self.pack_size, &Self::PACK_SIZES)?;
         in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
         in_range("manifest page size", self.manifest_page_size, &Self::MANIFEST_PAGE_SIZES)?;
+        in_range("batch files", self.batch_files, &Self::BATCH_FILES)?;
         if self.bytes_in_flight < self.pack_size {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::state::{KnownChunks, list_snapshots, load_stored_manifest};
-use crate::format::{self, FileEntry, FileRef, Manifest, StoredManifest, TabletEntry};
+use crate::format::{self, FileEntry, FileRef, StoredManifest, TabletEntry};
 use crate::repo::Repository;
 use crate::tree::Tree;
 
@@ -60,15 +60,14 @@ pub(super) fn previous_files(
     files
 }
 
-/// For every file of `manifest` (in manifest order): the previous entry to take its chunks from, when the file
-/// is unchanged and every one of its chunks is indexed.
-pub(super) fn reusable(
-    manifest: &Manifest,
+/// For each of `files` (in order): the previous entry to take its chunks from, when the file is unchanged and
+/// every one of its chunks is indexed.
+pub(super) fn reusable<'a>(
+    files: impl Iterator<Item = FileRef<'a>>,
     previous: &HashMap<FileKey, FileEntry>,
     known: &KnownChunks,
 ) -> Vec<Option<Box<FileEntry>>> {
-    manifest
-        .files()
+    files
         .map(|f| {
             if previous.is_empty() {
                 return None;
@@ -83,7 +82,7 @@ pub(super) fn reusable(
 /// A file's identity across two manifests of one label: table, partition, index, tablet and path, hashed (128
 /// bits of BLAKE3 over the length-prefixed names: a map of a million files keeps 16 bytes a key, not five
 /// strings).
-type FileKey = [u8; 16];
+pub(super) type FileKey = [u8; 16];
 
 fn key_of(f: &FileRef<'_>) -> FileKey {
     let mut h = blake3::Hasher::new();

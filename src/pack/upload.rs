@@ -162,6 +162,11 @@ impl<'a> Uploads<'a> {
         Ok(pack.data)
     }
 
+    /// The packs uploaded since the last call, while the I/O threads run: a backup indexes them as it goes.
+    pub(super) fn take_written(&self) -> Vec<IndexPack> {
+        std::mem::take(&mut *self.written.lock())
+    }
+
     /// The packs uploaded, once the I/O threads have returned.
     ///
     /// # Errors

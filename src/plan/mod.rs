@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 pub use restore::{RestoreChecks, RestorePlan, RestoreTable, plan_restore};
 
-use crate::host::{TableInfo, TableKind, TabletInfo, TabletRef};
+use crate::host::{PartitionInfo, TableInfo, TableKind, TabletInfo, TabletRef};
 use crate::sql::ast::{Backup, TableList, TableListKind};
 use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
@@ -80,7 +80,7 @@ fn unsupported_kind(t: &TableInfo) -> Option<String> {
 pub fn plan_backup(
     stmt: &Backup,
     database: &str,
-    catalog: &[TableInfo],
+    catalog: Vec<TableInfo>,
     ignore_unsupported: bool,
     views: bool,
 ) -> Result<BackupPlan> {
@@ -118,7 +118,7 @@ pub fn plan_backup(
             }
         }
         Some(TableList { kind: TableListKind::Exclude, tables }) => {
-            for t in catalog {
+            for t in &catalog {
                 let excluded = tables.iter().find(|r| r.table == t.name);
                 match excluded.map(|r| &r.partitions) {
                     Some(None) => continue,
@@ -144,7 +144,7 @@ pub fn plan_backup(
             }
         }
         None => {
-            for t in catalog {
+            for t in &catalog {
                 if t.kind == TableKind::Olap {
                     chosen.push((t, None));
                 } else {
@@ -153,33 +153,46 @@ pub fn plan_backup(
             }
         }
     }
+    // The selection borrows the catalog; the plan takes the chosen tables and partitions out of it (a catalog of
+    // a million tablets is not copied).
+    let chosen: Vec<(usize, Option<Vec<String>>)> = chosen
+        .into_iter()
+        .map(|(t, parts)| (catalog.iter().position(|c| std::ptr::eq(c, t)).unwrap_or(usize::MAX), parts))
+        .collect();
+    let mut catalog: Vec<Option<TableInfo>> = catalog.into_iter().map(Some).collect();
     let mut tables = Vec::new();
-    for (t, partitions) in chosen {
+    for (i, partitions) in chosen {
+        let Some(mut t) = catalog.get_mut(i).and_then(Option::take) else { continue };
+        let all = t.partitions.len();
         let parts = match partitions {
             None => {
                 if t.partitions.iter().any(|p| p.temporary) {
                     return Err(analysis("Do not support backup table with temp partitions"));
                 }
-                t.partitions.clone()
+                std::mem::take(&mut t.partitions)
             }
             Some(names) => {
                 let mut out = Vec::new();
                 for n in &names {
                     let p = t
                         .partitions
-                        .iter()
+                        .iter_mut()
                         .find(|p| &p.name == n)
                         .ok_or_else(|| analysis(format!("Unknown partition {n} in table{}", t.name)))?;
                     if p.temporary {
                         return Err(analysis("Do not support backup temp partitions"));
                     }
-                    out.push(p.clone());
+                    out.push(PartitionInfo {
+                        name: p.name.clone(),
+                        temporary: false,
+                        indexes: std::mem::take(&mut p.indexes),
+                    });
                 }
                 out
             }
         };
-        let partial = parts.len() < t.partitions.len();
-        tables.push((TableInfo { partitions: parts, ..(*t).clone() }, partial));
+        let partial = parts.len() < all;
+        tables.push((TableInfo { partitions: parts, ..t }, partial));
     }
     if tables.is_empty() && view_list.is_empty() {
         return Err(analysis(format!("No OLAP table to back up in database {database}")));

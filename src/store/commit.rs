@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::format::{self, ContentHash, INDEX_PREFIX, Index, Manifest, PACKS_PREFIX};
+use crate::format::{self, ContentHash, INDEX_PREFIX, Index, Manifest, PACKS_PREFIX, PageRef};
 use crate::repo::{Repository, get};
 use crate::{Error, ErrorKind, Result};
 
@@ -34,6 +34,22 @@ pub fn check_objects(repo: &dyn Repository, indexes: &[ContentHash], packs: &Has
         }
     }
     Ok(())
+}
+
+/// Checks that every page of a manifest about to be committed is still in the repository.
+///
+/// # Errors
+/// [`ErrorKind::NotFound`] naming the first missing page (the caller must not commit); repository errors.
+pub fn check_pages(repo: &dyn Repository, pages: &[PageRef]) -> Result<()> {
+    if pages.is_empty() {
+        return Ok(());
+    }
+    let present: HashSet<ContentHash> =
+        repo.list(format::TREES_PREFIX)?.into_iter().filter_map(|o| format::tree_id_from_key(&o.key)).collect();
+    match pages.iter().find(|p| !present.contains(&p.id)) {
+        Some(missing) => Err(gone(&format::tree_key(&missing.id))),
+        None => Ok(()),
+    }
 }
 
 /// Checks a manifest's references: its indexes, and the packs that hold its chunks (read from those indexes).

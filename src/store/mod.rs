@@ -19,7 +19,7 @@ mod manifests;
 mod process;
 mod retention;
 
-pub use commit::{check_manifest, check_objects};
+pub use commit::{check_manifest, check_objects, check_pages};
 pub use forget::{ForgetDecision, ForgetReport, ForgetScope, forget};
 pub use gc::{GcOutcome, GcReport, collect_garbage};
 pub use lock::{

@@ -24,6 +24,11 @@ struct Recording {
     fail_abort: AtomicBool,
     /// The snapshot returns one directory fewer than it was asked for.
     short_snapshot: AtomicBool,
+    /// Snapshot calls made, and the one that fails (0: none).
+    snapshot_calls: AtomicUsize,
+    fail_snapshot_call: AtomicUsize,
+    /// The most tablets held at once.
+    most_held: AtomicUsize,
 }
 
 impl Recording {
@@ -36,6 +41,9 @@ impl Recording {
             fail_metadata: AtomicBool::new(false),
             fail_abort: AtomicBool::new(false),
             short_snapshot: AtomicBool::new(false),
+            snapshot_calls: AtomicUsize::new(0),
+            fail_snapshot_call: AtomicUsize::new(0),
+            most_held: AtomicUsize::new(0),
         })
     }
 
@@ -54,8 +62,13 @@ impl Host for Recording {
         self.inner.tables(database)
     }
     fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<Vec<std::path::PathBuf>> {
+        let call = self.snapshot_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.fail_snapshot_call.load(Ordering::SeqCst) {
+            return Err(refused(&format!("snapshot call {call}")));
+        }
         let mut dirs = self.inner.snapshot(database, tablets)?;
-        self.taken.fetch_add(tablets.len(), Ordering::SeqCst);
+        let taken = self.taken.fetch_add(tablets.len(), Ordering::SeqCst) + tablets.len();
+        self.most_held.fetch_max(taken - self.released.load(Ordering::SeqCst), Ordering::SeqCst);
         if self.short_snapshot.load(Ordering::SeqCst) {
             dirs.pop();
         }
@@ -131,7 +144,7 @@ fn snapshots_are_released_on_every_path() {
     let (taken, released) = s.host.balance();
     assert!(taken > 0 && taken == released, "success: {taken} taken, {released} released");
 
-    // A failure after the snapshots were taken.
+    // A failure of the host (its metadata) before any batch of tablets is snapshotted.
     s.host.fail_metadata.store(true, Ordering::SeqCst);
     let j = ended(&engine, job(&engine, &root(), "BACKUP SNAPSHOT bad1 TO mem"));
     s.host.fail_metadata.store(false, Ordering::SeqCst);
@@ -381,4 +394,38 @@ fn a_snapshot_with_a_directory_missing_fails_the_backup_and_is_released() {
     let (taken, released) = s.host.balance();
     assert!(taken > 0 && taken == released, "taken {taken}, released {released}");
     assert!(!repo.join("snapshots").exists() || std::fs::read_dir(repo.join("snapshots")).unwrap().next().is_none());
+}
+
+#[test]
+fn a_backup_holds_one_batch_of_snapshots_at_a_time_and_releases_each() {
+    let s = setup();
+    let engine = s.engine(|b| b.batch_files(1));
+    let mem = Gated::new();
+    mem.release();
+    engine.attach_repository("mem", mem.clone(), false).unwrap();
+    let j = finish(&engine, job(&engine, &root(), "BACKUP SNAPSHOT b1 TO mem"));
+    let (taken, released) = s.host.balance();
+    let calls = s.host.snapshot_calls.load(Ordering::SeqCst);
+    assert_eq!((taken, released, calls), (j.tablets as usize, taken, taken), "a batch of one tablet per call");
+    assert_eq!(s.host.most_held.load(Ordering::SeqCst), 1, "each batch released before the next is taken");
+    // The snapshot is whole and restores.
+    let m = tabsnap::pack::load_manifest(&mem.inner, "b1", &j.timestamp).unwrap();
+    assert_eq!(m.tables.tablet_count() as u64, j.tablets);
+}
+
+#[test]
+fn a_snapshot_failing_at_a_later_batch_fails_the_backup_and_releases_every_batch_taken() {
+    let s = setup();
+    let engine = s.engine(|b| b.batch_files(1));
+    let repo = s.tmp.path().join("repo");
+    engine
+        .execute(&root(), &format!("CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{}'", repo.display()))
+        .unwrap();
+    s.host.fail_snapshot_call.store(3, Ordering::SeqCst);
+    let j = ended(&engine, job(&engine, &root(), "BACKUP SNAPSHOT snap TO r"));
+    assert_eq!(j.state, JobState::Cancelled, "{j:?}");
+    assert!(j.status_text().contains("snapshot call 3 refused"), "{}", j.status_text());
+    let (taken, released) = s.host.balance();
+    assert!(taken == 2 && released == 2, "taken {taken}, released {released}");
+    assert!(tabsnap::pack::list_snapshots(&tabsnap::repo::LocalRepository::new(&repo).unwrap()).unwrap().is_empty());
 }

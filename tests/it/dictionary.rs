@@ -29,7 +29,7 @@ fn small_files(root: &Path, per_tablet: u64) -> BackupSource {
 }
 
 /// Every pack's footer entries (and its trailer version).
-fn footers(repo: &dyn Repository) -> Vec<(String, u8, Vec<ChunkEntry>)> {
+pub(crate) fn footers(repo: &dyn Repository) -> Vec<(String, u8, Vec<ChunkEntry>)> {
     repo.list("packs/")
         .unwrap()
         .into_iter()
@@ -41,7 +41,7 @@ fn footers(repo: &dyn Repository) -> Vec<(String, u8, Vec<ChunkEntry>)> {
         .collect()
 }
 
-fn count(footers: &[(String, u8, Vec<ChunkEntry>)], code: Compression) -> usize {
+pub(crate) fn count(footers: &[(String, u8, Vec<ChunkEntry>)], code: Compression) -> usize {
     footers.iter().flat_map(|f| &f.2).filter(|e| e.compression == code).count()
 }
 

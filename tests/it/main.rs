@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may unwrap
 
 mod answers;
+mod batches;
 mod cli;
 mod cli_cluster;
 mod cli_crypto;

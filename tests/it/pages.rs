@@ -139,8 +139,9 @@ fn a_failing_page_write_commits_nothing_and_running_it_again_succeeds() {
     assert_eq!(repo.inner().list("snapshots/").unwrap().len(), 0);
 
     repo.set_plan(FaultPlan::default());
-    let s = p.backup(&repo, &source, "snap", &control(TS1)).unwrap();
-    assert_eq!(s.chunks_new, 0, "the data was stored by the first run");
+    // Pages are written as the backup goes: what the first run stored in sealed packs is reused, the rest (the
+    // pack being filled when the page failed) is stored now.
+    p.backup(&repo, &source, "snap", &control(TS1)).unwrap();
     let m = load_manifest(&repo, "snap", TS1).unwrap();
     let out = tmp.path().join("out");
     restore_all(&p, &repo, &m, &out).unwrap();

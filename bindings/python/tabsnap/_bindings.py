@@ -142,6 +142,7 @@ PROTOTYPES = {
     "tabsnap_options_set_compression": ([POINTER(tabsnap_options), c_char_p, E], status),
     "tabsnap_options_set_chunk_size": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_pack_size": ([POINTER(tabsnap_options), c_uint64, E], status),
+    "tabsnap_options_set_batch_files": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_bytes_in_flight": ([POINTER(tabsnap_options), c_uint64, E], status),
     "tabsnap_options_set_state_dir": ([POINTER(tabsnap_options), c_char_p, E], status),
     "tabsnap_options_set_max_job_timeout_ms": ([POINTER(tabsnap_options), c_uint64, E], status),

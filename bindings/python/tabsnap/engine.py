@@ -292,14 +292,16 @@ class Engine(Managed):
 
     def __init__(self, data_dir, state_dir=None, threads=0, zstd_level=3, chunk_size=None, pack_size=None,
                  bytes_in_flight=None, max_job_timeout=None, progress=None,
-                 ignore_backup_not_support_table_type=False, compression="auto"):
+                 ignore_backup_not_support_table_type=False, compression="auto", batch_files=None):
         """`compression`: how backups compress chunks unless the BACKUP or its repository has a "compression"
         property: "auto" (zstd at `zstd_level` where samples of a chunk shrink, raw otherwise), "zstd-N" (every
         chunk at level N, 1 to 19) or "none" (raw).
         `progress(job_id, JobInfo)` is called from tabsnap's job threads when a job changes state and, at most
         every 100 ms, as it progresses; exceptions it raises are printed and ignored.
         `ignore_backup_not_support_table_type` (Doris's option): a BACKUP skips the tables that are not OLAP tables,
-        naming them in its TaskErrMsg, instead of failing with "Table 't' is not a OLAP table"."""
+        naming them in its TaskErrMsg, instead of failing with "Table 't' is not a OLAP table".
+        `batch_files`: a backup takes its tablets in batches of about this many files (default 65,536), each
+        snapshotted, backed up and released before the next."""
         self._progress_fn = None
         if progress is not None:
             def on_progress(_ud, job_id, info):
@@ -319,6 +321,8 @@ class Engine(Managed):
                 _check(lib.tabsnap_options_set_pack_size, opts, pack_size)
             if bytes_in_flight is not None:
                 _check(lib.tabsnap_options_set_bytes_in_flight, opts, bytes_in_flight)
+            if batch_files is not None:
+                _check(lib.tabsnap_options_set_batch_files, opts, batch_files)
             if state_dir is not None:
                 _check(lib.tabsnap_options_set_state_dir, opts, _enc(str(state_dir)))
             if max_job_timeout is not None:

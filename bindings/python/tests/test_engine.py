@@ -27,6 +27,19 @@ def test_backup_show_restore_round_trip(tmp_path, data_dir):
     assert tree(data_dir / "db1" / "t1") == tree(data_dir / "db1" / "t1_copy")
 
 
+def test_a_backup_in_batches_of_one_file_restores_the_same_tables(tmp_path, data_dir):
+    with tabsnap.Engine(data_dir, threads=2, batch_files=1) as engine:
+        engine.execute(f"CREATE REPOSITORY r WITH LOCAL ON LOCATION 'file://{tmp_path}/repo'")
+        info = engine.query("BACKUP SNAPSHOT db1.s1 TO r ON (t1)").wait(timeout=60)
+        assert info.state == "FINISHED" and info.files_done == info.files_total > 1
+        ts = engine.query("SHOW SNAPSHOT ON r")[0]["Timestamp"]
+        restore = engine.query(f"RESTORE SNAPSHOT db1.s1 FROM r ON (t1 AS t1_copy) PROPERTIES ('backup_timestamp' = '{ts}')")
+        assert restore.wait(timeout=60).state == "FINISHED"
+    assert tree(data_dir / "db1" / "t1") == tree(data_dir / "db1" / "t1_copy")
+    with pytest.raises(tabsnap.ArgumentError, match="batch files 0"):
+        tabsnap.Engine(data_dir, batch_files=0)
+
+
 def test_errors_become_exceptions(tmp_path, data_dir):
     engine = tabsnap.Engine(data_dir)
     with pytest.raises(tabsnap.ParseError) as e:

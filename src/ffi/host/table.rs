@@ -80,7 +80,9 @@ pub struct tabsnap_host_callbacks {
     /// its files, unchanged until `release_tablet`. Every call that returns 0 is matched by exactly one
     /// `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
     /// cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
-    /// `TABSNAP_STATUS_CALLBACK` and the callback's message.
+    /// `TABSNAP_STATUS_CALLBACK` and the callback's message. A backup takes its tablets a batch at a time (about
+    /// 65,536 files; `tabsnap_options_set_batch_files`), in plan order, and
+    /// releases a batch's tablets once their files are read, before it snapshots the next batch.
     pub snapshot_tablet: Option<
         unsafe extern "C" fn(
             user_data: *mut c_void,
