@@ -190,7 +190,10 @@ impl Host for DirHost {
                 for p in visible_dirs(&tdir)? {
                     let pdir = tdir.join(&p);
                     let tablets = |dir: &Path| -> Result<Vec<TabletInfo>> {
-                        Ok(visible_dirs(dir)?.into_iter().map(|id| TabletInfo { id }).collect())
+                        let mut tablets: Vec<TabletInfo> =
+                            visible_dirs(dir)?.into_iter().map(|id| TabletInfo { id: id.into() }).collect();
+                        tablets.shrink_to_fit();
+                        Ok(tablets)
                     };
                     let mut indexes = vec![IndexInfo { name: name.clone(), tablets: tablets(&pdir)? }];
                     for r in &desc.rollups {

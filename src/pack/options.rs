@@ -46,7 +46,7 @@ impl Default for PackerOptions {
             bytes_in_flight: 64 << 20,
             small_file_dictionary: true,
             manifest_page_size: crate::format::PAGE_BODY_TARGET,
-            batch_files: 1 << 16,
+            batch_files: 1 << 14,
         }
     }
 }
