@@ -571,7 +571,7 @@ typedef struct tabsnap_host_callbacks {
    * `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
    * cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
    * `TABSNAP_STATUS_CALLBACK` and the callback's message. A backup takes its tablets a batch at a time (about
-   * 65,536 files; `tabsnap_options_set_batch_files`), in plan order, and
+   * 16,384 files; `tabsnap_options_set_batch_files`), in plan order, and
    * releases a batch's tablets once their files are read, before it snapshots the next batch.
    */
   int32_t (*snapshot_tablet)(void *user_data,
@@ -1166,7 +1166,7 @@ tabsnap_status tabsnap_options_set_bytes_in_flight(struct tabsnap_options *opts,
                                                    struct tabsnap_error **err_out);
 
 /**
- * The files a backup takes per batch of tablets (default 65,536; 1 to 2^24): each batch is snapshotted
+ * The files a backup takes per batch of tablets (default 16,384; 1 to 2^24): each batch is snapshotted
  * (`snapshot_tablet`), backed up and released (`release_tablet`) before the next, so a host holds at most one
  * batch of snapshots at a time.
  *

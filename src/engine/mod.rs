@@ -121,7 +121,7 @@ impl EngineBuilder {
         self
     }
     /// The files a backup takes per batch of tablets, each batch snapshotted, backed up and released before
-    /// the next (default 65,536; see [`PackerOptions::batch_files`]).
+    /// the next (default 16,384; see [`PackerOptions::batch_files`]).
     pub fn batch_files(mut self, files: usize) -> Self {
         self.options.batch_files = files;
         self

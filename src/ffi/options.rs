@@ -232,7 +232,7 @@ pub unsafe extern "C" fn tabsnap_options_set_bytes_in_flight(
     })
 }
 
-/// The files a backup takes per batch of tablets (default 65,536; 1 to 2^24): each batch is snapshotted
+/// The files a backup takes per batch of tablets (default 16,384; 1 to 2^24): each batch is snapshotted
 /// (`snapshot_tablet`), backed up and released (`release_tablet`) before the next, so a host holds at most one
 /// batch of snapshots at a time.
 ///

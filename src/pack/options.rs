@@ -160,7 +160,7 @@ impl PackerBuilder {
         self.opts.manifest_page_size = bytes;
         self
     }
-    /// The files a backup takes per batch of tablets (default 65,536; 1 to 2^24).
+    /// The files a backup takes per batch of tablets (default 16,384; 1 to 2^24).
     pub fn batch_files(mut self, files: usize) -> Self {
         self.opts.batch_files = files;
         self

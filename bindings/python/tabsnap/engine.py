@@ -300,7 +300,7 @@ class Engine(Managed):
         every 100 ms, as it progresses; exceptions it raises are printed and ignored.
         `ignore_backup_not_support_table_type` (Doris's option): a BACKUP skips the tables that are not OLAP tables,
         naming them in its TaskErrMsg, instead of failing with "Table 't' is not a OLAP table".
-        `batch_files`: a backup takes its tablets in batches of about this many files (default 65,536), each
+        `batch_files`: a backup takes its tablets in batches of about this many files (default 16,384), each
         snapshotted, backed up and released before the next."""
         self._progress_fn = None
         if progress is not None:

@@ -81,7 +81,7 @@ pub struct tabsnap_host_callbacks {
     /// `release_tablet` call for that tablet, whatever happens next (success, a failure at any later tablet,
     /// cancel, timeout, `tabsnap_engine_free`); a call that fails is not. A failure ends the job with
     /// `TABSNAP_STATUS_CALLBACK` and the callback's message. A backup takes its tablets a batch at a time (about
-    /// 65,536 files; `tabsnap_options_set_batch_files`), in plan order, and
+    /// 16,384 files; `tabsnap_options_set_batch_files`), in plan order, and
     /// releases a batch's tablets once their files are read, before it snapshots the next batch.
     pub snapshot_tablet: Option<
         unsafe extern "C" fn(
