@@ -23,7 +23,7 @@ use super::files::{Files, list_batch};
 use super::pipeline::{ChunkDone, Claimed, Pipeline, Unit};
 use super::source::{Batches, Node, Tablets, check_directories, tablets_of};
 use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
-use super::unchanged::{previous_files, reusable};
+use super::unchanged::Previous;
 use super::upload::Uploads;
 use super::worker::Worker;
 use super::{BackupSource, CompressionMode, Counters, JobControl, Packer, check_relative_path};
@@ -196,7 +196,7 @@ impl Packer {
         let mut known = load_known_chunks(repo)?;
         control.cancel.check()?;
         let chunk = self.opts.chunk_size as u64;
-        let previous = previous_files(repo, label, src.database(), chunk);
+        let mut previous = Previous::open(repo, label, src.database(), chunk);
 
         let ids = IdHasher::new(repo.hash_key());
         let orphans = std::mem::take(&mut known.orphans);
@@ -237,7 +237,7 @@ impl Packer {
                 }
             }
             let mut job =
-                Job { packer: self, repo, src, pipe: &pipe, previous: &previous, sink, gathered: &mut gathered };
+                Job { packer: self, repo, src, pipe: &pipe, previous: &mut previous, sink, gathered: &mut gathered };
             let r = job.run();
             uploads.close();
             r
@@ -346,7 +346,7 @@ struct Job<'a, 'p, S: Tablets> {
     repo: &'a dyn Repository,
     src: &'a S,
     pipe: &'a Pipeline<'p>,
-    previous: &'a HashMap<super::unchanged::FileKey, FileEntry>,
+    previous: &'a mut Previous<'p>,
     sink: &'a mut dyn TreeSink,
     gathered: &'a mut Gathered,
 }
@@ -388,7 +388,7 @@ impl<S: Tablets> Job<'_, '_, S> {
         let refs = tablets.iter().zip(&entries).flat_map(|((place, _), tablet)| {
             tablet.files.iter().map(move |file| FileRef { place: *place, tablet, file })
         });
-        let reused = reusable(refs, self.previous, pipe.known);
+        let reused = self.previous.reusable(refs, pipe.known);
         let chunk = packer.opts.chunk_size as u64;
         let files = Files::new(dirs, &entries, tasks);
         let units = units_of(&files, &reused, chunk);
