@@ -108,30 +108,57 @@ impl Located {
     }
 }
 
+/// How [`load_locations`] reads the index objects.
+pub(crate) struct Scan<'a> {
+    /// Stop reading once every needed chunk is located (the first place found is the one kept, so the
+    /// indexes after that change nothing).
+    pub stop_when_all_found: bool,
+    /// What to do with an index that cannot be read or decoded: `Err` stops the scan; `Ok` goes on without it.
+    pub failed: &'a mut dyn FnMut(&ContentHash, Error) -> Result<()>,
+}
+
 /// Where each of `needed` lives, from the index objects `indexes` (each checked against its name): one
 /// [`Located`] per chunk found, sorted by chunk; of two places of one chunk, the first index's (and in it the
-/// first pack's) is kept. Packs are numbered in `packs`.
+/// first pack's) is kept. Packs are numbered in `packs`. Also returns the positions in `indexes` of the
+/// indexes that located a chunk kept: reading only those, in order, locates the same chunks at the same places.
 pub(crate) fn load_locations(
     repo: &dyn Repository,
     indexes: &[ContentHash],
     needed: &Needed,
     packs: &mut PackIds,
-) -> Result<Vec<Located>> {
+    scan: Scan<'_>,
+) -> Result<(Vec<Located>, Vec<u32>)> {
     let mut out = Vec::new();
+    let mut used = Vec::new();
+    let mut found = vec![false; needed.0.len()];
     let ids = format::IdHasher::new(repo.hash_key());
-    for id in indexes {
-        let key = format::index_key(id);
-        let data = get(repo, &key)?;
-        if ids.hash(&data) != *id {
-            return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
-                .with_object(key));
+    for (at, id) in indexes.iter().enumerate() {
+        if scan.stop_when_all_found && out.len() == needed.0.len() {
+            break;
         }
-        let index = Index::decode(&key, &data)?;
-        drop(data);
+        let key = format::index_key(id);
+        let index = get(repo, &key).and_then(|data| {
+            if ids.hash(&data) != *id {
+                return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
+                    .with_object(key.clone()));
+            }
+            Index::decode(&key, &data)
+        });
+        let index = match index {
+            Ok(index) => index,
+            Err(e) => {
+                (scan.failed)(id, e)?;
+                continue;
+            }
+        };
+        let before = out.len();
         for p in index.packs {
             let mut pack = None;
             for c in p.chunks {
                 let Some(chunk) = needed.position(&c.hash) else { continue };
+                if std::mem::replace(&mut found[chunk as usize], true) {
+                    continue;
+                }
                 let pack = match pack {
                     Some(n) => n,
                     None => *pack.insert(packs.intern(p.id)?),
@@ -140,12 +167,13 @@ pub(crate) fn load_locations(
                 out.push(Located { chunk, pack, offset, stored_len, raw_len, crc32c, compression: c.compression });
             }
         }
+        if out.len() > before {
+            used.push(at as u32);
+        }
     }
-    // A stable sort: of two places of one chunk, the one read first is kept.
-    out.sort_by_key(|l| l.chunk);
-    out.dedup_by_key(|l| l.chunk);
+    out.sort_unstable_by_key(|l| l.chunk);
     out.shrink_to_fit();
-    Ok(out)
+    Ok((out, used))
 }
 
 /// The place of needed chunk `chunk` in `located` (sorted by chunk, one each), as its position there.

@@ -34,6 +34,7 @@ mod locate;
 pub(crate) mod options;
 mod probe;
 mod restore;
+mod restore_write;
 mod roots;
 mod safe_fs;
 mod state;
@@ -41,6 +42,7 @@ mod unchanged;
 mod upload;
 mod verify;
 mod verify_snapshots;
+mod window;
 mod worker;
 
 use std::path::PathBuf;

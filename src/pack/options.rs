@@ -29,6 +29,9 @@ pub struct PackerOptions {
     /// A manifest is stored as pages of about this many bytes of JSON each (whole tablets; see
     /// [`crate::format::PAGE_BODY_TARGET`], the default), so no metadata object grows with the job.
     pub manifest_page_size: usize,
+    /// Restore and verify read a paged manifest's tablets a window of pages at a time: runs of pages of at most
+    /// this many files (a larger page is a window alone). Memory follows it; each window reads the indexes again.
+    pub window_files: u64,
 }
 
 impl Default for PackerOptions {
@@ -42,6 +45,7 @@ impl Default for PackerOptions {
             bytes_in_flight: 64 << 20,
             small_file_dictionary: true,
             manifest_page_size: crate::format::PAGE_BODY_TARGET,
+            window_files: 64 << 10,
         }
     }
 }
@@ -155,6 +159,11 @@ impl PackerBuilder {
         self.opts.manifest_page_size = bytes;
         self
     }
+    /// The most files restore and verify plan at once (default 65,536; 1 to 2^24).
+    pub fn window_files(mut self, files: u64) -> Self {
+        self.opts.window_files = files;
+        self
+    }
     /// All options at once.
     pub fn options(mut self, opts: PackerOptions) -> Self {
         self.opts = opts;
@@ -191,6 +200,8 @@ impl PackerOptions {
     pub const BYTES_IN_FLIGHT: RangeInclusive<usize> = 1 << 20..=1 << 40;
     /// Manifest page sizes: 1 KiB to 64 MiB (half the largest metadata body a reader accepts).
     pub const MANIFEST_PAGE_SIZES: RangeInclusive<usize> = 1 << 10..=64 << 20;
+    /// Files per window of restore and verify: 1 to 2^24.
+    pub const WINDOW_FILES: RangeInclusive<u64> = 1..=1 << 24;
 
     /// Checks every option against its range, and the memory budget against the pack size.
     ///
@@ -206,6 +217,7 @@ impl PackerOptions {
         in_range("pack size", self.pack_size, &Self::PACK_SIZES)?;
         in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
         in_range("manifest page size", self.manifest_page_size, &Self::MANIFEST_PAGE_SIZES)?;
+        in_range("window files", self.window_files, &Self::WINDOW_FILES)?;
         if self.bytes_in_flight < self.pack_size {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
