@@ -20,28 +20,64 @@ pub(crate) fn number(n: usize, what: &str) -> Result<u32> {
     u32::try_from(n).ok().filter(|&n| n != NONE).ok_or_else(|| too_many(what))
 }
 
-/// The chunks a job needs, sorted and each once; a chunk is named by its position.
+/// The chunks a job needs, sorted and each once; a chunk is named by its position. A bitmap of 8 bits per
+/// chunk, set by each one's first 8 bytes (content hashes are uniform), answers most "not needed" without a
+/// search: a scan of the indexes asks that of every chunk they locate.
 #[derive(Default)]
-pub(crate) struct Needed(Vec<ContentHash>);
+pub(crate) struct Needed {
+    hashes: Vec<ContentHash>,
+    filter: Vec<u64>,
+}
+
+/// The order of content hashes, deciding on the first 8 bytes as one number (as the bytes would) and comparing
+/// the rest only when those are equal.
+fn hash_order(a: &ContentHash, b: &ContentHash) -> std::cmp::Ordering {
+    let head = |h: &ContentHash| u64::from_be_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]]);
+    head(a).cmp(&head(b)).then_with(|| a.0[8..].cmp(&b.0[8..]))
+}
+
+/// Where `hash` falls in a filter of `words` 64-bit words (a power of two): (word, bit).
+fn filter_bit(hash: &ContentHash, words: usize) -> (usize, u64) {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&hash.0[..8]);
+    let at = u64::from_le_bytes(head) as usize & (words * 64 - 1);
+    (at / 64, 1 << (at % 64))
+}
 
 impl Needed {
     /// The chunks of `hashes`, each once.
     pub(crate) fn new(mut hashes: Vec<ContentHash>) -> Result<Needed> {
-        hashes.sort_unstable();
+        hashes.sort_unstable_by(hash_order);
         hashes.dedup();
         hashes.shrink_to_fit();
         number(hashes.len(), "chunks")?;
-        Ok(Needed(hashes))
+        let mut filter = vec![0u64; hashes.len().next_power_of_two().max(8) / 8];
+        for h in &hashes {
+            let (word, bit) = filter_bit(h, filter.len());
+            filter[word] |= bit;
+        }
+        Ok(Needed { hashes, filter })
+    }
+
+    /// How many chunks.
+    pub(crate) fn len(&self) -> usize {
+        self.hashes.len()
     }
 
     /// The position of `hash`, when it is needed.
     pub(crate) fn position(&self, hash: &ContentHash) -> Option<u32> {
-        self.0.binary_search(hash).ok().map(|i| i as u32)
+        if !self.filter.is_empty() {
+            let (word, bit) = filter_bit(hash, self.filter.len());
+            if self.filter[word] & bit == 0 {
+                return None;
+            }
+        }
+        self.hashes.binary_search_by(|h| hash_order(h, hash)).ok().map(|i| i as u32)
     }
 
     /// The chunk at `position`.
     pub(crate) fn hash(&self, position: u32) -> &ContentHash {
-        &self.0[position as usize]
+        &self.hashes[position as usize]
     }
 }
 
@@ -67,6 +103,17 @@ impl PackIds {
     /// The pack numbered `n`.
     pub(crate) fn id(&self, n: u32) -> &ContentHash {
         &self.ids[n as usize]
+    }
+
+    /// Each pack's place in the order of pack ids, by pack number.
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
+        order.sort_unstable_by_key(|&n| self.ids[n as usize]);
+        let mut rank = vec![0; order.len()];
+        for (r, n) in order.into_iter().enumerate() {
+            rank[n as usize] = r as u32;
+        }
+        rank
     }
 }
 
@@ -130,10 +177,10 @@ pub(crate) fn load_locations(
 ) -> Result<(Vec<Located>, Vec<u32>)> {
     let mut out = Vec::new();
     let mut used = Vec::new();
-    let mut found = vec![false; needed.0.len()];
+    let mut found = vec![false; needed.len()];
     let ids = format::IdHasher::new(repo.hash_key());
     for (at, id) in indexes.iter().enumerate() {
-        if scan.stop_when_all_found && out.len() == needed.0.len() {
+        if scan.stop_when_all_found && out.len() == needed.len() {
             break;
         }
         let key = format::index_key(id);
@@ -179,4 +226,22 @@ pub(crate) fn load_locations(
 /// The place of needed chunk `chunk` in `located` (sorted by chunk, one each), as its position there.
 pub(crate) fn find(located: &[Located], chunk: u32) -> Option<u32> {
     located.binary_search_by_key(&chunk, |l| l.chunk).ok().map(|i| i as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_needed_chunk_is_found_through_the_filter_and_no_other() {
+        let hash = |i: u32| ContentHash::of(&i.to_le_bytes());
+        let needed = Needed::new((0..1000).map(hash).chain((0..10).map(hash)).collect()).unwrap();
+        assert_eq!(needed.len(), 1000);
+        for i in 0..1000 {
+            let at = needed.position(&hash(i)).unwrap();
+            assert_eq!(*needed.hash(at), hash(i));
+        }
+        assert!((1000..5000).all(|i| needed.position(&hash(i)).is_none()));
+        assert_eq!(Needed::default().position(&hash(0)), None);
+    }
 }

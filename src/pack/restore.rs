@@ -114,7 +114,7 @@ impl Packer {
         control: &JobControl,
     ) -> Result<RestoreSummary> {
         let key = format::manifest_key(&manifest.label, &manifest.timestamp);
-        let windows = Windows::new(repo, &key, Snapshot::Whole(manifest), self.opts.window_files);
+        let windows = Windows::new(repo, &self.pool, &key, Snapshot::Whole(manifest), self.opts.window_files);
         self.restore_windows(repo, &windows, target, control)
     }
 
@@ -134,7 +134,7 @@ impl Packer {
         target: &TabletTarget<'_>,
         control: &JobControl,
     ) -> Result<RestoreSummary> {
-        let windows = Windows::new(repo, key, Snapshot::of(stored), self.opts.window_files);
+        let windows = Windows::new(repo, &self.pool, key, Snapshot::of(stored), self.opts.window_files);
         self.restore_windows(repo, &windows, target, control)
     }
 

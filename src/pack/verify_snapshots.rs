@@ -55,7 +55,7 @@ impl Packer {
                     let snapshot = Snapshot::of(&stored);
                     let (label, timestamp) = snapshot.id();
                     let prefix = format!("{label}/{timestamp}: {}", snapshot.database());
-                    let windows = Windows::new(repo, &key, snapshot, self.opts.window_files);
+                    let windows = Windows::new(repo, &self.pool, &key, snapshot, self.opts.window_files);
                     windows.for_each(true, |_, tables| {
                         let (chunk_size, indexes) = (snapshot.chunk_size(), snapshot.indexes());
                         let part = Part { key: key.clone(), prefix: prefix.clone(), chunk_size, indexes, tables };

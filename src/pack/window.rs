@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use crate::format::{self, ContentHash, Manifest, ManifestHead, StoredManifest, TabletEntry};
 use crate::repo::Repository;
 use crate::store::read_page;
@@ -72,6 +74,8 @@ impl<'a> Snapshot<'a> {
 /// window alone).
 pub(crate) struct Windows<'a> {
     repo: &'a dyn Repository,
+    /// Decodes a window's pages in parallel.
+    pool: &'a rayon::ThreadPool,
     key: &'a str,
     snapshot: Snapshot<'a>,
     /// The pages of each window (one empty range for a whole manifest).
@@ -79,8 +83,15 @@ pub(crate) struct Windows<'a> {
 }
 
 impl<'a> Windows<'a> {
-    /// The windows of `snapshot`, stored under `key` in `repo`, of at most `max_files` files each.
-    pub(crate) fn new(repo: &'a dyn Repository, key: &'a str, snapshot: Snapshot<'a>, max_files: u64) -> Windows<'a> {
+    /// The windows of `snapshot`, stored under `key` in `repo`, of at most `max_files` files each; pages are
+    /// decoded on `pool`.
+    pub(crate) fn new(
+        repo: &'a dyn Repository,
+        pool: &'a rayon::ThreadPool,
+        key: &'a str,
+        snapshot: Snapshot<'a>,
+        max_files: u64,
+    ) -> Windows<'a> {
         let mut bounds = Vec::new();
         match snapshot {
             Snapshot::Whole(_) => bounds.push(0..0),
@@ -98,7 +109,7 @@ impl<'a> Windows<'a> {
                 }
             }
         }
-        Windows { repo, key, snapshot, bounds }
+        Windows { repo, pool, key, snapshot, bounds }
     }
 
     /// How many windows.
@@ -164,21 +175,36 @@ impl<'a> Windows<'a> {
         Ok(())
     }
 
-    /// The tables of window `w`, its pages read and joined, unchecked.
+    /// The tables of window `w`, its pages read and decoded in parallel and joined in order, unchecked.
     pub(crate) fn read(&self, w: usize) -> Result<Tree<TabletEntry>> {
         let Snapshot::Paged(head) = self.snapshot else {
             return Err(Error::new(ErrorKind::InvalidArgument, "a whole manifest is read whole"));
         };
+        let pages = &head.pages[self.bounds[w].clone()];
+        let decoded: Vec<Result<Tree<TabletEntry>>> = self.pool.install(|| {
+            pages
+                .par_iter()
+                .map(|p| {
+                    let mut tree = Tree::new();
+                    let one = std::slice::from_ref(p);
+                    ManifestHead::for_pages(
+                        one,
+                        self.key,
+                        |_, page| read_page(self.repo, page),
+                        |t| {
+                            tree = t;
+                            Ok(())
+                        },
+                    )?;
+                    Ok(tree)
+                })
+                .collect()
+        });
         let mut tables = Tree::new();
-        ManifestHead::for_pages(
-            &head.pages[self.bounds[w].clone()],
-            self.key,
-            |_, page| read_page(self.repo, page),
-            |next| {
-                format::join(&mut tables, next);
-                Ok(())
-            },
-        )?;
+        for next in decoded {
+            format::join(&mut tables, next?);
+        }
+        // Joining grew the lists of tablets that ran across pages.
         format::compact(&mut tables);
         Ok(tables)
     }
