@@ -189,10 +189,23 @@ impl ManifestHead {
     pub fn for_each_page(
         &self,
         key: &str,
+        page: impl FnMut(&ContentHash, &str) -> Result<Vec<u8>>,
+        visit: impl FnMut(Tree<TabletEntry>) -> Result<()>,
+    ) -> Result<()> {
+        Self::for_pages(&self.pages, key, page, visit)
+    }
+
+    /// As [`ManifestHead::for_each_page`], for `pages` (a run of this manifest's pages) only.
+    ///
+    /// # Errors
+    /// As [`ManifestHead::for_each_page`].
+    pub fn for_pages(
+        pages: &[PageRef],
+        key: &str,
         mut page: impl FnMut(&ContentHash, &str) -> Result<Vec<u8>>,
         mut visit: impl FnMut(Tree<TabletEntry>) -> Result<()>,
     ) -> Result<()> {
-        for r in &self.pages {
+        for r in pages {
             let pkey = tree_key(&r.id);
             let data = page(&r.id, &pkey).map_err(|e| {
                 let msg = format!("manifest page {pkey} of {key}: {}", e.message());
@@ -245,7 +258,7 @@ pub(crate) fn compact(tree: &mut Tree<TabletEntry>) {
 
 /// Appends `next`'s tables to `tree`, continuing `tree`'s last table, partition and index where `next` starts
 /// with the same names.
-fn join(tree: &mut Tree<TabletEntry>, next: Tree<TabletEntry>) {
+pub(crate) fn join(tree: &mut Tree<TabletEntry>, next: Tree<TabletEntry>) {
     for mut t in next {
         if let Some(last) = tree.last_mut().filter(|l| l.name == t.name) {
             let mut parts = std::mem::take(&mut t.partitions).into_iter();

@@ -31,6 +31,7 @@ pub use manifest::{
     FileEntry, FileRef, FileSeen, IndexEntry, Manifest, PartitionEntry, TableEntry, TabletEntry, ViewEntry,
 };
 pub use manifest_pages::{ManifestHead, PAGE_BODY_TARGET, PageRef, StoredManifest};
+pub(crate) use manifest_pages::{compact, join};
 pub use pack::{
     ChunkEntry, Compression, PACK_ENTRY_LEN, PACK_TRAILER_LEN, PACK_VERSION_DICTIONARY, decode_pack_footer,
     encode_pack_footer, footer_len,

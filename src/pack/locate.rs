@@ -20,28 +20,64 @@ pub(crate) fn number(n: usize, what: &str) -> Result<u32> {
     u32::try_from(n).ok().filter(|&n| n != NONE).ok_or_else(|| too_many(what))
 }
 
-/// The chunks a job needs, sorted and each once; a chunk is named by its position.
+/// The chunks a job needs, sorted and each once; a chunk is named by its position. A bitmap of 8 bits per
+/// chunk, set by each one's first 8 bytes (content hashes are uniform), answers most "not needed" without a
+/// search: a scan of the indexes asks that of every chunk they locate.
 #[derive(Default)]
-pub(crate) struct Needed(Vec<ContentHash>);
+pub(crate) struct Needed {
+    hashes: Vec<ContentHash>,
+    filter: Vec<u64>,
+}
+
+/// The order of content hashes, deciding on the first 8 bytes as one number (as the bytes would) and comparing
+/// the rest only when those are equal.
+fn hash_order(a: &ContentHash, b: &ContentHash) -> std::cmp::Ordering {
+    let head = |h: &ContentHash| u64::from_be_bytes([h.0[0], h.0[1], h.0[2], h.0[3], h.0[4], h.0[5], h.0[6], h.0[7]]);
+    head(a).cmp(&head(b)).then_with(|| a.0[8..].cmp(&b.0[8..]))
+}
+
+/// Where `hash` falls in a filter of `words` 64-bit words (a power of two): (word, bit).
+fn filter_bit(hash: &ContentHash, words: usize) -> (usize, u64) {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&hash.0[..8]);
+    let at = u64::from_le_bytes(head) as usize & (words * 64 - 1);
+    (at / 64, 1 << (at % 64))
+}
 
 impl Needed {
     /// The chunks of `hashes`, each once.
     pub(crate) fn new(mut hashes: Vec<ContentHash>) -> Result<Needed> {
-        hashes.sort_unstable();
+        hashes.sort_unstable_by(hash_order);
         hashes.dedup();
         hashes.shrink_to_fit();
         number(hashes.len(), "chunks")?;
-        Ok(Needed(hashes))
+        let mut filter = vec![0u64; hashes.len().next_power_of_two().max(8) / 8];
+        for h in &hashes {
+            let (word, bit) = filter_bit(h, filter.len());
+            filter[word] |= bit;
+        }
+        Ok(Needed { hashes, filter })
+    }
+
+    /// How many chunks.
+    pub(crate) fn len(&self) -> usize {
+        self.hashes.len()
     }
 
     /// The position of `hash`, when it is needed.
     pub(crate) fn position(&self, hash: &ContentHash) -> Option<u32> {
-        self.0.binary_search(hash).ok().map(|i| i as u32)
+        if !self.filter.is_empty() {
+            let (word, bit) = filter_bit(hash, self.filter.len());
+            if self.filter[word] & bit == 0 {
+                return None;
+            }
+        }
+        self.hashes.binary_search_by(|h| hash_order(h, hash)).ok().map(|i| i as u32)
     }
 
     /// The chunk at `position`.
     pub(crate) fn hash(&self, position: u32) -> &ContentHash {
-        &self.0[position as usize]
+        &self.hashes[position as usize]
     }
 }
 
@@ -67,6 +103,17 @@ impl PackIds {
     /// The pack numbered `n`.
     pub(crate) fn id(&self, n: u32) -> &ContentHash {
         &self.ids[n as usize]
+    }
+
+    /// Each pack's place in the order of pack ids, by pack number.
+    pub(crate) fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.ids.len() as u32).collect();
+        order.sort_unstable_by_key(|&n| self.ids[n as usize]);
+        let mut rank = vec![0; order.len()];
+        for (r, n) in order.into_iter().enumerate() {
+            rank[n as usize] = r as u32;
+        }
+        rank
     }
 }
 
@@ -108,30 +155,57 @@ impl Located {
     }
 }
 
+/// How [`load_locations`] reads the index objects.
+pub(crate) struct Scan<'a> {
+    /// Stop reading once every needed chunk is located (the first place found is the one kept, so the
+    /// indexes after that change nothing).
+    pub stop_when_all_found: bool,
+    /// What to do with an index that cannot be read or decoded: `Err` stops the scan; `Ok` goes on without it.
+    pub failed: &'a mut dyn FnMut(&ContentHash, Error) -> Result<()>,
+}
+
 /// Where each of `needed` lives, from the index objects `indexes` (each checked against its name): one
 /// [`Located`] per chunk found, sorted by chunk; of two places of one chunk, the first index's (and in it the
-/// first pack's) is kept. Packs are numbered in `packs`.
+/// first pack's) is kept. Packs are numbered in `packs`. Also returns the positions in `indexes` of the
+/// indexes that located a chunk kept: reading only those, in order, locates the same chunks at the same places.
 pub(crate) fn load_locations(
     repo: &dyn Repository,
     indexes: &[ContentHash],
     needed: &Needed,
     packs: &mut PackIds,
-) -> Result<Vec<Located>> {
+    scan: Scan<'_>,
+) -> Result<(Vec<Located>, Vec<u32>)> {
     let mut out = Vec::new();
+    let mut used = Vec::new();
+    let mut found = vec![false; needed.len()];
     let ids = format::IdHasher::new(repo.hash_key());
-    for id in indexes {
-        let key = format::index_key(id);
-        let data = get(repo, &key)?;
-        if ids.hash(&data) != *id {
-            return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
-                .with_object(key));
+    for (at, id) in indexes.iter().enumerate() {
+        if scan.stop_when_all_found && out.len() == needed.len() {
+            break;
         }
-        let index = Index::decode(&key, &data)?;
-        drop(data);
+        let key = format::index_key(id);
+        let index = get(repo, &key).and_then(|data| {
+            if ids.hash(&data) != *id {
+                return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
+                    .with_object(key.clone()));
+            }
+            Index::decode(&key, &data)
+        });
+        let index = match index {
+            Ok(index) => index,
+            Err(e) => {
+                (scan.failed)(id, e)?;
+                continue;
+            }
+        };
+        let before = out.len();
         for p in index.packs {
             let mut pack = None;
             for c in p.chunks {
                 let Some(chunk) = needed.position(&c.hash) else { continue };
+                if std::mem::replace(&mut found[chunk as usize], true) {
+                    continue;
+                }
                 let pack = match pack {
                     Some(n) => n,
                     None => *pack.insert(packs.intern(p.id)?),
@@ -140,15 +214,34 @@ pub(crate) fn load_locations(
                 out.push(Located { chunk, pack, offset, stored_len, raw_len, crc32c, compression: c.compression });
             }
         }
+        if out.len() > before {
+            used.push(at as u32);
+        }
     }
-    // A stable sort: of two places of one chunk, the one read first is kept.
-    out.sort_by_key(|l| l.chunk);
-    out.dedup_by_key(|l| l.chunk);
+    out.sort_unstable_by_key(|l| l.chunk);
     out.shrink_to_fit();
-    Ok(out)
+    Ok((out, used))
 }
 
 /// The place of needed chunk `chunk` in `located` (sorted by chunk, one each), as its position there.
 pub(crate) fn find(located: &[Located], chunk: u32) -> Option<u32> {
     located.binary_search_by_key(&chunk, |l| l.chunk).ok().map(|i| i as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_needed_chunk_is_found_through_the_filter_and_no_other() {
+        let hash = |i: u32| ContentHash::of(&i.to_le_bytes());
+        let needed = Needed::new((0..1000).map(hash).chain((0..10).map(hash)).collect()).unwrap();
+        assert_eq!(needed.len(), 1000);
+        for i in 0..1000 {
+            let at = needed.position(&hash(i)).unwrap();
+            assert_eq!(*needed.hash(at), hash(i));
+        }
+        assert!((1000..5000).all(|i| needed.position(&hash(i)).is_none()));
+        assert_eq!(Needed::default().position(&hash(0)), None);
+    }
 }

@@ -35,6 +35,7 @@ pub(crate) mod options;
 mod pipeline;
 mod probe;
 mod restore;
+mod restore_write;
 mod roots;
 mod safe_fs;
 pub(crate) mod source;
@@ -43,6 +44,7 @@ mod unchanged;
 mod upload;
 mod verify;
 mod verify_snapshots;
+mod window;
 mod worker;
 
 use std::path::PathBuf;

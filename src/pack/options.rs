@@ -33,6 +33,9 @@ pub struct PackerOptions {
     /// snapshots, backs the batch up and releases it before the next, so its memory and the snapshots a host
     /// holds at once are bounded by the batch, not the job (a batch holds at least one tablet).
     pub batch_files: usize,
+    /// Restore and verify read a paged manifest's tablets a window of pages at a time: runs of pages of at most
+    /// this many files (a larger page is a window alone). Memory follows it; each window reads the indexes again.
+    pub window_files: u64,
 }
 
 impl Default for PackerOptions {
@@ -47,6 +50,7 @@ impl Default for PackerOptions {
             small_file_dictionary: true,
             manifest_page_size: crate::format::PAGE_BODY_TARGET,
             batch_files: 1 << 14,
+            window_files: 64 << 10,
         }
     }
 }
@@ -165,6 +169,11 @@ impl PackerBuilder {
         self.opts.batch_files = files;
         self
     }
+    /// The most files restore and verify plan at once (default 65,536; 1 to 2^24).
+    pub fn window_files(mut self, files: u64) -> Self {
+        self.opts.window_files = files;
+        self
+    }
     /// All options at once.
     pub fn options(mut self, opts: PackerOptions) -> Self {
         self.opts = opts;
@@ -203,6 +212,8 @@ impl PackerOptions {
     pub const MANIFEST_PAGE_SIZES: RangeInclusive<usize> = 1 << 10..=64 << 20;
     /// Files per backup batch: 1 to 2^24.
     pub const BATCH_FILES: RangeInclusive<usize> = 1..=1 << 24;
+    /// Files per window of restore and verify: 1 to 2^24.
+    pub const WINDOW_FILES: RangeInclusive<u64> = 1..=1 << 24;
 
     /// Checks every option against its range, and the memory budget against the pack size.
     ///
@@ -219,6 +230,7 @@ impl PackerOptions {
         in_range("bytes in flight", self.bytes_in_flight, &Self::BYTES_IN_FLIGHT)?;
         in_range("manifest page size", self.manifest_page_size, &Self::MANIFEST_PAGE_SIZES)?;
         in_range("batch files", self.batch_files, &Self::BATCH_FILES)?;
+        in_range("window files", self.window_files, &Self::WINDOW_FILES)?;
         if self.bytes_in_flight < self.pack_size {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

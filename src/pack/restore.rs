@@ -1,26 +1,23 @@
 //! Restore: manifest → the chunks the selected tablets need → ranged reads of their packs, in parallel →
 //! crc32c check → zstd decompress → content-hash check → write at the file's offset → one filesystem sync.
+//!
+//! A paged manifest is restored a window of pages at a time ([`super::window`]), so memory follows the window,
+//! not the snapshot. With more than one window, a first pass checks every window and locates its chunks without
+//! writing anything, and a second pass plans each window again (reading only the indexes the first pass found
+//! its chunks in) and writes it.
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
-use parking_lot::Mutex;
-use rayon::prelude::*;
-
-use super::check::{check_file_crcs, read_chunks};
-use super::chunk_plan::{PlannedFiles, plan_chunks};
-use super::durable::{preallocate, start_writeback, sync_filesystem};
-use super::locate::{PackIds, find, load_locations};
+use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
+use super::locate::{PackIds, Scan, find, load_locations};
+use super::restore_write::Filesystems;
 use super::roots::TabletRoots;
-use super::safe_fs;
+use super::window::{Digests, Snapshot, Windows, path_digest};
 use super::{Counters, JobControl, Packer};
-use crate::format::{self, Manifest, TabletEntry};
+use crate::format::{self, ContentHash, Manifest, StoredManifest, TabletEntry};
 use crate::repo::Repository;
-use crate::tree::Place;
+use crate::tree::{Place, Tree};
 use crate::{Error, ErrorKind, Result};
 
 /// What a restore did.
@@ -39,21 +36,63 @@ pub struct RestoreSummary {
 /// Chooses the target directory of each tablet, or `None` to leave it out.
 pub type TabletTarget<'a> = dyn Fn(Place<'_>, &TabletEntry) -> Option<PathBuf> + Sync + 'a;
 
-/// The directory of `rel` below its tablet directory (`""` for the tablet directory itself).
-fn parent_of(rel: &str) -> &str {
-    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
+/// One window planned: its files, their tablets' directories, where their chunks are, and the positions (in
+/// the manifest's list) of the indexes that located them.
+struct PlannedWindow<'m> {
+    files: PlannedFiles<'m>,
+    roots: TabletRoots,
+    plan: ChunkPlan,
+    used_indexes: Vec<u32>,
 }
 
-/// An I/O error about `rel` below `root`; invalid input (a symlink in the way) is an invalid argument.
-fn io_error(root: &Path, rel: &str, what: &str, e: std::io::Error) -> Error {
-    let kind = e.kind();
-    let err = Error::io(format!("{what} {}", root.join(rel).display()), e);
-    if kind == std::io::ErrorKind::InvalidInput { Error::new(ErrorKind::InvalidArgument, err.message()) } else { err }
+fn repeated_dir(key: &str, dir: &std::path::Path) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("two tablets of manifest {key} would be restored into {}", dir.display()),
+    )
+}
+
+/// Plans window `tables` of `windows`: the tablets `target` selects, their directories (none twice), and every
+/// chunk of their files located and checked against the files (the first problem fails). The chunks are located
+/// through the manifest's indexes, or through those of them at the positions `only` lists.
+fn plan_window<'m>(
+    repo: &dyn Repository,
+    windows: &Windows<'_>,
+    tables: &'m Tree<TabletEntry>,
+    target: &TabletTarget<'_>,
+    only: Option<&[u32]>,
+) -> Result<PlannedWindow<'m>> {
+    let (key, snapshot) = (windows.key(), windows.snapshot());
+    let mut files = PlannedFiles::default();
+    let whole = files.add_manifest(key.to_owned(), snapshot.chunk_size(), snapshot.database().to_owned());
+    let mut roots = TabletRoots::default();
+    for (place, tablet) in tables.tablets() {
+        let Some(dir) = target(place, tablet) else { continue };
+        roots.push(&dir)?;
+        files.add_tablet(whole, place.table, tablet)?;
+    }
+    if let Some(i) = roots.first_repeated() {
+        return Err(repeated_dir(key, &roots.get(i)));
+    }
+    let needed = files.needed()?;
+    let mut packs = PackIds::default();
+    let indexes: Vec<ContentHash> = match only {
+        Some(only) => only.iter().map(|&i| snapshot.indexes()[i as usize]).collect(),
+        None => snapshot.indexes().to_vec(),
+    };
+    let scan = Scan { stop_when_all_found: true, failed: &mut |_, e| Err(e) };
+    let (located, used_indexes) = load_locations(repo, &indexes, &needed, &mut packs, scan)?;
+    let (plan, problems) = plan_chunks(&files, needed, packs, located, &|located, _, chunk| find(located, chunk));
+    if let Some(e) = problems.into_iter().next() {
+        return Err(e);
+    }
+    Ok(PlannedWindow { files, roots, plan, used_indexes })
 }
 
 impl Packer {
     /// Restores the tablets `target` selects from `manifest`, each into the directory it names. Only the packs
-    /// (and ranges of packs) those tablets need are read.
+    /// (and ranges of packs) those tablets need are read. [`Packer::restore_stored`] restores a manifest as stored,
+    /// without holding all its tablets.
     ///
     /// Nothing is written before the manifest and the indexes it names pass the checks verify makes too
     /// ([`Manifest::check`], every chunk located with a raw length that fits its file, no overlapping chunks).
@@ -74,195 +113,80 @@ impl Packer {
         target: &TabletTarget<'_>,
         control: &JobControl,
     ) -> Result<RestoreSummary> {
-        let manifest_key = format::manifest_key(&manifest.label, &manifest.timestamp);
-        manifest.check(&manifest_key)?;
-        // 1. The files to write, tablet by tablet, and each tablet's directory.
-        let mut files = PlannedFiles::default();
-        let whole = files.add_manifest(manifest_key.clone(), manifest.chunk_size, manifest.database.clone());
-        let mut roots = TabletRoots::default();
-        for (place, tablet) in manifest.tables.tablets() {
-            let Some(dir) = target(place, tablet) else { continue };
-            roots.push(&dir)?;
-            files.add_tablet(whole, place.table, tablet)?;
-        }
-        if let Some(i) = roots.first_repeated() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("two tablets of manifest {manifest_key} would be restored into {}", roots.get(i).display()),
-            ));
-        }
+        let key = format::manifest_key(&manifest.label, &manifest.timestamp);
+        let windows = Windows::new(repo, &self.pool, &key, Snapshot::Whole(manifest), self.opts.window_files);
+        self.restore_windows(repo, &windows, target, control)
+    }
 
-        // 2. Where each needed chunk lives, checked against the files before anything is written.
-        let needed = files.needed()?;
-        let mut packs = PackIds::default();
-        let located = load_locations(repo, &manifest.indexes, &needed, &mut packs)?;
-        let (plan, problems) = plan_chunks(&files, needed, packs, located, &|located, _, chunk| find(located, chunk));
-        if let Some(e) = problems.into_iter().next() {
-            return Err(e);
-        }
-        // 3. Directories, each created once and held open while its files are written (one `openat` per file),
-        // then every multi-chunk file with its length so chunks can land in any order.
-        let (mut dirs, mut dir_start) = (Vec::<&str>::new(), vec![0u32]);
-        let mut fi = 0;
-        for t in 0..roots.len() {
-            let begin = dirs.len();
-            while fi < files.len() && files.tablet_of(fi) == t {
-                dirs.push(parent_of(&files.entry(fi).path));
-                fi += 1;
-            }
-            let mut own = dirs.split_off(begin);
-            own.sort_unstable();
-            own.dedup();
-            dirs.extend(own);
-            dir_start.push(dirs.len() as u32);
-        }
-        let tablet_dirs_of = |t: usize| &dirs[dir_start[t] as usize..dir_start[t + 1] as usize];
-        let budget = safe_fs::DirBudget::from_limit();
-        let tablet_dirs: Vec<safe_fs::TabletDir> = self.pool.install(|| {
-            (0..roots.len())
-                .into_par_iter()
-                .map(|t| safe_fs::prepare_tablet(&roots.get(t), tablet_dirs_of(t), &budget))
-                .collect::<Result<_>>()
-        })?;
-        let held = |fi: usize| {
-            let t = files.tablet_of(fi);
-            let dir = tablet_dirs_of(t).binary_search(&parent_of(&files.entry(fi).path)).unwrap_or_default();
-            tablet_dirs[t].dirs.get(dir).and_then(Option::as_ref)
-        };
-        let root_of = |fi: usize| roots.get(files.tablet_of(fi));
+    /// Restores as [`Packer::restore`] does the manifest `stored` (read from `key`), reading its pages a window
+    /// at a time (windows of at most [`super::PackerOptions::window_files`] files): memory follows the window,
+    /// not the snapshot. Every promise of [`Packer::restore`] holds; with more than one window, every window is
+    /// read, checked and located before the first is written, then read again to be written.
+    ///
+    /// # Errors
+    /// As [`Packer::restore`]; a page that is missing or damaged fails the restore before anything is written,
+    /// naming the page.
+    pub fn restore_stored(
+        &self,
+        repo: &dyn Repository,
+        key: &str,
+        stored: &StoredManifest,
+        target: &TabletTarget<'_>,
+        control: &JobControl,
+    ) -> Result<RestoreSummary> {
+        let windows = Windows::new(repo, &self.pool, key, Snapshot::of(stored), self.opts.window_files);
+        self.restore_windows(repo, &windows, target, control)
+    }
+
+    fn restore_windows(
+        &self,
+        repo: &dyn Repository,
+        windows: &Windows<'_>,
+        target: &TabletTarget<'_>,
+        control: &JobControl,
+    ) -> Result<RestoreSummary> {
         let stats = Counters::default();
-        stats.files_total.store(files.len() as u64, Ordering::Relaxed);
-        stats.bytes_total.store((0..files.len()).map(|fi| files.entry(fi).size).sum(), Ordering::Relaxed);
-        // Single-chunk files (most files of a tablet) are created when their chunk arrives: one open each.
-        // Multi-chunk files stay open until their last chunk is written: one safe open each, not one per chunk;
-        // only they count the bytes written so far.
-        let multi: Vec<u32> =
-            (0..files.len() as u32).filter(|&fi| files.entry(fi as usize).chunks.len() != 1).collect();
-        let open: Vec<Mutex<Option<Arc<File>>>> = multi.iter().map(|_| Mutex::new(None)).collect();
-        let written: Vec<AtomicU64> = multi.iter().map(|_| AtomicU64::new(0)).collect();
-        self.pool.install(|| {
-            multi.par_iter().zip(&open).try_for_each(|(&fi, slot)| {
-                let (fi, root) = (fi as usize, root_of(fi as usize));
-                let entry = files.entry(fi);
-                let f = safe_fs::create_file(held(fi), &root, &entry.path)
-                    .map_err(|e| io_error(&root, &entry.path, "creating", e))?;
-                preallocate(&f, entry.size).map_err(|e| io_error(&root, &entry.path, "sizing", e))?;
-                *slot.lock() = Some(Arc::new(f));
-                Ok::<_, Error>(())
-            })
-        })?;
-        control.cancel.check()?;
-
-        // 4. Read packs in merged ranges, in parallel, and write chunks where they go.
-        let chunk_crc: Vec<AtomicU64> = (0..plan.slot_count()).map(|_| AtomicU64::new(NO_CRC)).collect();
-        // While small files land, a thread makes the filesystem write back what is dirty every
-        // EARLY_SYNC_STEP bytes, so the disk works during the restore and the final sync finds little left.
-        let restoring = AtomicBool::new(true);
-        std::thread::scope(|scope| {
-            if let Some(dir) = (roots.len() > 0).then(|| roots.get(0)).and_then(|r| File::open(r).ok()) {
-                let (restoring, stats) = (&restoring, &stats);
-                let _ = std::thread::Builder::new().name("tabsnap-sync".into()).spawn_scoped(scope, move || {
-                    let mut synced = 0;
-                    while restoring.load(Ordering::Relaxed) {
-                        std::thread::park_timeout(std::time::Duration::from_millis(20));
-                        let done = stats.bytes_done.load(Ordering::Relaxed);
-                        if done - synced >= EARLY_SYNC_STEP {
-                            synced = done;
-                            let _ = sync_filesystem(&dir);
-                        }
-                    }
-                });
+        let mut filesystems = Filesystems::default();
+        let count = |stats: &Counters, w: &PlannedWindow<'_>| {
+            let bytes: u64 = (0..w.files.len()).map(|fi| w.files.entry(fi).size).sum();
+            stats.files_total.fetch_add(w.files.len() as u64, Ordering::Relaxed);
+            stats.bytes_total.fetch_add(bytes, Ordering::Relaxed);
+        };
+        if windows.len() == 1 {
+            // One window: checked, located and written in one go.
+            windows.for_each(true, |_, tables| {
+                let w = plan_window(repo, windows, tables, target, None)?;
+                count(&stats, &w);
+                self.write_window(repo, &w.files, &w.roots, &w.plan, control, &stats, &mut filesystems)
+            })?;
+        } else {
+            // 1. Every window checked and located, nothing written; each tablet directory's digest kept to find
+            // two tablets restored into one directory across windows.
+            let mut used: Vec<Vec<u32>> = Vec::with_capacity(windows.len());
+            let mut dirs = Digests::default();
+            windows.for_each(true, |_, tables| {
+                control.cancel.check()?;
+                let w = plan_window(repo, windows, tables, target, None)?;
+                count(&stats, &w);
+                (0..w.roots.len()).for_each(|t| dirs.push(path_digest(&w.roots.get(t))));
+                used.push(w.used_indexes);
+                Ok(())
+            })?;
+            let suspects = dirs.repeated();
+            if !suspects.is_empty() {
+                confirm_dirs(windows, target, &suspects)?;
             }
-            let result = self.pool.install(|| {
-                plan.reads.par_iter().try_for_each_init(zstd::bulk::Decompressor::new, |dctx, read| {
-                    control.cancel.check()?;
-                    let dctx =
-                        dctx.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                    let bytes = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
-                        let name_file = || {
-                            let first = plan.uses(&files, slot).next();
-                            first.map_or(String::new(), |(fi, _)| format!("while restoring {}", files.label(fi)))
-                        };
-                        let raw = raw.map_err(|e| e.context(name_file()))?;
-                        chunk_crc[slot].store(u64::from(crc32c::crc32c(&raw)), Ordering::Relaxed);
-                        for (fi, offset) in plan.uses(&files, slot) {
-                            let (entry, root) = (files.entry(fi), root_of(fi));
-                            let multi = multi.binary_search(&(fi as u32)).ok();
-                            let write = || {
-                                let Some(m) = multi else {
-                                    let f = safe_fs::create_file(held(fi), &root, &entry.path)?;
-                                    f.write_all_at(&raw, 0)?;
-                                    // Small files are left to the final sync, which writes them back together.
-                                    if raw.len() >= EARLY_WRITEBACK_MIN {
-                                        start_writeback(&f);
-                                    }
-                                    return Ok(());
-                                };
-                                let file = open[m].lock().clone();
-                                match file {
-                                    Some(f) => f.write_all_at(&raw, offset),
-                                    None => safe_fs::open_file(&root, &entry.path)?.write_all_at(&raw, offset),
-                                }
-                            };
-                            write().map_err(|e| io_error(&root, &entry.path, "writing", e))?;
-                            stats.bytes_done.fetch_add(raw.len() as u64, Ordering::Relaxed);
-                            let done = match multi {
-                                None => true,
-                                Some(m) => {
-                                    let n = raw.len() as u64;
-                                    written[m].fetch_add(n, Ordering::Relaxed) + n == entry.size
-                                }
-                            };
-                            if done {
-                                stats.files_done.fetch_add(1, Ordering::Relaxed);
-                                // Its last chunk: start its writeback and close it (the last holder of the handle
-                                // closes the file).
-                                if let Some(f) = multi.and_then(|m| open[m].lock().take()) {
-                                    start_writeback(&f);
-                                }
-                            }
-                        }
-                        Ok(())
-                    })?;
-                    stats.bytes_stored.fetch_add(bytes, Ordering::Relaxed);
-                    stats.objects.fetch_add(1, Ordering::Relaxed);
-                    if let Some(p) = &control.progress {
-                        p.update(&stats.info());
-                    }
-                    Ok::<_, Error>(())
-                })
-            });
-            restoring.store(false, Ordering::Relaxed);
-            result
-        })?;
-        control.cancel.check()?;
-        let crcs: Vec<Option<u32>> = chunk_crc.iter().map(|c| u32::try_from(c.load(Ordering::Relaxed)).ok()).collect();
-        drop(chunk_crc);
-        if let Some(e) = check_file_crcs(&files, &plan, &crcs).into_iter().next() {
-            return Err(e);
+            // 2. Each window planned again and written.
+            windows.for_each(false, |i, tables| {
+                control.cancel.check()?;
+                let w = plan_window(repo, windows, tables, target, Some(&used[i]))?;
+                self.write_window(repo, &w.files, &w.roots, &w.plan, control, &stats, &mut filesystems)
+            })?;
         }
-
-        // 5. Durable before returning: one syncfs per filesystem on Linux, per-file fsync elsewhere.
-        let mut synced = HashSet::new();
-        for (id, td) in tablet_dirs.iter().enumerate() {
-            if synced.contains(&td.dev) {
-                continue;
-            }
-            let root = roots.get(id);
-            let dir = File::open(&root).map_err(|e| Error::io(format!("opening {}", root.display()), e))?;
-            let whole_fs = sync_filesystem(&dir).map_err(|e| Error::io(format!("syncing {}", root.display()), e))?;
-            if whole_fs {
-                synced.insert(td.dev);
-            } else {
-                for fi in (0..files.len()).filter(|&fi| files.tablet_of(fi) == id) {
-                    let rel = &files.entry(fi).path;
-                    safe_fs::open_file(&root, rel)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|e| io_error(&root, rel, "syncing", e))?;
-                }
-            }
-        }
-        let files = files.len() as u64;
+        control.cancel.check()?;
+        // Durable before returning.
+        filesystems.sync()?;
+        let files = stats.files_total.load(Ordering::Relaxed);
         if let Some(p) = &control.progress {
             stats.files_done.store(files, Ordering::Relaxed);
             p.update(&stats.info());
@@ -276,11 +200,19 @@ impl Packer {
     }
 }
 
-/// Files at least this large start their writeback as soon as they are complete; smaller ones are written back
-/// by the final sync, all together (one writeback each would cost more system time than it saves).
-const EARLY_WRITEBACK_MIN: usize = 1 << 20;
-/// Bytes restored between two syncs of the filesystem while a restore runs.
-const EARLY_SYNC_STEP: u64 = 64 << 20;
-
-/// Marks a chunk whose crc32c is not known (it was not written).
-const NO_CRC: u64 = u64::MAX;
+/// Reads every window again and fails on the first tablet directory (in manifest order) that `target` names for
+/// a tablet before it too and whose digest is among `suspects`.
+fn confirm_dirs(windows: &Windows<'_>, target: &TabletTarget<'_>, suspects: &[u64]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for w in 0..windows.len() {
+        let tables = windows.read(w)?;
+        for (place, tablet) in tables.tablets() {
+            let Some(dir) = target(place, tablet) else { continue };
+            let dir: PathBuf = dir.components().collect();
+            if suspects.binary_search(&path_digest(&dir)).is_ok() && !seen.insert(dir.clone()) {
+                return Err(repeated_dir(windows.key(), &dir));
+            }
+        }
+    }
+    Ok(())
+}

@@ -85,20 +85,10 @@ impl<'r> Previous<'r> {
             self.cache.push_back(hit);
         } else {
             let r = *self.pages.get(n as usize)?;
-            let one = ManifestHead {
-                database: String::new(),
-                label: String::new(),
-                timestamp: String::new(),
-                created_ms: 0,
-                chunk_size: 0,
-                pages: vec![r],
-                indexes: Vec::new(),
-                host_metadata: String::new(),
-                views: Vec::new(),
-            };
             let mut files = None;
             let repo = self.repo;
-            let read = one.for_each_page(
+            let read = ManifestHead::for_pages(
+                std::slice::from_ref(&r),
                 &self.key,
                 |_, obj| crate::store::read_page(repo, obj),
                 |tree| {

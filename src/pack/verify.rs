@@ -8,10 +8,11 @@ use rayon::prelude::*;
 use super::Packer;
 use super::check::{check_file_crcs, read_chunks};
 use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
-use super::locate::{Located, PackIds, find, load_locations};
+use super::locate::{Located, PackIds, Scan, find, load_locations};
 use super::state::read_pack_footer;
-use crate::format::{self, ChunkEntry, ContentHash, Manifest};
+use crate::format::{self, ChunkEntry, ContentHash, Manifest, TabletEntry};
 use crate::repo::Repository;
+use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
 /// One problem found by [`Packer::verify`].
@@ -79,6 +80,35 @@ fn problem_of(e: &Error, chunk: Option<ContentHash>, files: Vec<String>) -> Prob
     Problem { object, chunk, files, message: message.to_owned() }
 }
 
+/// One manifest's share of a window verify checks: its key, how messages name its files, its chunk size, its
+/// indexes and the tables of the window.
+pub(crate) struct Part<'a> {
+    pub key: String,
+    pub prefix: String,
+    pub chunk_size: u64,
+    pub indexes: &'a [ContentHash],
+    pub tables: &'a Tree<TabletEntry>,
+}
+
+/// What verify keeps from one window to the next: the report so far and every pack checked, with its size
+/// (`None` when it has a problem of its own: missing, truncated or its footer unreadable, and its chunks are
+/// not read).
+#[derive(Default)]
+pub(crate) struct VerifyRun {
+    pub report: VerifyReport,
+    packs: HashMap<ContentHash, Option<u64>>,
+}
+
+impl VerifyRun {
+    /// The report: every problem once, sorted by object, chunk and message.
+    pub(crate) fn finish(mut self) -> VerifyReport {
+        self.report.packs = self.packs.len() as u64;
+        self.report.problems.sort_by(|a, b| (&a.object, a.chunk, &a.message).cmp(&(&b.object, b.chunk, &b.message)));
+        self.report.problems.dedup();
+        self.report
+    }
+}
+
 impl Packer {
     /// Checks `manifests` against `repo` with the checks a restore makes, so that verify finds what a restore
     /// would refuse or get wrong: each manifest's consistency ([`Manifest::check`]), its indexes' ([`Index`]
@@ -92,22 +122,34 @@ impl Packer {
     /// # Errors
     /// None today: every failure, even a repository that cannot be read, is a [`Problem`] naming its object.
     pub fn verify(&self, repo: &dyn Repository, manifests: &[Manifest], quick: bool) -> Result<VerifyReport> {
-        let mut report = VerifyReport { snapshots: manifests.len() as u64, ..VerifyReport::default() };
-        let mut files = PlannedFiles::default();
-        let mut sound = Vec::new();
+        let mut run = VerifyRun::default();
+        run.report.snapshots = manifests.len() as u64;
+        let mut parts = Vec::new();
         for m in manifests {
             let key = format::manifest_key(&m.label, &m.timestamp);
             if let Err(e) = m.check(&key) {
-                report.problems.push(problem_of(&e, None, Vec::new()));
+                run.report.problems.push(problem_of(&e, None, Vec::new()));
                 continue;
             }
             let prefix = format!("{}/{}: {}", m.label, m.timestamp, m.database);
-            let n = files.add_manifest(key, m.chunk_size, prefix);
-            sound.push(m);
-            for (place, tablet) in m.tables.tablets() {
+            parts.push(Part { key, prefix, chunk_size: m.chunk_size, indexes: &m.indexes, tables: &m.tables });
+        }
+        self.verify_window(repo, &parts, quick, &mut run);
+        Ok(run.finish())
+    }
+
+    /// Checks one window: the tables of `parts` (each checked already), as [`Packer::verify`] describes; each
+    /// pack's own checks (present, long enough, its footer readable) are made once per `run`, the chunks of
+    /// every window checked against its footer.
+    pub(crate) fn verify_window(&self, repo: &dyn Repository, parts: &[Part<'_>], quick: bool, run: &mut VerifyRun) {
+        let report = &mut run.report;
+        let mut files = PlannedFiles::default();
+        for part in parts {
+            let n = files.add_manifest(part.key.clone(), part.chunk_size, part.prefix.clone());
+            for (place, tablet) in part.tables.tablets() {
                 if let Err(e) = files.add_tablet(n, place.table, tablet) {
                     report.problems.push(problem_of(&e, None, Vec::new()));
-                    return Ok(report);
+                    return;
                 }
             }
         }
@@ -117,23 +159,31 @@ impl Packer {
             Ok(n) => n,
             Err(e) => {
                 report.problems.push(problem_of(&e, None, Vec::new()));
-                return Ok(report);
+                return;
             }
         };
         let mut packs = PackIds::default();
         let mut located: Vec<Located> = Vec::new();
         let mut loaded: HashMap<ContentHash, Option<(usize, usize)>> = HashMap::new();
-        for m in &sound {
-            for id in &m.indexes {
+        for part in parts {
+            for id in part.indexes {
                 if loaded.contains_key(id) {
                     continue;
                 }
-                match load_locations(repo, std::slice::from_ref(id), &needed, &mut packs) {
-                    Ok(l) => {
+                let mut failed = None;
+                let scan = Scan {
+                    stop_when_all_found: false,
+                    failed: &mut |_, e| {
+                        failed = Some(e);
+                        Ok(())
+                    },
+                };
+                match (load_locations(repo, std::slice::from_ref(id), &needed, &mut packs, scan), failed) {
+                    (Ok((l, _)), None) => {
                         loaded.insert(*id, Some((located.len(), located.len() + l.len())));
                         located.extend(l);
                     }
-                    Err(e) => {
+                    (Ok(_), Some(e)) | (Err(e), _) => {
                         let e = if e.object().is_some() { e } else { e.with_object(format::index_key(id)) };
                         report.problems.push(problem_of(&e, None, Vec::new()));
                         loaded.insert(*id, None);
@@ -142,7 +192,7 @@ impl Packer {
             }
         }
         let locate = |located: &[Located], fi: usize, chunk: u32| {
-            sound[files.manifest_number(fi)].indexes.iter().find_map(|id| {
+            parts[files.manifest_number(fi)].indexes.iter().find_map(|id| {
                 let (start, end) = (*loaded.get(id)?)?;
                 find(&located[start..end], chunk).map(|i| start as u32 + i)
             })
@@ -157,79 +207,90 @@ impl Packer {
         };
         report.problems.extend(problems.iter().map(|e| problem_of(e, None, Vec::new())));
 
-        // Packs: present, long enough, and (unless quick) their footers agree with the indexes.
-        let by_pack = plan.by_pack();
-        report.packs = by_pack.len() as u64;
-        let pack_results: Vec<(ContentHash, Vec<Problem>)> = self.pool.install(|| {
+        // Packs: present, long enough, and (unless quick) their footers agree with the indexes. A pack with a
+        // problem of its own is named once, by the first window that needs it.
+        let mut by_pack = plan.by_pack();
+        let mut bad_packs = HashSet::new();
+        by_pack.retain(|(pack, _)| {
+            let bad = run.packs.get(pack) == Some(&None);
+            if bad {
+                bad_packs.insert(*pack);
+            }
+            !bad
+        });
+        let known = &run.packs;
+        let pack_results: Vec<(ContentHash, Vec<Problem>, Option<u64>)> = self.pool.install(|| {
             by_pack
                 .par_iter()
-                .map(|(pack, slots)| (*pack, check_pack(repo, pack, &plan, slots, &files_of, quick)))
+                .map(|(pack, slots)| {
+                    let known = known.get(pack).copied().flatten();
+                    let (problems, size) = check_pack(repo, pack, known, &plan, slots, &files_of, quick);
+                    (*pack, problems, size)
+                })
                 .collect()
         });
-        let mut bad_packs = HashSet::new();
-        for (pack, problems) in pack_results {
-            if problems.iter().any(|p| p.chunk.is_none()) {
+        for (pack, problems, size) in pack_results {
+            if size.is_none() {
                 bad_packs.insert(pack);
+            }
+            run.packs.insert(pack, size);
+            run.report.problems.extend(problems);
+        }
+        let report = &mut run.report;
+        if quick {
+            report.chunks += plan.slot_count() as u64;
+            return;
+        }
+        // Chunks: the reads a restore makes, each chunk checked, then every file's crc32c.
+        let results: Vec<ReadOutcome> = self.pool.install(|| {
+            plan.reads
+                .par_iter()
+                .filter(|r| !bad_packs.contains(plan.pack_id(r.pack)))
+                .map_init(zstd::bulk::Decompressor::new, |dctx, read| {
+                    let mut crcs = Vec::new();
+                    let mut problems = Vec::new();
+                    let Ok(dctx) = dctx.as_mut() else {
+                        let e = Error::new(ErrorKind::Io, "cannot start zstd");
+                        return (0, crcs, vec![problem_of(&e, None, Vec::new())]);
+                    };
+                    let result = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
+                        match raw {
+                            Ok(raw) => crcs.push((slot, crc32c::crc32c(&raw))),
+                            Err(e) => {
+                                let msg = e.message().rsplit_once(": ").map_or(e.message(), |(_, m)| m);
+                                let e = Error::new(e.kind(), msg).with_object(e.object().unwrap_or_default());
+                                problems.push(problem_of(&e, Some(plan.hash(slot)), files_of(slot)));
+                            }
+                        }
+                        Ok(())
+                    });
+                    match result {
+                        Ok(bytes) => (bytes, crcs, problems),
+                        Err(e) => {
+                            let mut names: Vec<String> =
+                                read.slots.clone().flat_map(|s| files_of(s as usize)).collect();
+                            names.sort();
+                            names.dedup();
+                            names.truncate(MAX_FILES_NAMED);
+                            let e = e.context("cannot read");
+                            (0, Vec::new(), vec![problem_of(&e, None, names)])
+                        }
+                    }
+                })
+                .collect()
+        });
+        let mut chunk_crc: Vec<Option<u32>> = vec![None; plan.slot_count()];
+        for (bytes, crcs, problems) in results {
+            report.bytes_read += bytes;
+            report.chunks += crcs.len() as u64;
+            for (slot, crc) in crcs {
+                chunk_crc[slot] = Some(crc);
             }
             report.problems.extend(problems);
         }
-        if quick {
-            report.chunks = plan.slot_count() as u64;
-        } else {
-            // Chunks: the reads a restore makes, each chunk checked, then every file's crc32c.
-            let results: Vec<ReadOutcome> = self.pool.install(|| {
-                plan.reads
-                    .par_iter()
-                    .filter(|r| !bad_packs.contains(plan.pack_id(r.pack)))
-                    .map_init(zstd::bulk::Decompressor::new, |dctx, read| {
-                        let mut crcs = Vec::new();
-                        let mut problems = Vec::new();
-                        let Ok(dctx) = dctx.as_mut() else {
-                            let e = Error::new(ErrorKind::Io, "cannot start zstd");
-                            return (0, crcs, vec![problem_of(&e, None, Vec::new())]);
-                        };
-                        let result = read_chunks(repo, &plan, read, dctx, &mut |slot, raw| {
-                            match raw {
-                                Ok(raw) => crcs.push((slot, crc32c::crc32c(&raw))),
-                                Err(e) => {
-                                    let msg = e.message().rsplit_once(": ").map_or(e.message(), |(_, m)| m);
-                                    let e = Error::new(e.kind(), msg).with_object(e.object().unwrap_or_default());
-                                    problems.push(problem_of(&e, Some(plan.hash(slot)), files_of(slot)));
-                                }
-                            }
-                            Ok(())
-                        });
-                        match result {
-                            Ok(bytes) => (bytes, crcs, problems),
-                            Err(e) => {
-                                let mut names: Vec<String> =
-                                    read.slots.clone().flat_map(|s| files_of(s as usize)).collect();
-                                names.sort();
-                                names.dedup();
-                                names.truncate(MAX_FILES_NAMED);
-                                let e = e.context("cannot read");
-                                (0, Vec::new(), vec![problem_of(&e, None, names)])
-                            }
-                        }
-                    })
-                    .collect()
-            });
-            let mut chunk_crc: Vec<Option<u32>> = vec![None; plan.slot_count()];
-            for (bytes, crcs, problems) in results {
-                report.bytes_read += bytes;
-                report.chunks += crcs.len() as u64;
-                for (slot, crc) in crcs {
-                    chunk_crc[slot] = Some(crc);
-                }
-                report.problems.extend(problems);
-            }
-            for e in check_file_crcs(&files, &plan, &chunk_crc) {
-                report.problems.push(problem_of(&e, None, Vec::new()));
-            }
+        for e in check_file_crcs(&files, &plan, &chunk_crc) {
+            report.problems.push(problem_of(&e, None, Vec::new()));
         }
-        report.problems.sort_by(|a, b| (&a.object, a.chunk, &a.message).cmp(&(&b.object, b.chunk, &b.message)));
-        report.problems.dedup();
-        Ok(report)
     }
 }
 
@@ -238,11 +299,12 @@ impl Packer {
 fn check_pack(
     repo: &dyn Repository,
     pack: &ContentHash,
+    known: Option<u64>,
     plan: &ChunkPlan,
     slots: &[u32],
     files_of: &(dyn Fn(usize) -> Vec<String> + Sync),
     quick: bool,
-) -> Vec<Problem> {
+) -> (Vec<Problem>, Option<u64>) {
     let key = format::pack_key(pack);
     let all_files = || {
         let mut f: Vec<String> = slots.iter().flat_map(|&s| files_of(s as usize)).collect();
@@ -257,23 +319,26 @@ fn check_pack(
         files,
         message,
     };
-    let size = match repo.size(&key) {
+    let size = match known.map_or_else(|| repo.size(&key), |s| Ok(Some(s))) {
         Ok(Some(s)) => s,
-        Ok(None) => return vec![problem(None, all_files(), "pack is missing".into())],
-        Err(e) => return vec![problem(None, all_files(), format!("cannot read: {e}"))],
+        Ok(None) => return (vec![problem(None, all_files(), "pack is missing".into())], None),
+        Err(e) => return (vec![problem(None, all_files(), format!("cannot read: {e}"))], None),
     };
     let end = slots.iter().map(|&s| plan.slot(s as usize).end()).max();
     let end = end.unwrap_or(0);
     if size < end {
-        return vec![problem(None, all_files(), format!("pack is truncated: {size} bytes, chunks reach {end}"))];
+        return (
+            vec![problem(None, all_files(), format!("pack is truncated: {size} bytes, chunks reach {end}"))],
+            None,
+        );
     }
     if quick {
-        return Vec::new();
+        return (Vec::new(), Some(size));
     }
     match read_pack_footer(repo, pack, size) {
         Ok(footer) => {
             let in_footer: HashSet<ChunkEntry> = footer.into_iter().collect();
-            slots
+            let problems = slots
                 .iter()
                 .filter(|&&s| !in_footer.contains(&plan.entry(s as usize)))
                 .map(|&s| {
@@ -283,9 +348,10 @@ fn check_pack(
                         "the pack's footer does not list this chunk as the index does".into(),
                     )
                 })
-                .collect()
+                .collect();
+            (problems, Some(size))
         }
-        Err(e) => vec![problem(None, all_files(), format!("footer: {e}"))],
+        Err(e) => (vec![problem(None, all_files(), format!("footer: {e}"))], None),
     }
 }
 

@@ -2,15 +2,20 @@
 //! one backup (its timestamp, or [`super::LATEST`]), under a shared lock so no collection removes what is being
 //! checked. The CLI's `tabsnap verify`, [`crate::Engine::verify`], C and Python all come here.
 
-use super::{Packer, Problem, VerifyReport, is_latest, latest_snapshot, list_snapshots, load_manifest};
+use super::verify::{Part, VerifyRun};
+use super::window::{Snapshot, Windows};
+use super::{Packer, Problem, VerifyReport, is_latest, latest_snapshot, list_snapshots, load_stored_manifest};
+use crate::format;
 use crate::repo::Repository;
 use crate::store;
 use crate::{Error, ErrorKind, Result};
 
 impl Packer {
     /// Verifies the snapshots of `repo` that `label` and `timestamp` select (`None`: every one; `timestamp` may
-    /// be `"latest"`) with [`Packer::verify`]. A manifest that cannot be read is a problem of its own, and the
-    /// other snapshots are still checked.
+    /// be `"latest"`) with [`Packer::verify`]'s checks, one snapshot at a time and each a window of its pages at
+    /// a time (see [`Packer::restore_stored`]), so memory does not grow with the snapshots. A pack's own checks
+    /// are made once; a chunk two snapshots share is read for each. A manifest (or page) that cannot be read or
+    /// fails its checks is a problem of its own, and the other snapshots are still checked.
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] when nothing matches (naming the repository and what was asked); repository
@@ -41,22 +46,33 @@ impl Packer {
                 };
                 return Err(Error::new(ErrorKind::NotFound, format!("{} holds no {what}", repo.describe())));
             }
-            let mut manifests = Vec::new();
+            // One snapshot at a time, a window of its pages at a time.
+            let mut run = VerifyRun::default();
             let mut unreadable = Vec::new();
             for s in &snaps {
-                match load_manifest(repo, &s.label, &s.timestamp) {
-                    Ok(m) => manifests.push(m),
-                    Err(e) => unreadable.push(Problem {
-                        object: e
-                            .object()
-                            .map_or_else(|| format!("snapshots/{}/{}", s.label, s.timestamp), str::to_owned),
+                let key = format::manifest_key(&s.label, &s.timestamp);
+                let result = load_stored_manifest(repo, &s.label, &s.timestamp).and_then(|stored| {
+                    let snapshot = Snapshot::of(&stored);
+                    let (label, timestamp) = snapshot.id();
+                    let prefix = format!("{label}/{timestamp}: {}", snapshot.database());
+                    let windows = Windows::new(repo, &self.pool, &key, snapshot, self.opts.window_files);
+                    windows.for_each(true, |_, tables| {
+                        let (chunk_size, indexes) = (snapshot.chunk_size(), snapshot.indexes());
+                        let part = Part { key: key.clone(), prefix: prefix.clone(), chunk_size, indexes, tables };
+                        self.verify_window(repo, std::slice::from_ref(&part), quick, &mut run);
+                        Ok(())
+                    })
+                });
+                if let Err(e) = result {
+                    unreadable.push(Problem {
+                        object: e.object().map_or(key, str::to_owned),
                         chunk: None,
                         files: Vec::new(),
                         message: e.message().to_owned(),
-                    }),
+                    });
                 }
             }
-            let mut report = self.verify(repo, &manifests, quick)?;
+            let mut report = run.finish();
             report.snapshots = snaps.len() as u64;
             report.problems.splice(0..0, unreadable);
             Ok(report)

@@ -68,3 +68,29 @@ pub fn read_page(repo: &dyn Repository, key: &str) -> Result<Vec<u8>> {
         }
     })
 }
+
+/// The names of the tables of `stored` (read from `key`), in manifest order, each once: a paged manifest's
+/// pages are read one at a time, and only the names kept.
+///
+/// # Errors
+/// As [`crate::format::ManifestHead::for_each_page`], reading pages with [`read_page`].
+pub fn table_names(repo: &dyn Repository, key: &str, stored: &StoredManifest) -> Result<Vec<String>> {
+    let (mut names, mut seen) = (Vec::new(), std::collections::HashSet::new());
+    let mut add = |name: &str| {
+        if names.last().is_none_or(|last: &String| last != name) && seen.insert(name.to_owned()) {
+            names.push(name.to_owned());
+        }
+    };
+    match stored {
+        StoredManifest::Whole(m) => m.tables.iter().for_each(|t| add(&t.name)),
+        StoredManifest::Paged(h) => h.for_each_page(
+            key,
+            |_, page| read_page(repo, page),
+            |tables| {
+                tables.iter().for_each(|t| add(&t.name));
+                Ok(())
+            },
+        )?,
+    }
+    Ok(names)
+}

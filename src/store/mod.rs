@@ -26,7 +26,7 @@ pub use lock::{
     Busy, LOCKS_PREFIX, Lock, LockInfo, LockKind, LockPolicy, LockRecord, STALE_ENV, list_locks, remove_stale_locks,
     with_lock,
 };
-pub use manifests::{read_manifest, read_page, read_stored_manifest, with_pages, write_manifest};
+pub use manifests::{read_manifest, read_page, read_stored_manifest, table_names, with_pages, write_manifest};
 pub use process::{Liveness, ProcessId};
 pub use retention::{Decision, RetentionPolicy};
 

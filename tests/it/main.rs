@@ -31,3 +31,4 @@ mod s3_crypto;
 mod shared_state;
 mod sql;
 mod util;
+mod windows;

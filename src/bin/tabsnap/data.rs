@@ -51,11 +51,12 @@ pub fn snapshots_command(location: &str, json: bool) -> ExitCode {
     }
 }
 
-pub fn pick_manifests(
+/// The snapshots `label` and `timestamp` select, in timestamp order; none is an error naming what was asked.
+pub fn pick_snapshots(
     repo: &dyn Repository,
     label: Option<&str>,
     timestamp: Option<&str>,
-) -> Result<Vec<tabsnap::format::Manifest>, Error> {
+) -> Result<Vec<pack::SnapshotId>, Error> {
     let snaps: Vec<_> = pack::list_snapshots(repo)?
         .into_iter()
         .filter(|s| label.is_none_or(|l| s.label == l) && timestamp.is_none_or(|t| s.timestamp == t))
@@ -68,7 +69,7 @@ pub fn pick_manifests(
         };
         return Err(Error::new(ErrorKind::NotFound, format!("{} holds no {what}", repo.describe())));
     }
-    snaps.iter().map(|s| pack::load_manifest(repo, &s.label, &s.timestamp)).collect()
+    Ok(snaps)
 }
 
 pub fn verify_command(

@@ -10,14 +10,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tabsnap::format::{Manifest, TableEntry, TabletEntry};
+use tabsnap::format::{self, TabletEntry};
 use tabsnap::pack::{self, JobControl, Packer, Progress};
 use tabsnap::store;
 use tabsnap::tree::Place;
 use tabsnap::{Error, ErrorKind};
 
 use crate::common::{Output, StderrProgress, count, mb_per_s, open_location, report_error};
-use crate::data::pick_manifests;
+use crate::data::pick_snapshots;
 
 /// What `tabsnap restore` was asked.
 pub struct Request<'a> {
@@ -62,7 +62,7 @@ fn is_link(p: &Path) -> bool {
 }
 
 /// Checks the target before anything is written; returns whether it exists (empty, or with `--merge`).
-fn check_target(to: &Path, db: &str, tables: &[&TableEntry], merge: bool) -> Result<bool, Error> {
+fn check_target(to: &Path, db: &str, tables: &[&String], merge: bool) -> Result<bool, Error> {
     if is_link(to) {
         return Err(invalid(format!("{} is a symlink; restore does not write through links", to.display())));
     }
@@ -81,10 +81,10 @@ fn check_target(to: &Path, db: &str, tables: &[&TableEntry], merge: bool) -> Res
     if is_link(&db_dir) {
         return Err(invalid(format!("{} is a symlink; restore does not write through links", db_dir.display())));
     }
-    if let Some(t) = tables.iter().find(|t| std::fs::symlink_metadata(db_dir.join(&t.name)).is_ok()) {
+    if let Some(t) = tables.iter().find(|t| std::fs::symlink_metadata(db_dir.join(t)).is_ok()) {
         return Err(Error::new(
             ErrorKind::AlreadyExists,
-            format!("{} exists; --merge adds only tables that are not there", db_dir.join(&t.name).display()),
+            format!("{} exists; --merge adds only tables that are not there", db_dir.join(t).display()),
         ));
     }
     Ok(true)
@@ -95,7 +95,7 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
 }
 
 /// Moves the restored tables from `staging` into `to`, then removes `staging`.
-fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed: bool) -> Result<(), Error> {
+fn publish(staging: &Path, to: &Path, db: &str, tables: &[&String], existed: bool) -> Result<(), Error> {
     if !existed {
         std::fs::rename(staging, to).map_err(io(format!("moving the restored snapshot to {}", to.display())))?;
         return sync_dir(to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")));
@@ -103,9 +103,9 @@ fn publish(staging: &Path, to: &Path, db: &str, tables: &[&TableEntry], existed:
     let db_dir = to.join(db);
     std::fs::create_dir_all(&db_dir).map_err(io(format!("creating {}", db_dir.display())))?;
     for t in tables {
-        let (from, into) = (staging.join(db).join(&t.name), db_dir.join(&t.name));
+        let (from, into) = (staging.join(db).join(t), db_dir.join(t));
         if from.exists() {
-            std::fs::rename(&from, &into).map_err(io(format!("moving table {} into {}", t.name, into.display())))?;
+            std::fs::rename(&from, &into).map_err(io(format!("moving table {t} into {}", into.display())))?;
         }
     }
     sync_dir(&db_dir)?;
@@ -132,14 +132,20 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
         Some(t) => Some(t.to_owned()),
         None => pack::list_snapshots(repo.as_ref())?.into_iter().rfind(|s| s.label == req.label).map(|s| s.timestamp),
     };
-    let manifests = pick_manifests(repo.as_ref(), Some(req.label), timestamp.as_deref())?;
-    let m: &Manifest = manifests.last().ok_or_else(|| invalid("no snapshot to restore".into()))?;
-    let tables: Vec<&TableEntry> =
-        m.tables.iter().filter(|t| req.tables.is_empty() || req.tables.contains(&t.name)).collect();
-    if let Some(missing) = req.tables.iter().find(|n| !m.tables.iter().any(|t| &t.name == *n)) {
-        return Err(Error::new(ErrorKind::NotFound, format!("snapshot {} has no table {missing}", m.label)));
+    // The manifest object alone: its tablets are read a window of pages at a time by the restore, and here
+    // only the names of its tables.
+    let snaps = pick_snapshots(repo.as_ref(), Some(req.label), timestamp.as_deref())?;
+    let snap = snaps.last().ok_or_else(|| invalid("no snapshot to restore".into()))?;
+    let (label, ts) = (snap.label.as_str(), snap.timestamp.as_str());
+    let key = format::manifest_key(label, ts);
+    let stored = pack::load_stored_manifest(repo.as_ref(), label, ts)?;
+    let database = stored.database();
+    let names = store::table_names(repo.as_ref(), &key, &stored)?;
+    let tables: Vec<&String> = names.iter().filter(|t| req.tables.is_empty() || req.tables.contains(t)).collect();
+    if let Some(missing) = req.tables.iter().find(|n| !names.contains(n)) {
+        return Err(Error::new(ErrorKind::NotFound, format!("snapshot {label} has no table {missing}")));
     }
-    let existed = check_target(req.to, &m.database, &tables, req.merge)?;
+    let existed = check_target(req.to, database, &tables, req.merge)?;
     let parent = req.to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
     let name = req.to.file_name().map_or_else(|| "restore".into(), |n| n.to_string_lossy().into_owned());
@@ -150,20 +156,21 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
     let start = Instant::now();
     let result = (|| {
         let packer = Packer::builder().threads(req.threads.unwrap_or(0)).build()?;
-        let root = staging.join(&m.database);
+        let root = staging.join(database);
         let target = |place: Place<'_>, tablet: &TabletEntry| {
-            tables.iter().any(|x| x.name == place.table).then(|| root.join(tablet_dir(place, tablet)))
+            tables.iter().any(|x| *x == place.table).then(|| root.join(tablet_dir(place, tablet)))
         };
         let progress = StderrProgress::new(&format!("restore {}", req.label), output.quiet);
         let control =
             JobControl { progress: progress.clone().map(|p| p as Arc<dyn Progress>), ..JobControl::default() };
-        let r =
-            store::with_shared_lock(repo.as_ref(), "restore", |_| packer.restore(repo.as_ref(), m, &target, &control));
+        let r = store::with_shared_lock(repo.as_ref(), "restore", |_| {
+            packer.restore_stored(repo.as_ref(), &key, &stored, &target, &control)
+        });
         if let Some(p) = progress {
             p.finish();
         }
         let r = r?;
-        publish(&staging, req.to, &m.database, &tables, existed)?;
+        publish(&staging, req.to, database, &tables, existed)?;
         Ok(r)
     })();
     let r = match result {
@@ -178,8 +185,8 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
         outln!(
             "{}",
             serde_json::json!({
-                "snapshot": m.label, "timestamp": m.timestamp, "database": m.database, "to": req.to.display().to_string(),
-                "tables": tables.iter().map(|t| &t.name).collect::<Vec<_>>(), "files": r.files, "bytes": r.bytes,
+                "snapshot": label, "timestamp": ts, "database": database, "to": req.to.display().to_string(),
+                "tables": tables, "files": r.files, "bytes": r.bytes,
                 "bytes_read": r.bytes_read, "reads": r.reads, "seconds": secs,
             })
         );
@@ -187,10 +194,10 @@ fn restore(req: &Request<'_>, output: Output) -> Result<(), Error> {
     }
     outln!(
         "restored {} {} ({}) into {}: {}, {} bytes in {secs:.2} s ({:.1} MB/s), {} bytes read in {} reads",
-        m.label,
-        m.timestamp,
-        m.database,
-        req.to.join(&m.database).display(),
+        label,
+        ts,
+        database,
+        req.to.join(database).display(),
         count(r.files, "file"),
         r.bytes,
         mb_per_s(r.bytes, secs),
