@@ -225,11 +225,15 @@ pub(crate) fn encode_meta(kind: ObjectKind, body: &[u8], compress: bool) -> Resu
 
 /// [`encode_meta`] with the header's version byte `version`.
 pub(crate) fn encode_meta_version(kind: ObjectKind, version: u8, body: &[u8], compress: bool) -> Result<Vec<u8>> {
-    let (flags, stored) = if compress {
-        let z = zstd::bulk::compress(body, 3).map_err(|e| Error::io("compressing a metadata object", e))?;
-        (1u8, z)
+    let compressed = if compress {
+        Some(zstd::bulk::compress(body, 3).map_err(|e| Error::io("compressing a metadata object", e))?)
     } else {
-        (0u8, body.to_vec())
+        None
+    };
+    // An uncompressed body is copied once, into the object (an index is up to 8 MiB).
+    let (flags, stored) = match &compressed {
+        Some(z) => (1u8, z.as_slice()),
+        None => (0u8, body),
     };
     let len = u32::try_from(stored.len())
         .map_err(|_| Error::new(ErrorKind::InvalidArgument, format!("{} object larger than 4 GiB", kind.name())))?;
@@ -240,8 +244,8 @@ pub(crate) fn encode_meta_version(kind: ObjectKind, version: u8, body: &[u8], co
     out.push(flags);
     out.push(0);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&crc32c::crc32c(&stored).to_le_bytes());
-    out.extend_from_slice(&stored);
+    out.extend_from_slice(&crc32c::crc32c(stored).to_le_bytes());
+    out.extend_from_slice(stored);
     Ok(out)
 }
 

@@ -324,7 +324,13 @@ impl Gathered {
 
     /// Writes the index of the pending packs and `packs`, in objects of about [`INDEX_BODY_TARGET`] bytes.
     fn index(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
-        let mut packs = [std::mem::take(&mut self.pending), packs].concat();
+        let mut packs = if self.pending.is_empty() {
+            packs
+        } else {
+            let mut pending = std::mem::take(&mut self.pending);
+            pending.extend(packs);
+            pending
+        };
         self.pending_len = 0;
         packs.sort_by_key(|p| p.id);
         self.packs.extend(packs.iter().map(|p| (p.id, p.len)));
