@@ -160,14 +160,20 @@ pub(crate) struct Scan<'a> {
     /// Stop reading once every needed chunk is located (the first place found is the one kept, so the
     /// indexes after that change nothing).
     pub stop_when_all_found: bool,
+    /// The position in the list of indexes to read first: the scan goes on to the end of the list, then from
+    /// its beginning. A window of a big snapshot finds its chunks in the indexes the window before it ended
+    /// at (a backup writes its indexes in the order of its tablets), so it starts there
+    /// ([`next_start`]) instead of reading every index before them again.
+    pub start: usize,
     /// What to do with an index that cannot be read or decoded: `Err` stops the scan; `Ok` goes on without it.
     pub failed: &'a mut dyn FnMut(&ContentHash, Error) -> Result<()>,
 }
 
-/// Where each of `needed` lives, from the index objects `indexes` (each checked against its name): one
-/// [`Located`] per chunk found, sorted by chunk; of two places of one chunk, the first index's (and in it the
-/// first pack's) is kept. Packs are numbered in `packs`. Also returns the positions in `indexes` of the
-/// indexes that located a chunk kept: reading only those, in order, locates the same chunks at the same places.
+/// Where each of `needed` lives, from the index objects `indexes` (each checked against its name), read in
+/// the order [`Scan::start`] says: one [`Located`] per chunk found, sorted by chunk; of two places of one
+/// chunk, the first read's (and in it the first pack's) is kept. Packs are numbered in `packs`. Also returns
+/// the positions in `indexes` of the indexes that located a chunk kept, in the order they were read: reading
+/// only those, in that order, locates the same chunks at the same places.
 pub(crate) fn load_locations(
     repo: &dyn Repository,
     indexes: &[ContentHash],
@@ -179,19 +185,13 @@ pub(crate) fn load_locations(
     let mut used = Vec::new();
     let mut found = vec![false; needed.len()];
     let ids = format::IdHasher::new(repo.hash_key());
-    for (at, id) in indexes.iter().enumerate() {
+    let start = scan.start.min(indexes.len());
+    for at in (start..indexes.len()).chain(0..start) {
+        let id = &indexes[at];
         if scan.stop_when_all_found && out.len() == needed.len() {
             break;
         }
-        let key = format::index_key(id);
-        let index = get(repo, &key).and_then(|data| {
-            if ids.hash(&data) != *id {
-                return Err(Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name"))
-                    .with_object(key.clone()));
-            }
-            Index::decode(&key, &data)
-        });
-        let index = match index {
+        let index = match read_index(repo, &ids, id) {
             Ok(index) => index,
             Err(e) => {
                 (scan.failed)(id, e)?;
@@ -223,6 +223,26 @@ pub(crate) fn load_locations(
     Ok((out, used))
 }
 
+/// Index object `id`, checked against its name and decoded.
+pub(crate) fn read_index(repo: &dyn Repository, ids: &format::IdHasher, id: &ContentHash) -> Result<Index> {
+    let key = format::index_key(id);
+    let data = get(repo, &key)?;
+    if ids.hash(&data) != *id {
+        return Err(
+            Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name")).with_object(key)
+        );
+    }
+    Index::decode(&key, &data)
+}
+
+/// Where the scan of the next window begins ([`Scan::start`]) after one that began at `start` and read
+/// chunks from the indexes at `used`: the furthest of them before the scan went back to the beginning of the
+/// list (chunks found after that are older ones, shared with earlier backups, and say nothing of where the
+/// next window's new chunks are).
+pub(crate) fn next_start(start: usize, used: &[u32]) -> usize {
+    used.iter().map(|&u| u as usize).filter(|&u| u >= start).max().unwrap_or(start)
+}
+
 /// The place of needed chunk `chunk` in `located` (sorted by chunk, one each), as its position there.
 pub(crate) fn find(located: &[Located], chunk: u32) -> Option<u32> {
     located.binary_search_by_key(&chunk, |l| l.chunk).ok().map(|i| i as u32)
@@ -243,5 +263,14 @@ mod tests {
         }
         assert!((1000..5000).all(|i| needed.position(&hash(i)).is_none()));
         assert_eq!(Needed::default().position(&hash(0)), None);
+    }
+
+    #[test]
+    fn the_next_window_starts_at_the_furthest_index_before_the_scan_wrapped() {
+        assert_eq!(next_start(0, &[]), 0);
+        assert_eq!(next_start(2, &[2, 5, 3]), 5);
+        // Chunks found only after wrapping (older indexes) leave the start where it was.
+        assert_eq!(next_start(4, &[0, 1]), 4);
+        assert_eq!(next_start(4, &[6, 0]), 6);
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
-use super::locate::{PackIds, Scan, find, load_locations};
+use super::locate::{PackIds, Scan, find, load_locations, next_start};
 use super::restore_write::Filesystems;
 use super::roots::TabletRoots;
 use super::window::{Digests, Snapshot, Windows, path_digest};
@@ -54,12 +54,14 @@ fn repeated_dir(key: &str, dir: &std::path::Path) -> Error {
 
 /// Plans window `tables` of `windows`: the tablets `target` selects, their directories (none twice), and every
 /// chunk of their files located and checked against the files (the first problem fails). The chunks are located
-/// through the manifest's indexes, or through those of them at the positions `only` lists.
+/// through the manifest's indexes, read from position `from` on ([`Scan::start`]), or through those of them at
+/// the positions `only` lists, in that order.
 fn plan_window<'m>(
     repo: &dyn Repository,
     windows: &Windows<'_>,
     tables: &'m Tree<TabletEntry>,
     target: &TabletTarget<'_>,
+    from: usize,
     only: Option<&[u32]>,
 ) -> Result<PlannedWindow<'m>> {
     let (key, snapshot) = (windows.key(), windows.snapshot());
@@ -80,8 +82,13 @@ fn plan_window<'m>(
         Some(only) => only.iter().map(|&i| snapshot.indexes()[i as usize]).collect(),
         None => snapshot.indexes().to_vec(),
     };
-    let scan = Scan { stop_when_all_found: true, failed: &mut |_, e| Err(e) };
-    let (located, used_indexes) = load_locations(repo, &indexes, &needed, &mut packs, scan)?;
+    let start = if only.is_some() { 0 } else { from };
+    let scan = Scan { stop_when_all_found: true, start, failed: &mut |_, e| Err(e) };
+    let (located, mut used_indexes) = load_locations(repo, &indexes, &needed, &mut packs, scan)?;
+    if let Some(only) = only {
+        // Positions in the manifest's list, as the first pass gave them.
+        used_indexes = used_indexes.iter().map(|&i| only[i as usize]).collect();
+    }
     let (plan, problems) = plan_chunks(&files, needed, packs, located, &|located, _, chunk| find(located, chunk));
     if let Some(e) = problems.into_iter().next() {
         return Err(e);
@@ -155,18 +162,21 @@ impl Packer {
         if windows.len() == 1 {
             // One window: checked, located and written in one go.
             windows.for_each(true, |_, tables| {
-                let w = plan_window(repo, windows, tables, target, None)?;
+                let w = plan_window(repo, windows, tables, target, 0, None)?;
                 count(&stats, &w);
                 self.write_window(repo, &w.files, &w.roots, &w.plan, control, &stats, &mut filesystems)
             })?;
         } else {
             // 1. Every window checked and located, nothing written; each tablet directory's digest kept to find
-            // two tablets restored into one directory across windows.
+            // two tablets restored into one directory across windows. Each window's scan of the indexes starts
+            // where the previous window's new chunks ended.
             let mut used: Vec<Vec<u32>> = Vec::with_capacity(windows.len());
             let mut dirs = Digests::default();
+            let mut from = 0;
             windows.for_each(true, |_, tables| {
                 control.cancel.check()?;
-                let w = plan_window(repo, windows, tables, target, None)?;
+                let w = plan_window(repo, windows, tables, target, from, None)?;
+                from = next_start(from, &w.used_indexes);
                 count(&stats, &w);
                 (0..w.roots.len()).for_each(|t| dirs.push(path_digest(&w.roots.get(t))));
                 used.push(w.used_indexes);
@@ -179,7 +189,7 @@ impl Packer {
             // 2. Each window planned again and written.
             windows.for_each(false, |i, tables| {
                 control.cancel.check()?;
-                let w = plan_window(repo, windows, tables, target, Some(&used[i]))?;
+                let w = plan_window(repo, windows, tables, target, 0, Some(&used[i]))?;
                 self.write_window(repo, &w.files, &w.roots, &w.plan, control, &stats, &mut filesystems)
             })?;
         }

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::Packer;
 use super::check::{check_file_crcs, read_chunks};
 use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
-use super::locate::{Located, PackIds, Scan, find, load_locations};
+use super::locate::{Located, PackIds, Scan, find, load_locations, next_start, read_index};
 use super::state::read_pack_footer;
 use crate::format::{self, ChunkEntry, ContentHash, Manifest, TabletEntry};
 use crate::repo::Repository;
@@ -97,9 +97,28 @@ pub(crate) struct Part<'a> {
 pub(crate) struct VerifyRun {
     pub report: VerifyReport,
     packs: HashMap<ContentHash, Option<u64>>,
+    /// Where the next window of each manifest (by key) starts reading its indexes ([`Scan::start`]).
+    scan_from: HashMap<String, usize>,
+    /// Every index read so far.
+    indexes_read: HashSet<ContentHash>,
 }
 
 impl VerifyRun {
+    /// Reads the indexes of `indexes` no window read (every chunk was located before them) and reports those
+    /// that cannot be read or decoded: verify checks every index a manifest names.
+    pub(crate) fn read_unread_indexes(&mut self, repo: &dyn Repository, indexes: &[ContentHash]) {
+        for id in indexes {
+            if !self.indexes_read.insert(*id) {
+                continue;
+            }
+            let checked = read_index(repo, &format::IdHasher::new(repo.hash_key()), id);
+            if let Err(e) = checked {
+                let e = if e.object().is_some() { e } else { e.with_object(format::index_key(id)) };
+                self.report.problems.push(problem_of(&e, None, Vec::new()));
+            }
+        }
+    }
+
     /// The report: every problem once, sorted by object, chunk and message.
     pub(crate) fn finish(mut self) -> VerifyReport {
         self.report.packs = self.packs.len() as u64;
@@ -135,6 +154,9 @@ impl Packer {
             parts.push(Part { key, prefix, chunk_size: m.chunk_size, indexes: &m.indexes, tables: &m.tables });
         }
         self.verify_window(repo, &parts, quick, &mut run);
+        for part in &parts {
+            run.read_unread_indexes(repo, part.indexes);
+        }
         Ok(run.finish())
     }
 
@@ -153,8 +175,11 @@ impl Packer {
                 }
             }
         }
-        // Each manifest locates its chunks through its own indexes, in its order, as a restore does: the chunks
-        // each index locates, one after another, and where each index's start and end.
+        // Each manifest locates its chunks through its own indexes, as a restore does: the chunks each index
+        // locates, one after another, and where each index's start and end. One manifest alone (a window of a
+        // paged one) reads its indexes as a restore's windows do: from where the previous window's chunks
+        // ended, stopping once every chunk is located (the indexes no window read are read at the end,
+        // [`VerifyRun::read_unread_indexes`]); several are each read whole.
         let needed = match files.needed() {
             Ok(n) => n,
             Err(e) => {
@@ -165,14 +190,26 @@ impl Packer {
         let mut packs = PackIds::default();
         let mut located: Vec<Located> = Vec::new();
         let mut loaded: HashMap<ContentHash, Option<(usize, usize)>> = HashMap::new();
+        let single = parts.len() == 1;
+        let mut found = vec![false; if single { needed.len() } else { 0 }];
+        let mut left = needed.len();
         for part in parts {
-            for id in part.indexes {
+            let start = if single { run.scan_from.get(&part.key).copied().unwrap_or(0) } else { 0 };
+            let n = part.indexes.len();
+            let mut furthest = Vec::new();
+            for at in (start.min(n)..n).chain(0..start.min(n)) {
+                if single && left == 0 {
+                    break;
+                }
+                let id = &part.indexes[at];
                 if loaded.contains_key(id) {
                     continue;
                 }
+                run.indexes_read.insert(*id);
                 let mut failed = None;
                 let scan = Scan {
                     stop_when_all_found: false,
+                    start: 0,
                     failed: &mut |_, e| {
                         failed = Some(e);
                         Ok(())
@@ -180,6 +217,16 @@ impl Packer {
                 };
                 match (load_locations(repo, std::slice::from_ref(id), &needed, &mut packs, scan), failed) {
                     (Ok((l, _)), None) => {
+                        if single {
+                            for c in &l {
+                                if !std::mem::replace(&mut found[c.chunk as usize], true) {
+                                    left -= 1;
+                                }
+                            }
+                            if !l.is_empty() {
+                                furthest.push(at as u32);
+                            }
+                        }
                         loaded.insert(*id, Some((located.len(), located.len() + l.len())));
                         located.extend(l);
                     }
@@ -190,7 +237,11 @@ impl Packer {
                     }
                 };
             }
+            if single {
+                run.scan_from.insert(part.key.clone(), next_start(start, &furthest));
+            }
         }
+        drop(found);
         let locate = |located: &[Located], fi: usize, chunk: u32| {
             parts[files.manifest_number(fi)].indexes.iter().find_map(|id| {
                 let (start, end) = (*loaded.get(id)?)?;
@@ -372,5 +423,30 @@ pub fn check_restored_file(path: &std::path::Path, entry: &crate::format::FileEn
         }
         len += n as u64;
         crc = crc32c::crc32c_append(crc, &buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::{MemoryRepository, PutMode};
+
+    #[test]
+    fn an_index_no_window_read_is_still_read_and_its_damage_named_once() {
+        let repo = MemoryRepository::new();
+        let ids = format::IdHasher::new(repo.hash_key());
+        let good = format::Index { packs: Vec::new() }.encode().unwrap();
+        let good_id = ids.hash(&good);
+        repo.put(&format::index_key(&good_id), &good, PutMode::CreateIfAbsent).unwrap();
+        let mut bad = good.clone();
+        bad[3] ^= 1;
+        let bad_id = ids.hash(&good.repeat(2));
+        repo.put(&format::index_key(&bad_id), &bad, PutMode::CreateIfAbsent).unwrap();
+        let missing = ids.hash(b"none");
+        let mut run = VerifyRun::default();
+        run.read_unread_indexes(&repo, &[good_id, bad_id, missing]);
+        run.read_unread_indexes(&repo, &[bad_id, missing]);
+        let objects: Vec<String> = run.report.problems.iter().map(|p| p.object.clone()).collect();
+        assert_eq!(objects, [format::index_key(&bad_id), format::index_key(&missing)]);
     }
 }

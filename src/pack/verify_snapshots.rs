@@ -61,7 +61,9 @@ impl Packer {
                         let part = Part { key: key.clone(), prefix: prefix.clone(), chunk_size, indexes, tables };
                         self.verify_window(repo, std::slice::from_ref(&part), quick, &mut run);
                         Ok(())
-                    })
+                    })?;
+                    run.read_unread_indexes(repo, snapshot.indexes());
+                    Ok(())
                 });
                 if let Err(e) = result {
                     unreadable.push(Problem {

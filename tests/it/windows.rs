@@ -152,3 +152,62 @@ fn verify_in_windows_names_the_problems_verify_of_the_whole_manifest_names() {
     assert_eq!(missing.len(), 1, "a pack's own problem is named once: {:?}", report.problems);
     assert_eq!(missing[0].object, *pack);
 }
+
+#[test]
+fn windows_of_a_backup_that_shares_chunks_with_an_earlier_one_read_old_and_new_indexes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let source = make_tree(&data);
+    let repo = MemoryRepository::new();
+    init_repository(&repo).unwrap();
+    windowed().backup(&repo, &source, "snap", &control(TS)).unwrap();
+    // Half the files changed: the second backup's manifest names the first one's index (the unchanged
+    // files' chunks) and its own; one-file windows find their chunks now in one, now in the other, so the
+    // scan of the indexes wraps around from where the last window ended.
+    for (k, file) in walk_files(&data).into_iter().enumerate() {
+        if k % 2 == 0 {
+            std::fs::write(&file, crate::pack::bytes(5_000 + k as u64, 2000 + k)).unwrap();
+        }
+    }
+    const TS2: &str = "2024-01-01-11-00-00";
+    windowed().backup(&repo, &source, "snap", &control(TS2)).unwrap();
+    let m = load_manifest(&repo, "snap", TS2).unwrap();
+    assert!(m.indexes.len() >= 2, "{:?}", m.indexes);
+    let stored = load_stored_manifest(&repo, "snap", TS2).unwrap();
+    let key = format::manifest_key("snap", TS2);
+    let out = tmp.path().join("second");
+    let target = |place: tabsnap::tree::Place<'_>, t: &format::TabletEntry| Some(out.join(place.table).join(&t.id));
+    let r = windowed().restore_stored(&repo, &key, &stored, &target, &JobControl::default()).unwrap();
+    assert_eq!(r.files, m.files().count() as u64);
+    assert_eq!(tree(&out), tree(&data));
+    let report = windowed().verify_snapshots(&repo, Some("snap"), Some(TS2), false).unwrap();
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.chunks, packer_builder().build().unwrap().verify(&repo, &[m], false).unwrap().chunks);
+
+    // The first backup's index damaged: every window that needs it says so, the restore writes nothing.
+    let old = format::index_key(&load_manifest(&repo, "snap", TS).unwrap().indexes[0]);
+    let mut bad = tabsnap::repo::get(&repo, &old).unwrap();
+    bad[7] ^= 0x20;
+    repo.put(&old, &bad, PutMode::Overwrite).unwrap();
+    let report = windowed().verify_snapshots(&repo, Some("snap"), Some(TS2), true).unwrap();
+    assert!(report.problems.iter().any(|p| p.object == old), "{:?}", report.problems);
+    let again = tmp.path().join("damaged");
+    let target = |place: tabsnap::tree::Place<'_>, t: &format::TabletEntry| Some(again.join(place.table).join(&t.id));
+    let e = windowed().restore_stored(&repo, &key, &stored, &target, &JobControl::default()).unwrap_err();
+    assert_eq!(e.object(), Some(old.as_str()), "{e}");
+    assert!(!again.exists());
+}
+
+/// Every file under `root`, sorted.
+fn walk_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() { dirs.push(p) } else { out.push(p) }
+        }
+    }
+    out.sort();
+    out
+}
