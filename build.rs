@@ -54,7 +54,7 @@ fn main() {
          #define TABSNAP_VERSION_MINOR {minor}\n#define TABSNAP_VERSION_PATCH {patch}\n\
          /* MAJOR * 1000000 + MINOR * 1000 + PATCH */\n#define TABSNAP_VERSION_NUMBER {}\n\n\
          /* The versions of the callback tables this header describes (tests/header.rs checks them). */\n\
-         #define TABSNAP_REPO_CALLBACKS_VERSION 1\n#define TABSNAP_HOST_CALLBACKS_VERSION 2\n\
+         #define TABSNAP_REPO_CALLBACKS_VERSION 1\n#define TABSNAP_HOST_CALLBACKS_VERSION 3\n\
          #define TABSNAP_CLUSTER_CALLBACKS_VERSION 1\n{ATTRIBUTES}",
         major * 1_000_000 + minor * 1_000 + patch
     );

@@ -216,6 +216,13 @@ struct Catalog {
   std::atomic<int> most_held{0};
   int fail_snapshot_at = 0;
   bool fail_release = false, fail_commit = false, fail_abort = false;
+  // TABSNAP_HOST_FEATURE_INDEX_TABLETS: list_tables leaves tablets out and list_index_tablets gives them; the
+  // calls made, the list_index_tablets call (1-based) that fails (0: none), and whether the sink refused an
+  // index added to it.
+  bool by_index = false;
+  std::atomic<int> index_listings{0};
+  int fail_listing_at = 0;
+  std::atomic<bool> sink_refused_index{true};
 };
 
 inline int32_t host_list_tables(void *user_data, const char *db, tabsnap_catalog_sink *sink, tabsnap_cb_error *err) {
@@ -230,10 +237,28 @@ inline int32_t host_list_tables(void *user_data, const char *db, tabsnap_catalog
         must(tabsnap_catalog_add_partition(sink, p.name.c_str(), false));
         for (auto &i : p.indexes) {
           must(tabsnap_catalog_add_index(sink, i.name.c_str()));
+          if (c->by_index) continue;
           for (auto &t : i.tablets) must(tabsnap_catalog_add_tablet(sink, t.id.c_str()));
         }
       }
     }
+    return 0;
+  });
+}
+
+inline int32_t host_list_index_tablets(void *user_data, const char *db, const char *table, const char *partition,
+                                       const char *index, tabsnap_catalog_sink *sink, tabsnap_cb_error *err) {
+  return shield(err, [&] {
+    auto *c = static_cast<Catalog *>(user_data);
+    std::lock_guard<std::mutex> g(c->mu);
+    int n = ++c->index_listings;
+    if (n == c->fail_listing_at) throw std::runtime_error("the index is being rebuilt");
+    if (tabsnap_catalog_add_index(sink, "extra") != TABSNAP_STATUS_INVALID_ARGUMENT) c->sink_refused_index = false;
+    for (auto &p : c->dbs.at(db).at(table).partitions)
+      if (p.name == partition)
+        for (auto &i : p.indexes)
+          if (i.name == index)
+            for (auto &t : i.tablets) must(tabsnap_catalog_add_tablet(sink, t.id.c_str()));
     return 0;
   });
 }
@@ -325,6 +350,10 @@ inline tabsnap_host_callbacks host_table(Catalog *c) {
   host.version = TABSNAP_HOST_CALLBACKS_VERSION;
   host.user_data = c;
   host.list_tables = host_list_tables;
+  if (c->by_index) {
+    host.features |= TABSNAP_HOST_FEATURE_INDEX_TABLETS;
+    host.list_index_tablets = host_list_index_tablets;
+  }
   host.snapshot_tablet = host_snapshot;
   host.release_tablet = nullptr;
   host.restore_target = host_restore_target;

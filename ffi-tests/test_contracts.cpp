@@ -104,6 +104,51 @@ static void one_batch_of_snapshots_at_a_time(Catalog *cat) {
   reset(cat);
 }
 
+// A host that lists an index's tablets on demand (TABSNAP_HOST_FEATURE_INDEX_TABLETS, table version 3) is asked
+// for each index's tablets when the job starts (to count them) and when the backup reaches the index; the
+// snapshot restores the same files; a listing that fails fails the statement, or the job, with its message.
+static void tablets_listed_an_index_at_a_time(Catalog *cat) {
+  cat->by_index = true;
+  {
+    EnginePtr e = new_engine(cat);
+    MemRepo mem;
+    attach(e.get(), "mem", &mem);
+    reset(cat);
+    cat->index_listings = 0;
+    tabsnap_job_info info = wait_job(e.get(), start(e.get(), "BACKUP SNAPSHOT db0.listed TO mem"));
+    // db0: 2 partitions x 2 indexes, each listed twice; 4 tablets.
+    CHECK("index_tablets_listed_on_demand", info.state == TABSNAP_JOB_STATE_FINISHED && cat->index_listings == 8 &&
+          cat->taken == 4 && cat->released == 4,
+          counts(cat) + ", listings " + std::to_string(cat->index_listings));
+    CHECK("index_tablets_sink_takes_tablets_only", cat->sink_refused_index, "");
+    CHECK("index_tablets_snapshot_committed", !timestamp_of(e.get(), "mem", "listed").empty(), "");
+
+    // The count's listing fails: the statement is refused; the backup's fails: the job, releasing what it took.
+    for (int at : {1, 6}) {
+      reset(cat);
+      cat->index_listings = 0;
+      cat->fail_listing_at = at;
+      std::string label = "listing_fails_" + std::to_string(at);
+      std::string sql = "BACKUP SNAPSHOT db0." + label + " TO mem";
+      std::string why;
+      uint64_t job = start(e.get(), sql, &why);
+      bool failed;
+      if (at == 1) {
+        failed = job == 0 && why.find("the index is being rebuilt") != std::string::npos;
+      } else {
+        info = wait_job(e.get(), job);
+        failed = job != 0 && info.state == TABSNAP_JOB_STATE_CANCELLED && info.status == TABSNAP_STATUS_CALLBACK &&
+                 job_error(e.get(), job).find("the index is being rebuilt") != std::string::npos;
+      }
+      CHECK(("index_listing_failing_at_" + std::to_string(at)).c_str(),
+            failed && cat->taken == cat->released, why + " " + counts(cat));
+      cat->fail_listing_at = 0;
+    }
+  }
+  cat->by_index = false;
+  reset(cat);
+}
+
 // Snapshots are released on every path: success, a failing snapshot_tablet at any tablet, cancel, timeout,
 // engine free.
 static void snapshots_released_on_every_path(Catalog *cat) {
@@ -347,6 +392,7 @@ int main() {
 
   snapshots_released_on_every_path(cat.get());
   one_batch_of_snapshots_at_a_time(cat.get());
+  tablets_listed_an_index_at_a_time(cat.get());
   max_concurrency_honoured(cat.get());
   destroy_on_every_failure_path(cat.get(), root);
   progress_callback_may_call_the_engine(cat.get());

@@ -89,8 +89,11 @@ static void table_checks(V2Host *h) {
   t.features |= 1u << 20;
   refused("unknown_feature_bits_refused", t, "unknown bits 0x100000");
   t = v2_table(h);
-  t.version = 3;
-  refused("version_3_refused", t, "version 3 is not supported");
+  t.version = TABSNAP_HOST_CALLBACKS_VERSION + 1;
+  refused("later_version_refused", t, "version " + std::to_string(TABSNAP_HOST_CALLBACKS_VERSION + 1) + " is not supported");
+  t = v2_table(h);
+  t.version = TABSNAP_HOST_CALLBACKS_VERSION;
+  refused("version_3_reads_list_index_tablets", t, "list_index_tablets is set but features does not declare");
   tabsnap_status st = tabsnap_options_set_ignore_backup_not_support_table_type(nullptr, true, nullptr);
   CHECK("ignore_option_null", st == TABSNAP_STATUS_NULL_ARGUMENT, std::to_string(st));
 }
@@ -322,7 +325,7 @@ int main() {
 
   old.reset();
   engine.reset();
-  CHECK("destroy_once_per_engine", h->destroyed == 4 + 2, std::to_string(h->destroyed));
+  CHECK("destroy_once_per_engine", h->destroyed == 5 + 2, std::to_string(h->destroyed));
   fs::remove_all(root);
   return failures ? 1 : 0;
 }

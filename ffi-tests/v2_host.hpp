@@ -245,9 +245,13 @@ inline int32_t v2_create_view(void *ud, const char *db, uint64_t, const char *vi
   });
 }
 
-// The version-2 table with every feature.
+// The version-2 table with every feature. It states version 2, so the library reads it only as far as
+// `create_view`, as a host built against the version-2 header lays it out: the version-3 field after it holds
+// garbage the library must not read.
 inline tabsnap_host_callbacks v2_table(V2Host *h) {
   tabsnap_host_callbacks t = host_table(h);
+  t.version = 2;
+  t.list_index_tablets = reinterpret_cast<decltype(t.list_index_tablets)>(uintptr_t(1));
   t.list_tables = v2_list_tables;
   t.release_tablet = host_release;
   t.commit_restore = v2_commit;

@@ -20,7 +20,7 @@
 
 /* The versions of the callback tables this header describes (tests/header.rs checks them). */
 #define TABSNAP_REPO_CALLBACKS_VERSION 1
-#define TABSNAP_HOST_CALLBACKS_VERSION 2
+#define TABSNAP_HOST_CALLBACKS_VERSION 3
 #define TABSNAP_CLUSTER_CALLBACKS_VERSION 1
 
 /* TABSNAP_API marks every function of the library; define it before including this header to override. */
@@ -301,6 +301,11 @@ enum tabsnap_host_feature
    * `view_definition` and `create_view`: views are backed up (their definitions) and restored.
    */
   TABSNAP_HOST_FEATURE_VIEWS = 32,
+  /**
+   * `list_index_tablets` (version 3): `list_tables` may leave every index's tablets out, and a backup lists
+   * them an index at a time, so that it never holds a catalog of a million tablets.
+   */
+  TABSNAP_HOST_FEATURE_INDEX_TABLETS = 64,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -346,7 +351,8 @@ typedef struct tabsnap_bytes_sink tabsnap_bytes_sink;
 
 /**
  * Receives a database's catalog from `list_tables`, in order: a table, its partitions, each partition's indexes
- * (base first), each index's tablets. Valid only during that call.
+ * (base first), each index's tablets; or, from `list_index_tablets`, the tablets of one index (and nothing
+ * else). Valid only during that call.
  */
 typedef struct tabsnap_catalog_sink tabsnap_catalog_sink;
 
@@ -550,7 +556,8 @@ typedef struct tabsnap_restore_commit {
  */
 typedef struct tabsnap_host_callbacks {
   /**
-   * `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (2), or 1 for a table that ends at `destroy`.
+   * `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (3); 2 for a table that ends at `create_view`, 1 for one
+   * that ends at `destroy`.
    */
   uint32_t version;
   /**
@@ -718,6 +725,20 @@ typedef struct tabsnap_host_callbacks {
                          const char *view,
                          const char *definition,
                          struct tabsnap_cb_error *err);
+  /**
+   * Version 3, `TABSNAP_HOST_FEATURE_INDEX_TABLETS`: answers with the tablets of index `index` of
+   * partition `partition` of `table`, in order, one `tabsnap_catalog_add_tablet` each (the sink takes
+   * tablets only). A BACKUP job asks for those of each index whose tablets `list_tables` left out: once when
+   * it starts, to count them, and again when its batches reach the index; it holds one index's list at a
+   * time.
+   */
+  int32_t (*list_index_tablets)(void *user_data,
+                                const char *database,
+                                const char *table,
+                                const char *partition,
+                                const char *index,
+                                struct tabsnap_catalog_sink *sink,
+                                struct tabsnap_cb_error *err);
 } tabsnap_host_callbacks;
 
 /**

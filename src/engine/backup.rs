@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 
 use super::Inner;
 use crate::Result;
-use crate::host::{Host, TabletInfo, TabletRef};
+use crate::host::{Host, HostFeature, TabletInfo, TabletRef};
 use crate::job::{JobHandle, JobState};
 use crate::pack::{self, CancelToken, JobControl, Packer};
 use crate::plan::BackupPlan;
@@ -71,6 +71,10 @@ impl pack::source::Tablets for HostTablets<'_> {
 
     fn metadata_only(&self) -> bool {
         self.plan.metadata_only
+    }
+
+    fn index_tablets(&self, place: Place<'_>) -> Result<Option<Vec<TabletInfo>>> {
+        index_tablets(self.host, &self.plan.database, place)
     }
 
     fn open(&self, batch: &[(Place<'_>, &TabletInfo)]) -> Result<Vec<PathBuf>> {
@@ -143,4 +147,30 @@ pub(super) fn run_backup(
         super::retention::apply(repo.as_ref(), policy, &db, job);
     }
     result
+}
+
+/// The tablets of the index at `place` when `host` lists them on demand ([`HostFeature::IndexTablets`]), else
+/// `None` (the catalog's list is the index's).
+pub(super) fn index_tablets(host: &dyn Host, database: &str, place: Place<'_>) -> Result<Option<Vec<TabletInfo>>> {
+    if host.supports(HostFeature::IndexTablets) { host.index_tablets(database, place).map(Some) } else { Ok(None) }
+}
+
+/// How many tablets `plan` takes: the catalog's lists, and those of the indexes `host` lists on demand, asked
+/// one index at a time.
+pub(super) fn count_tablets(host: &dyn Host, plan: &BackupPlan) -> Result<u64> {
+    let mut n = 0u64;
+    for t in plan.tables.iter() {
+        for p in &t.partitions {
+            for i in &p.indexes {
+                let place = Place { table: &t.name, partition: &p.name, index: &i.name };
+                let listed = if i.tablets.is_empty() {
+                    index_tablets(host, &plan.database, place)?.map_or(0, |l| l.len())
+                } else {
+                    i.tablets.len()
+                };
+                n += listed as u64;
+            }
+        }
+    }
+    Ok(n)
 }

@@ -243,7 +243,7 @@ impl Engine {
         let mut job = JobInfo::new(0, JobKind::Backup, db, &s.label.label, &s.repository, timeout);
         job.timestamp = pack::timestamp_utc(job.create_ms);
         job.objects.clone_from(&plan.objects);
-        job.tablets = plan.tables.tablet_count() as u64;
+        job.tablets = super::backup::count_tablets(self.inner.host.as_ref(), &plan)?;
         job.warnings.clone_from(&plan.skipped);
         let timestamp = job.timestamp.clone();
         let retention = super::retention::policy(&meta.properties, meta.read_only)?;

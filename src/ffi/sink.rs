@@ -25,10 +25,43 @@ pub enum tabsnap_table_kind {
 }
 
 /// Receives a database's catalog from `list_tables`, in order: a table, its partitions, each partition's indexes
-/// (base first), each index's tablets. Valid only during that call.
+/// (base first), each index's tablets; or, from `list_index_tablets`, the tablets of one index (and nothing
+/// else). Valid only during that call.
 #[derive(Default)]
 pub struct tabsnap_catalog_sink {
     pub(crate) tables: Vec<TableInfo>,
+    /// For `list_index_tablets`: tablets only, into the one index the sink starts with.
+    tablets_only: bool,
+}
+
+impl tabsnap_catalog_sink {
+    /// A sink for `list_index_tablets`: it takes tablets and refuses tables, partitions and indexes.
+    pub(crate) fn tablets_only() -> tabsnap_catalog_sink {
+        let index = IndexInfo { name: String::new(), tablets: Vec::new() };
+        let partition = PartitionInfo { name: String::new(), temporary: false, indexes: vec![index] };
+        let table = TableInfo { name: String::new(), kind: TableKind::Olap, partitions: vec![partition] };
+        tabsnap_catalog_sink { tables: vec![table], tablets_only: true }
+    }
+
+    /// The tablets a `list_index_tablets` sink received.
+    pub(crate) fn take_tablets(mut self) -> Vec<TabletInfo> {
+        let mut tablets = self
+            .tables
+            .pop()
+            .and_then(|mut t| t.partitions.pop())
+            .and_then(|mut p| p.indexes.pop())
+            .map(|i| i.tablets)
+            .unwrap_or_default();
+        tablets.shrink_to_fit();
+        tablets
+    }
+
+    fn catalog(&mut self) -> std::result::Result<&mut Vec<TableInfo>, Failure> {
+        if self.tablets_only {
+            return Err(misuse("list_index_tablets answers with tablets only (tabsnap_catalog_add_tablet)"));
+        }
+        Ok(&mut self.tables)
+    }
 }
 
 /// Receives a path from `snapshot_tablet` / `restore_target`. Valid only during that call.
@@ -85,7 +118,7 @@ pub unsafe extern "C" fn tabsnap_catalog_add_table(
             3 => TableKind::Other("other".into()),
             k => return Err(misuse(&format!("unknown table kind {k}"))),
         };
-        s.tables.push(TableInfo { name: name.into(), kind, partitions: Vec::new() });
+        s.catalog()?.push(TableInfo { name: name.into(), kind, partitions: Vec::new() });
         Ok(())
     })
 }
@@ -109,7 +142,7 @@ pub unsafe extern "C" fn tabsnap_catalog_add_partition(
         let s = sink_arg(sink)?;
         // SAFETY: NUL-terminated per the contract.
         let name = unsafe { str_arg(name, "name") }?;
-        let t = s.tables.last_mut().ok_or_else(|| misuse("add a table before its partitions"))?;
+        let t = s.catalog()?.last_mut().ok_or_else(|| misuse("add a table before its partitions"))?;
         t.partitions.push(PartitionInfo { name: name.into(), temporary, indexes: Vec::new() });
         Ok(())
     })
@@ -134,7 +167,7 @@ pub unsafe extern "C" fn tabsnap_catalog_add_index(
         // SAFETY: NUL-terminated per the contract.
         let name = unsafe { str_arg(name, "name") }?;
         let p = s
-            .tables
+            .catalog()?
             .last_mut()
             .and_then(|t| t.partitions.last_mut())
             .ok_or_else(|| misuse("add a partition before its indexes"))?;

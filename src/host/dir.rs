@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use super::{
     Host, HostFeature, IndexInfo, PartitionInfo, Privilege, RestoreCommit, TableInfo, TableKind, TabletInfo, TabletRef,
 };
+use crate::tree::Place;
 use crate::{Error, ErrorKind, Result};
 use props::Description;
 use staging::DescriptionUpdate;
@@ -121,11 +122,16 @@ impl DirHost {
     }
 
     fn tablet_dir(&self, db: &str, t: &TabletRef) -> Result<PathBuf> {
-        let mut p = self.db_dir(db)?.join(safe_name(&t.table)?).join(safe_name(&t.partition)?);
-        if t.index != t.table {
-            p = p.join(format!("{ROLLUP_PREFIX}{}", safe_name(&t.index)?));
+        Ok(self.index_dir(db, t.place())?.join(safe_name(&t.tablet)?))
+    }
+
+    /// The directory of an index's tablets.
+    fn index_dir(&self, db: &str, place: Place<'_>) -> Result<PathBuf> {
+        let mut p = self.db_dir(db)?.join(safe_name(place.table)?).join(safe_name(place.partition)?);
+        if place.index != place.table {
+            p = p.join(format!("{ROLLUP_PREFIX}{}", safe_name(place.index)?));
         }
-        Ok(p.join(safe_name(&t.tablet)?))
+        Ok(p)
     }
 
     /// The staging directory of `job`, created (and locked) on first use.
@@ -187,20 +193,12 @@ impl Host for DirHost {
             };
             let mut partitions = Vec::new();
             if kind == TableKind::Olap {
+                // Tablets are listed an index at a time, when a backup reaches the index (index_tablets).
                 for p in visible_dirs(&tdir)? {
-                    let pdir = tdir.join(&p);
-                    let tablets = |dir: &Path| -> Result<Vec<TabletInfo>> {
-                        let mut tablets: Vec<TabletInfo> =
-                            visible_dirs(dir)?.into_iter().map(|id| TabletInfo { id: id.into() }).collect();
-                        tablets.shrink_to_fit();
-                        Ok(tablets)
-                    };
-                    let mut indexes = vec![IndexInfo { name: name.clone(), tablets: tablets(&pdir)? }];
-                    for r in &desc.rollups {
-                        let rdir = pdir.join(format!("{ROLLUP_PREFIX}{r}"));
-                        let t = if rdir.is_dir() { tablets(&rdir)? } else { Vec::new() };
-                        indexes.push(IndexInfo { name: r.clone(), tablets: t });
-                    }
+                    let indexes = std::iter::once(&name)
+                        .chain(&desc.rollups)
+                        .map(|i| IndexInfo { name: i.clone(), tablets: Vec::new() })
+                        .collect();
                     partitions.push(PartitionInfo {
                         temporary: desc.temporary_partitions.contains(&p),
                         name: p,
@@ -328,7 +326,20 @@ impl Host for DirHost {
                 | HostFeature::AtomicReplace
                 | HostFeature::CommitProperties
                 | HostFeature::Views
+                | HostFeature::IndexTablets
         )
+    }
+
+    /// The tablet directories of the index, sorted; none for a rollup without a directory.
+    fn index_tablets(&self, database: &str, place: Place<'_>) -> Result<Vec<TabletInfo>> {
+        let dir = self.index_dir(database, place)?;
+        if place.index != place.table && !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut tablets: Vec<TabletInfo> =
+            visible_dirs(&dir)?.into_iter().map(|id| TabletInfo { id: id.into() }).collect();
+        tablets.shrink_to_fit();
+        Ok(tablets)
     }
 
     fn view_definition(&self, database: &str, view: &str) -> Result<String> {

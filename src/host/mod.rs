@@ -80,7 +80,9 @@ pub enum Privilege {
 /// no lock of the engine held (so a method may call the engine back). Errors should say what failed and where;
 /// they reach the job's TaskErrMsg and Status.
 pub trait Host: Send + Sync {
-    /// The tables of `database`, with partitions, indexes and tablets.
+    /// The tables of `database`, with partitions, indexes and tablets. A host that supports
+    /// [`HostFeature::IndexTablets`] may leave every index's tablets out (an empty list): tabsnap then asks
+    /// [`Host::index_tablets`] for them.
     ///
     /// # Errors
     /// [`crate::ErrorKind::NotFound`] when the database does not exist.
@@ -215,6 +217,19 @@ pub trait Host: Send + Sync {
             return Err(unsupported("the properties of a restored table"));
         }
         self.commit_restore(database, job, table, source_table, metadata)
+    }
+
+    /// [`HostFeature::IndexTablets`]: the tablets of the index at `place`, in order. A backup asks for those of
+    /// each index whose list [`Host::tables`] left empty: once when the job starts, to count them (each list
+    /// dropped before the next is asked for), and again when its batches reach the index. It holds one index's
+    /// list at a time, never the whole catalog's.
+    ///
+    /// # Errors
+    /// When the index does not exist or the host does not support the feature; the backup then fails (before it
+    /// starts, when its count fails).
+    fn index_tablets(&self, database: &str, place: Place<'_>) -> Result<Vec<TabletInfo>> {
+        let _ = (database, place);
+        Err(unsupported("listing an index's tablets"))
     }
 
     /// [`HostFeature::Views`]: the definition of view `view` (the host's text; tabsnap stores it with the

@@ -26,6 +26,9 @@ pub enum HostFeature {
     /// [`super::Host::view_definition`] and [`super::Host::create_view`]: views are backed up (their
     /// definitions, with the snapshot) and restored, as Doris 2.x does.
     Views,
+    /// [`super::Host::index_tablets`]: [`super::Host::tables`] may leave an index's tablets out (an empty list)
+    /// and a backup lists them an index at a time, so that it never holds a catalog of a million tablets.
+    IndexTablets,
 }
 
 impl HostFeature {
@@ -38,6 +41,7 @@ impl HostFeature {
             HostFeature::AtomicReplace => "replacing a table atomically",
             HostFeature::CommitProperties => "table properties on restore",
             HostFeature::Views => "views",
+            HostFeature::IndexTablets => "listing an index's tablets on demand",
         }
     }
 }

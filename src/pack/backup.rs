@@ -361,7 +361,9 @@ impl<S: Tablets> Job<'_, '_, S> {
     fn run(&mut self) -> Result<()> {
         let mut batches = Batches::new(self.src.tree());
         let mut size = FIRST_BATCH_TABLETS.min(self.packer.opts.batch_files);
-        while let Some(nodes) = batches.next(size) {
+        let src = self.src;
+        let list = |place: crate::tree::Place<'_>| src.index_tablets(place);
+        while let Some(nodes) = batches.next(size, &list)? {
             self.pipe.control.cancel.check()?;
             let tablets = tablets_of(&nodes);
             let dirs = if tablets.is_empty() { Vec::new() } else { self.src.open(&tablets)? };
@@ -514,7 +516,7 @@ impl<S: Tablets> Job<'_, '_, S> {
             match node {
                 Node::Table(t) => self.sink.table(&t.name, &t.kind)?,
                 Node::Partition(p) => self.sink.partition(&p.name, p.temporary)?,
-                Node::Index(i) => self.sink.index(&i.name)?,
+                Node::Index(_, i) => self.sink.index(&i.name)?,
                 Node::Tablet(..) => {
                     let entry = entries.next().ok_or_else(|| {
                         Error::new(ErrorKind::Io, "a batch lost a tablet's entry (internal error)".to_owned())

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tabsnap::host::{DirHost, Host, Privilege, TableInfo, TabletRef};
+use tabsnap::host::{DirHost, Host, HostFeature, Privilege, TableInfo, TabletInfo, TabletRef};
 use tabsnap::job::{JobInfo, JobState};
 use tabsnap::repo::{MemoryRepository, ObjectInfo, Properties, PutMode, PutOutcome, Repository};
+use tabsnap::tree::Place;
 use tabsnap::{Engine, Outcome, Session};
 
 use crate::engine::{Gated, finish, job, make_data, one, root, rows};
@@ -29,6 +30,8 @@ struct Recording {
     fail_snapshot_call: AtomicUsize,
     /// The most tablets held at once.
     most_held: AtomicUsize,
+    /// Indexes whose tablets were listed on demand.
+    index_listings: AtomicUsize,
 }
 
 impl Recording {
@@ -44,6 +47,7 @@ impl Recording {
             snapshot_calls: AtomicUsize::new(0),
             fail_snapshot_call: AtomicUsize::new(0),
             most_held: AtomicUsize::new(0),
+            index_listings: AtomicUsize::new(0),
         })
     }
 
@@ -60,6 +64,13 @@ fn refused(what: &str) -> tabsnap::Error {
 impl Host for Recording {
     fn tables(&self, database: &str) -> tabsnap::Result<Vec<TableInfo>> {
         self.inner.tables(database)
+    }
+    fn supports(&self, feature: HostFeature) -> bool {
+        feature == HostFeature::IndexTablets
+    }
+    fn index_tablets(&self, database: &str, place: Place<'_>) -> tabsnap::Result<Vec<TabletInfo>> {
+        self.index_listings.fetch_add(1, Ordering::SeqCst);
+        self.inner.index_tablets(database, place)
     }
     fn snapshot(&self, database: &str, tablets: &[TabletRef]) -> tabsnap::Result<Vec<std::path::PathBuf>> {
         let call = self.snapshot_calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -408,6 +419,25 @@ fn a_backup_holds_one_batch_of_snapshots_at_a_time_and_releases_each() {
     let calls = s.host.snapshot_calls.load(Ordering::SeqCst);
     assert_eq!((taken, released, calls), (j.tablets as usize, taken, taken), "a batch of one tablet per call");
     assert_eq!(s.host.most_held.load(Ordering::SeqCst), 1, "each batch released before the next is taken");
+    // The catalog came without tablets: each index was listed when the job started (to count its tablets) and
+    // when the backup reached it.
+    let indexes: usize = s
+        .host
+        .inner
+        .tables("db1")
+        .unwrap()
+        .iter()
+        .map(|t| t.partitions.iter().map(|p| p.indexes.len()).sum::<usize>())
+        .sum();
+    assert!(
+        s.host
+            .inner
+            .tables("db1")
+            .unwrap()
+            .iter()
+            .all(|t| t.partitions.iter().all(|p| p.indexes.iter().all(|i| i.tablets.is_empty())))
+    );
+    assert_eq!(s.host.index_listings.load(Ordering::SeqCst), 2 * indexes);
     // The snapshot is whole and restores.
     let m = tabsnap::pack::load_manifest(&mem.inner, "b1", &j.timestamp).unwrap();
     assert_eq!(m.tables.tablet_count() as u64, j.tablets);

@@ -35,8 +35,19 @@ impl BasicHost {
 }
 
 impl tabsnap::host::Host for BasicHost {
+    /// The whole catalog, every index's tablets listed (the directory host lists them on demand).
     fn tables(&self, database: &str) -> tabsnap::Result<Vec<tabsnap::host::TableInfo>> {
-        self.inner.tables(database)
+        let mut tables = self.inner.tables(database)?;
+        for t in &mut tables {
+            for p in &mut t.partitions {
+                for i in &mut p.indexes {
+                    let place = tabsnap::tree::Place { table: &t.name, partition: &p.name, index: &i.name };
+                    let listed = self.inner.index_tablets(database, place)?;
+                    i.tablets = listed;
+                }
+            }
+        }
+        Ok(tables)
     }
     fn snapshot(&self, database: &str, tablets: &[tabsnap::host::TabletRef]) -> tabsnap::Result<Vec<PathBuf>> {
         std::thread::sleep(self.snapshot_delay);

@@ -28,7 +28,8 @@ unsafe impl Send for CallbackHost {}
 unsafe impl Sync for CallbackHost {}
 
 impl CallbackHost {
-    /// Copies the table: a version-1 table only as far as `destroy`, a version-2 table whole.
+    /// Copies the table: a version-1 table only as far as `destroy`, a version-2 table as far as `create_view`,
+    /// a version-3 table whole.
     ///
     /// # Safety
     /// `table` is NULL or points to an initialised table of the version it states (a version-1 table may end
@@ -42,24 +43,24 @@ impl CallbackHost {
         // SAFETY: not NULL and initialised per the contract; `version` is the first field of every version.
         let version = unsafe { (*table).version };
         let mut cb = tabsnap_host_callbacks::empty();
-        // The version-1 prefix is the fields before `features`, laid out alike in both versions (repr(C)).
-        let v1_len = std::mem::offset_of!(tabsnap_host_callbacks, features);
-        // Every version starts with the version-1 fields, so an unsupported one is read that far: enough to call
-        // its `destroy`.
-        let len = if version == TABSNAP_HOST_CALLBACKS_VERSION {
-            std::mem::size_of::<tabsnap_host_callbacks>()
-        } else {
-            v1_len
+        // Each version appends to the one before (repr(C)): version 1 ends before `features`, version 2 before
+        // `list_index_tablets`. Every version starts with the version-1 fields, so an unsupported one is read
+        // that far: enough to call its `destroy`.
+        let len = match version {
+            TABSNAP_HOST_CALLBACKS_VERSION => std::mem::size_of::<tabsnap_host_callbacks>(),
+            2 => std::mem::offset_of!(tabsnap_host_callbacks, list_index_tablets),
+            _ => std::mem::offset_of!(tabsnap_host_callbacks, features),
         };
-        // SAFETY: the caller's table has at least `len` initialised bytes (a version-2 table is whole, any other
-        // starts with the version-1 fields); `cb` is a distinct local of the same layout.
+        // SAFETY: the caller's table has at least `len` initialised bytes (a table of a known version is whole
+        // to its version's end, any other starts with the version-1 fields); `cb` is a distinct local of the
+        // same layout.
         unsafe { std::ptr::copy_nonoverlapping(table.cast::<u8>(), (&raw mut cb).cast::<u8>(), len) };
         let host = CallbackHost { cb };
-        if version != 1 && version != TABSNAP_HOST_CALLBACKS_VERSION {
+        if !(1..=TABSNAP_HOST_CALLBACKS_VERSION).contains(&version) {
             return Err(Failure::new(
                 tabsnap_status::InvalidArgument,
                 format!(
-                    "tabsnap_host_callbacks version {version} is not supported (this library knows 1 and {TABSNAP_HOST_CALLBACKS_VERSION})"
+                    "tabsnap_host_callbacks version {version} is not supported (this library knows 1 to {TABSNAP_HOST_CALLBACKS_VERSION})"
                 ),
             ));
         }
@@ -292,6 +293,10 @@ impl Host for CallbackHost {
 
     fn create_view(&self, database: &str, job: u64, view: &str, definition: &str) -> Result<()> {
         optional::create_view(&self.cb, database, job, view, definition)
+    }
+
+    fn index_tablets(&self, database: &str, place: crate::tree::Place<'_>) -> Result<Vec<crate::host::TabletInfo>> {
+        optional::index_tablets(&self.cb, database, place)
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::ffi::{CString, c_char};
 
-use super::super::sink::tabsnap_text_sink;
+use super::super::sink::{tabsnap_catalog_sink, tabsnap_text_sink};
 use super::table::{tabsnap_host_callbacks, tabsnap_host_feature};
 use super::{call, cstr};
-use crate::host::{HostFeature, RestoreCommit, StorageMedium, unsupported};
+use crate::host::{HostFeature, RestoreCommit, StorageMedium, TabletInfo, unsupported};
+use crate::tree::Place;
 use crate::{Error, ErrorKind, Result};
 
 /// RESTORE `storage_medium`, for `tabsnap_restore_commit.storage_medium`.
@@ -70,6 +71,7 @@ pub(super) fn bit(feature: HostFeature) -> u32 {
         HostFeature::AtomicReplace => tabsnap_host_feature::AtomicReplace,
         HostFeature::CommitProperties => tabsnap_host_feature::CommitProperties,
         HostFeature::Views => tabsnap_host_feature::Views,
+        HostFeature::IndexTablets => tabsnap_host_feature::IndexTablets,
     };
     f as u32
 }
@@ -81,7 +83,15 @@ pub(super) fn bit(feature: HostFeature) -> u32 {
 /// feature is not declared.
 pub(super) fn check_features(cb: &tabsnap_host_callbacks) -> std::result::Result<(), String> {
     use tabsnap_host_feature as F;
-    let all = [F::SchemaIdentity, F::DropTables, F::DropPartitions, F::AtomicReplace, F::CommitProperties, F::Views];
+    let all = [
+        F::SchemaIdentity,
+        F::DropTables,
+        F::DropPartitions,
+        F::AtomicReplace,
+        F::CommitProperties,
+        F::Views,
+        F::IndexTablets,
+    ];
     let known = all.iter().fold(0, |acc, f| acc | *f as u32);
     if cb.features & !known != 0 {
         return Err(format!("features has unknown bits 0x{:x}", cb.features & !known));
@@ -96,6 +106,7 @@ pub(super) fn check_features(cb: &tabsnap_host_callbacks) -> std::result::Result
         ("commit_restore_with", cb.commit_restore_with.is_some(), commit, "ATOMIC_REPLACE or _COMMIT_PROPERTIES"),
         ("view_definition", cb.view_definition.is_some(), has(F::Views), "VIEWS"),
         ("create_view", cb.create_view.is_some(), has(F::Views), "VIEWS"),
+        ("list_index_tablets", cb.list_index_tablets.is_some(), has(F::IndexTablets), "INDEX_TABLETS"),
     ];
     for (name, given, declared, feature) in rules {
         if declared && !given {
@@ -117,6 +128,17 @@ fn text_answer(f: impl FnOnce(*mut tabsnap_text_sink) -> Result<()>) -> Result<O
     let mut sink = tabsnap_text_sink::default();
     f(&mut sink)?;
     Ok(sink.text)
+}
+
+pub(super) fn index_tablets(cb: &tabsnap_host_callbacks, database: &str, place: Place<'_>) -> Result<Vec<TabletInfo>> {
+    let f = cb.list_index_tablets.ok_or_else(|| unsupported("listing an index's tablets"))?;
+    let (db, t, p, i) = (cstr(database)?, cstr(place.table)?, cstr(place.partition)?, cstr(place.index)?);
+    let mut sink = tabsnap_catalog_sink::tablets_only();
+    // SAFETY: the callback's contract; all pointers live for the call.
+    call("list_index_tablets", |err| unsafe {
+        f(cb.user_data, db.as_ptr(), t.as_ptr(), p.as_ptr(), i.as_ptr(), &mut sink, err)
+    })?;
+    Ok(sink.take_tablets())
 }
 
 pub(super) fn schema_identity(cb: &tabsnap_host_callbacks, database: &str, table: &str) -> Result<Option<String>> {

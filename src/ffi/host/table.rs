@@ -1,5 +1,6 @@
 //! The host callback table as C sees it: the version-1 callbacks, then (version 2) the feature bits and the
-//! optional callbacks that let a host honour the RESTORE properties and views.
+//! optional callbacks that let a host honour the RESTORE properties and views, then (version 3) the listing of
+//! an index's tablets on demand.
 
 use std::ffi::{c_char, c_void};
 
@@ -20,8 +21,9 @@ pub struct tabsnap_tablet_ref {
     pub tablet: *const c_char,
 }
 
-/// The current version of `tabsnap_host_callbacks`: 2 (version 1 ends at `destroy`).
-pub const TABSNAP_HOST_CALLBACKS_VERSION: u32 = 2;
+/// The current version of `tabsnap_host_callbacks`: 3 (version 1 ends at `destroy`, version 2 at
+/// `create_view`).
+pub const TABSNAP_HOST_CALLBACKS_VERSION: u32 = 3;
 
 /// An optional part of the host contract, for `tabsnap_host_callbacks.features` (a bitwise OR of these values).
 /// A statement whose properties need a feature the host does not declare is refused at analysis
@@ -44,6 +46,9 @@ pub enum tabsnap_host_feature {
     CommitProperties = 16,
     /// `view_definition` and `create_view`: views are backed up (their definitions) and restored.
     Views = 32,
+    /// `list_index_tablets` (version 3): `list_tables` may leave every index's tablets out, and a backup lists
+    /// them an index at a time, so that it never holds a catalog of a million tablets.
+    IndexTablets = 64,
 }
 
 /// The host engine tabsnap is linked into. Every callback gets `user_data` first and (where it can fail) a
@@ -62,7 +67,8 @@ pub enum tabsnap_host_feature {
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct tabsnap_host_callbacks {
-    /// `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (2), or 1 for a table that ends at `destroy`.
+    /// `TABSNAP_HOST_CALLBACKS_VERSION` at compile time (3); 2 for a table that ends at `create_view`, 1 for one
+    /// that ends at `destroy`.
     pub version: u32,
     /// Passed to every callback.
     pub user_data: *mut c_void,
@@ -256,6 +262,22 @@ pub struct tabsnap_host_callbacks {
             err: *mut tabsnap_cb_error,
         ) -> i32,
     >,
+    /// Version 3, `TABSNAP_HOST_FEATURE_INDEX_TABLETS`: answers with the tablets of index `index` of
+    /// partition `partition` of `table`, in order, one `tabsnap_catalog_add_tablet` each (the sink takes
+    /// tablets only). A BACKUP job asks for those of each index whose tablets `list_tables` left out: once when
+    /// it starts, to count them, and again when its batches reach the index; it holds one index's list at a
+    /// time.
+    pub list_index_tablets: Option<
+        unsafe extern "C" fn(
+            user_data: *mut c_void,
+            database: *const c_char,
+            table: *const c_char,
+            partition: *const c_char,
+            index: *const c_char,
+            sink: *mut tabsnap_catalog_sink,
+            err: *mut tabsnap_cb_error,
+        ) -> i32,
+    >,
 }
 
 impl tabsnap_host_callbacks {
@@ -281,6 +303,7 @@ impl tabsnap_host_callbacks {
             commit_restore_with: None,
             view_definition: None,
             create_view: None,
+            list_index_tablets: None,
         }
     }
 }
