@@ -135,17 +135,13 @@ fn main() -> ExitCode {
 /// Lets glibc's malloc keep two arenas instead of one per thread (up to eight per core): a backup's workers
 /// and I/O threads free each batch's lists in arenas other than those that allocated them, and with an arena per
 /// thread the freed memory stays spread over all of them, so the process grew with the job (300,000 tablets:
-/// 188 MiB instead of 136; the time is the same). And gives every allocation of 1 MiB or more (pack and page
-/// buffers, a window's tables) its own mapping, returned when freed: glibc otherwise raises that threshold to
-/// the largest block freed so far, and then serves those buffers from arenas that keep the memory (300,000
-/// tablets: verify 80-91 MiB instead of 67, backup 76 instead of 62; the time is the same).
+/// 188 MiB instead of 136; the time is the same).
 #[allow(unsafe_code)] // a call into the C library, as at the FFI boundary
 fn limit_malloc_arenas() {
     #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only sets tunables of the allocator; it is called before any other thread exists.
+    // SAFETY: mallopt only sets a tunable of the allocator; it is called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
 
