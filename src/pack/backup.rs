@@ -1,51 +1,36 @@
 //! Backup: tablet files → chunks → (dedup) → zstd → crc32c → packs → index → manifest, a batch of tablets at a
 //! time.
 //!
-//! The tablets are taken in batches of about [`super::PackerOptions::batch_files`] files: a batch's directories
-//! are asked for ([`Tablets::open`]), listed, cut into units (one chunk of a large file, or a run of small files)
-//! that the pool processes in parallel ([`super::pipeline`]), given back ([`Tablets::done`]), and its manifest
-//! entries handed to the page writer, which puts each page of the manifest as soon as it is full. Packs go to the
-//! I/O threads as they fill ([`super::upload`]) and are indexed as they are uploaded, in index objects of about
-//! 8 MiB. So a backup holds one batch of file and chunk lists, a few packs and one page at a time, however many
-//! tablets it takes. The manifest object is written last, with create-if-absent: it is the commit point; until
-//! then its pages, packs and indexes are garbage a collection may remove (after this backup's lock is gone).
-
-use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+//! The tablets are taken in batches of about [`super::PackerOptions::batch_files`] files ([`super::batch`]): a
+//! batch's directories are asked for ([`Tablets::open`]), listed, cut into units (one chunk of a large file, or a
+//! run of small files) that the pool processes in parallel ([`super::pipeline`]), given back ([`Tablets::done`]),
+//! and its manifest entries handed to the page writer, which puts each page of the manifest as soon as it is full.
+//! Packs go to the I/O threads as they fill ([`super::upload`]) and are indexed as they are uploaded, in index
+//! objects of about 8 MiB. So a backup holds one batch of file and chunk lists, a few packs and one page at a
+//! time, however many tablets it takes. The manifest object is written last, with create-if-absent: it is the
+//! commit point; until then its pages, packs and indexes are garbage a collection may remove (after this backup's
+//! lock is gone).
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
-use rayon::prelude::*;
 
-use super::dictionary::PackDictionary;
-use super::files::{Files, list_batch};
-use super::pipeline::{ChunkDone, Claimed, Pipeline, Unit};
-use super::source::{Batches, Node, Tablets, check_directories, tablets_of};
-use super::state::{KnownChunks, load_known_chunks, now_ms, open_repository, timestamp_utc};
+use super::batch::{Gathered, Job};
+use super::pipeline::{Claimed, Pipeline};
+use super::source::Tablets;
+use super::state::{load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::Previous;
 use super::upload::Uploads;
-use super::worker::Worker;
-use super::{BackupSource, CompressionMode, Counters, JobControl, Packer, check_relative_path};
-use crate::format::{
-    self, ContentHash, FileEntry, FileRef, IdHasher, Index, IndexPack, Manifest, ManifestHead, PageWriter, TabletEntry,
-    TreeSink,
-};
+use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
+use crate::format::{self, ContentHash, IdHasher, Manifest, ManifestHead, PageWriter, TreeSink};
 use crate::repo::{PutMode, PutOutcome, Repository};
 use crate::store;
 use crate::tree::Tree;
 use crate::{Error, ErrorKind, Result};
 
-/// A batch of small files is cut when it reaches this many bytes or files.
-const BATCH_BYTES: u64 = 1 << 20;
-const BATCH_FILES: usize = 256;
-/// A backup writes its packs' index as objects of at most about this many bytes each.
-const INDEX_BODY_TARGET: usize = 8 << 20;
 /// At most this many I/O threads upload a backup's packs.
 const MAX_IO_THREADS: usize = 4;
-/// The first batch of a backup takes at most this many tablets; the next ones as many as make about
-/// `batch_files` files at the files per tablet seen so far.
-const FIRST_BATCH_TABLETS: usize = 1024;
 
 /// What a backup did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,278 +272,6 @@ struct Staged {
     packs: HashMap<ContentHash, u64>,
     indexes: Vec<ContentHash>,
     created_ms: u64,
-}
-
-/// What a backup's batches gather for its manifest and commit.
-#[derive(Default)]
-struct Gathered {
-    /// Every pack the manifest needs (id, length): checked at the commit.
-    packs: HashMap<ContentHash, u64>,
-    /// The indexes that locate the chunks taken from earlier backups.
-    indexes: BTreeSet<ContentHash>,
-    /// Whether the manifest needs a chunk this backup stored.
-    uses_new: bool,
-    /// Uploaded packs not indexed yet, and the bytes of index they make.
-    pending: Vec<IndexPack>,
-    pending_len: usize,
-    /// The index objects this backup wrote.
-    new_indexes: Vec<ContentHash>,
-    /// Bytes of index objects written.
-    bytes_uploaded: u64,
-    /// Files and tablets listed so far.
-    files: u64,
-    tablets: u64,
-}
-
-impl Gathered {
-    /// Takes uploaded `packs` for indexing; writes the index once about [`INDEX_BODY_TARGET`] is pending.
-    fn uploaded(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
-        self.pending_len += packs.iter().map(|p| 44 + p.chunks.len() * format::PACK_ENTRY_LEN).sum::<usize>();
-        self.pending.extend(packs);
-        if self.pending_len >= INDEX_BODY_TARGET {
-            let pending = std::mem::take(&mut self.pending);
-            self.index(repo, ids, pending)?;
-        }
-        Ok(())
-    }
-
-    /// Writes the index of the pending packs and `packs`, in objects of about [`INDEX_BODY_TARGET`] bytes.
-    fn index(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
-        let mut packs = if self.pending.is_empty() {
-            packs
-        } else {
-            let mut pending = std::mem::take(&mut self.pending);
-            pending.extend(packs);
-            pending
-        };
-        self.pending_len = 0;
-        packs.sort_by_key(|p| p.id);
-        self.packs.extend(packs.iter().map(|p| (p.id, p.len)));
-        for group in Index::split(packs, INDEX_BODY_TARGET) {
-            let data = group.encode()?;
-            let id = ids.hash(&data);
-            let key = format::index_key(&id);
-            repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
-            self.bytes_uploaded += data.len() as u64;
-            self.new_indexes.push(id);
-        }
-        Ok(())
-    }
-}
-
-/// One backup's batches, run in order on the packer's pool while the I/O threads upload.
-struct Job<'a, 'p, S: Tablets> {
-    packer: &'a Packer,
-    repo: &'a dyn Repository,
-    src: &'a S,
-    pipe: &'a Pipeline<'p>,
-    previous: &'a mut Previous<'p>,
-    sink: &'a mut dyn TreeSink,
-    gathered: &'a mut Gathered,
-}
-
-impl<S: Tablets> Job<'_, '_, S> {
-    fn run(&mut self) -> Result<()> {
-        let mut batches = Batches::new(self.src.tree());
-        let mut size = FIRST_BATCH_TABLETS.min(self.packer.opts.batch_files);
-        let src = self.src;
-        let list = |place: crate::tree::Place<'_>| src.index_tablets(place);
-        while let Some(nodes) = batches.next(size, &list)? {
-            self.pipe.control.cancel.check()?;
-            let tablets = tablets_of(&nodes);
-            let dirs = if tablets.is_empty() { Vec::new() } else { self.src.open(&tablets)? };
-            check_directories(dirs.len(), tablets.len())?;
-            let entries = self.batch(&tablets, &dirs)?;
-            self.src.done();
-            drop(dirs);
-            self.emit(nodes, entries)?;
-            let uploaded = self.pipe.uploads.take_written();
-            self.gathered.uploaded(self.repo, self.pipe.ids, uploaded)?;
-            // As many tablets as make about `batch_files` files at the files per tablet seen so far.
-            let per_tablet = self.gathered.files.div_ceil(self.gathered.tablets.max(1)).max(1);
-            size = usize::try_from(self.packer.opts.batch_files as u64 / per_tablet).unwrap_or(usize::MAX).max(1);
-        }
-        self.pipe.seal_and_upload_rest()
-    }
-
-    /// Backs up the files of one batch of tablets (in `dirs`) and returns their manifest entries.
-    fn batch(
-        &mut self,
-        tablets: &[(crate::tree::Place<'_>, &S::Tablet)],
-        dirs: &[PathBuf],
-    ) -> Result<Vec<TabletEntry>> {
-        let (packer, pipe) = (self.packer, self.pipe);
-        let ids: Vec<&str> = tablets.iter().map(|(_, t)| S::id(t)).collect();
-        let (mut entries, tasks) = list_batch(&packer.pool, &ids, dirs, self.src.metadata_only())?;
-        drop(ids);
-        self.gathered.tablets += entries.len() as u64;
-        self.gathered.files += tasks.len() as u64;
-        let refs = tablets.iter().zip(&entries).flat_map(|((place, _), tablet)| {
-            tablet.files.iter().map(move |file| FileRef { place: *place, tablet, file })
-        });
-        let reused = self.previous.reusable(refs, pipe.known);
-        let chunk = packer.opts.chunk_size as u64;
-        let files = Files::new(dirs, &entries, tasks);
-        let units = units_of(&files, &reused, chunk);
-        self.train_dictionary(&files, &units);
-
-        let stats = pipe.stats;
-        stats.files_total.fetch_add(files.len() as u64, Ordering::Relaxed);
-        stats.bytes_total.fetch_add(files.sizes().sum(), Ordering::Relaxed);
-        // Unchanged files are done already: their chunks are the repository's.
-        for (size, _) in files.sizes().zip(&reused).filter(|(_, r)| r.is_some()) {
-            stats.files_done.fetch_add(1, Ordering::Relaxed);
-            stats.bytes_done.fetch_add(size, Ordering::Relaxed);
-        }
-        let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
-        stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
-
-        let (mode, auto_level) = (packer.opts.compression, packer.opts.zstd_level);
-        let results: Result<Vec<Vec<ChunkDone>>> = packer.pool.install(|| {
-            units
-                .par_iter()
-                .map_init(
-                    || Worker::new(mode, auto_level, pipe.uploads.sender(), pipe.dictionary.get()),
-                    |worker, unit| {
-                        let worker = worker
-                            .as_mut()
-                            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                        pipe.process(unit, &files, chunk, worker)
-                    },
-                )
-                .collect()
-        });
-        let results = results?;
-        // The entries' paths were borrowed to read the files; from here on they get their chunks.
-        drop(files);
-        self.fill(&mut entries, reused, results, chunk)?;
-        Ok(entries)
-    }
-
-    /// Trains the dictionary for small files on the first batch that has enough of them, when the backup
-    /// compresses with one.
-    fn train_dictionary(&self, files: &Files<'_>, units: &[Unit]) {
-        let opts = &self.packer.opts;
-        let level = match opts.compression {
-            CompressionMode::Zstd(level) => level,
-            CompressionMode::None => return,
-            CompressionMode::Auto => opts.zstd_level,
-        };
-        if !opts.small_file_dictionary || self.pipe.dictionary.get().is_some() {
-            return;
-        }
-        let small = units.iter().filter_map(|u| if let Unit::Small { files } = u { Some(files) } else { None });
-        let small = small.flatten().copied();
-        let ids = self.pipe.ids;
-        if let Some(d) = self.packer.pool.install(|| PackDictionary::train(files, small, level, ids)) {
-            let _ = self.pipe.dictionary.set(d);
-        }
-    }
-
-    /// Gives each file of `entries` its chunks and whole-content crc32c: an unchanged file's from its previous
-    /// entry, the others' from what the workers did (`results`), and notes the packs and indexes they need.
-    fn fill(
-        &mut self,
-        entries: &mut [TabletEntry],
-        reused: Vec<Option<Box<FileEntry>>>,
-        results: Vec<Vec<ChunkDone>>,
-        chunk: u64,
-    ) -> Result<()> {
-        let known: &KnownChunks = self.pipe.known;
-        let g = &mut *self.gathered;
-        // One sorted list of every chunk done (not a list per file: a batch of many small files would pay an
-        // allocation for each).
-        let mut done: Vec<ChunkDone> = results.into_iter().flatten().collect();
-        done.sort_unstable_by_key(|d| (d.file, d.index));
-        let mut done = done.into_iter().peekable();
-        let mut entries = entries.iter_mut().flat_map(|t| t.files.iter_mut());
-        for (file, reuse) in reused.into_iter().enumerate() {
-            let Some(entry) = entries.next() else { break };
-            if let Some(prev) = reuse {
-                for hash in &prev.chunks {
-                    let (index, (pack, len)) = known.locate(hash).ok_or_else(|| {
-                        Error::new(ErrorKind::Io, "an unchanged file's chunk has no index (internal error)".to_owned())
-                    })?;
-                    g.packs.insert(pack, len);
-                    g.indexes.insert(index);
-                }
-                let FileEntry { chunks, crc32c, .. } = *prev;
-                entry.chunks = chunks;
-                entry.crc32c = crc32c;
-                continue;
-            }
-            entry.chunks.reserve_exact(usize::try_from(entry.size.div_ceil(chunk)).unwrap_or(0));
-            let mut crc = 0u32;
-            while let Some(d) = done.next_if(|d| d.file == file) {
-                crc = if entry.chunks.is_empty() {
-                    d.raw_crc
-                } else {
-                    crc32c::crc32c_combine(crc, d.raw_crc, d.len as usize)
-                };
-                entry.chunks.push(d.hash);
-                match known.locate(&d.hash) {
-                    Some((index, (pack, len))) => {
-                        g.packs.insert(pack, len);
-                        g.indexes.insert(index);
-                    }
-                    None => g.uses_new = true,
-                };
-            }
-            entry.crc32c = crc;
-        }
-        Ok(())
-    }
-
-    /// Hands a batch's nodes to the manifest's sink, its tablets with their `entries`.
-    fn emit(&mut self, nodes: Vec<Node<'_, S::Tablet>>, entries: Vec<TabletEntry>) -> Result<()> {
-        let mut entries = entries.into_iter();
-        for node in nodes {
-            match node {
-                Node::Table(t) => self.sink.table(&t.name, &t.kind)?,
-                Node::Partition(p) => self.sink.partition(&p.name, p.temporary)?,
-                Node::Index(_, i) => self.sink.index(&i.name)?,
-                Node::Tablet(..) => {
-                    let entry = entries.next().ok_or_else(|| {
-                        Error::new(ErrorKind::Io, "a batch lost a tablet's entry (internal error)".to_owned())
-                    })?;
-                    self.sink.tablet(entry)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The work units of a batch's `files`, leaving out those `reused` from the previous backup: each chunk of a
-/// file over `chunk` bytes, and runs of small files.
-fn units_of(files: &Files<'_>, reused: &[Option<Box<FileEntry>>], chunk: u64) -> Vec<Unit> {
-    let mut units = Vec::new();
-    let mut batch = Vec::new();
-    let mut batch_bytes = 0;
-    for (i, size) in files.sizes().enumerate() {
-        if reused[i].is_some() {
-            continue;
-        }
-        if size > chunk {
-            let n = size.div_ceil(chunk);
-            for c in 0..n {
-                let offset = c * chunk;
-                let len = usize::try_from(chunk.min(size - offset)).unwrap_or(usize::MAX);
-                units.push(Unit::Chunk { file: i, index: c as usize, offset, len });
-            }
-        } else {
-            batch.push(i);
-            batch_bytes += size;
-            if batch_bytes >= BATCH_BYTES || batch.len() >= BATCH_FILES {
-                units.push(Unit::Small { files: std::mem::take(&mut batch) });
-                batch_bytes = 0;
-            }
-        }
-    }
-    if !batch.is_empty() {
-        units.push(Unit::Small { files: batch });
-    }
-    units
 }
 
 fn already_exists(label: &str, timestamp: &str) -> Error {

@@ -24,6 +24,7 @@
 //! ```
 
 mod backup;
+mod batch;
 mod check;
 mod chunk_plan;
 pub mod cluster;

@@ -107,11 +107,12 @@ impl VerifyRun {
     /// Reads the indexes of `indexes` no window read (every chunk was located before them) and reports those
     /// that cannot be read or decoded: verify checks every index a manifest names.
     pub(crate) fn read_unread_indexes(&mut self, repo: &dyn Repository, indexes: &[ContentHash]) {
+        let ids = format::IdHasher::new(repo.hash_key());
         for id in indexes {
             if !self.indexes_read.insert(*id) {
                 continue;
             }
-            let checked = read_index(repo, &format::IdHasher::new(repo.hash_key()), id);
+            let checked = read_index(repo, &ids, id);
             if let Err(e) = checked {
                 let e = if e.object().is_some() { e } else { e.with_object(format::index_key(id)) };
                 self.report.problems.push(problem_of(&e, None, Vec::new()));
@@ -241,7 +242,6 @@ impl Packer {
                 run.scan_from.insert(part.key.clone(), next_start(start, &furthest));
             }
         }
-        drop(found);
         let locate = |located: &[Located], fi: usize, chunk: u32| {
             parts[files.manifest_number(fi)].indexes.iter().find_map(|id| {
                 let (start, end) = (*loaded.get(id)?)?;
