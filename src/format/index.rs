@@ -72,10 +72,26 @@ impl Index {
     /// # Errors
     /// [`ErrorKind::Format`] or [`ErrorKind::Corruption`], naming `key`.
     pub fn decode(key: &str, data: &[u8]) -> Result<Index> {
+        let mut packs = Vec::new();
+        Index::for_each_pack(key, data, |p| {
+            packs.push(p);
+            Ok(())
+        })?;
+        Ok(Index { packs })
+    }
+
+    /// Decodes the index object stored under `key` a pack at a time, checked as [`Index::decode`] checks it,
+    /// and hands each pack to `visit` in order: a reader holds one pack's entries beside the object, not the
+    /// whole index decoded. A damaged pack record fails when it is reached, after the packs before it were
+    /// handed over.
+    ///
+    /// # Errors
+    /// Those of [`Index::decode`], and those of `visit`.
+    pub fn for_each_pack(key: &str, data: &[u8], mut visit: impl FnMut(IndexPack) -> Result<()>) -> Result<()> {
         let body = decode_meta(ObjectKind::Index, key, data)?;
         let truncated = || Error::new(ErrorKind::Format, format!("index {key}: truncated body")).with_object(key);
-        let mut packs = Vec::new();
-        let mut b = body.as_slice();
+        let mut seen = HashSet::new();
+        let mut b: &[u8] = &body;
         while !b.is_empty() {
             if b.len() < 44 {
                 return Err(truncated());
@@ -97,18 +113,16 @@ impl Index {
                 })
                 .collect::<Result<Vec<_>>>()?;
             b = &b[need..];
-            packs.push(IndexPack { id: ContentHash(id), len: u64::from_le_bytes(len), chunks });
-        }
-        let mut seen = HashSet::with_capacity(packs.len());
-        for p in &packs {
+            let p = IndexPack { id: ContentHash(id), len: u64::from_le_bytes(len), chunks };
             if !seen.insert(p.id) {
                 return Err(Error::new(ErrorKind::Format, format!("index {key}: pack {} is listed twice", p.id))
                     .with_object(key));
             }
             let what = format!("index {key}: pack {}", p.id.short());
             check_entries(&what, key, p.len, p.chunks.len() as u64, &p.chunks)?;
+            visit(p)?;
         }
-        Ok(Index { packs })
+        Ok(())
     }
 }
 

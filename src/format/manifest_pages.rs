@@ -211,7 +211,9 @@ impl ManifestHead {
                 let msg = format!("manifest page {pkey} of {key}: {}", e.message());
                 Error::new(e.kind(), msg).with_object(pkey.clone())
             })?;
-            let (_, body) = decode_meta_version(ObjectKind::Page, &[PAGED_MANIFEST_VERSION], &pkey, &data)
+            // A page is stored compressed: its body is a buffer of its own, and the object is dropped first.
+            let body = decode_meta_version(ObjectKind::Page, &[PAGED_MANIFEST_VERSION], &pkey, &data)
+                .map(|(_, body)| body.into_owned())
                 .map_err(|e| Error::new(e.kind(), format!("{} (of {key})", e.message())).with_object(pkey.clone()))?;
             drop(data);
             let p: PageIn = serde_json::from_slice(&body).map_err(|e| {

@@ -20,6 +20,7 @@ mod manifest_pages;
 mod pack;
 mod page_writer;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -249,13 +250,19 @@ pub(crate) fn encode_meta_version(kind: ObjectKind, version: u8, body: &[u8], co
     Ok(out)
 }
 
-/// Checks a metadata object's header and checksum and returns its body. `key` names it in errors.
-pub(crate) fn decode_meta(kind: ObjectKind, key: &str, data: &[u8]) -> Result<Vec<u8>> {
+/// Checks a metadata object's header and checksum and returns its body (borrowed from `data` when it is
+/// stored uncompressed). `key` names it in errors.
+pub(crate) fn decode_meta<'a>(kind: ObjectKind, key: &str, data: &'a [u8]) -> Result<Cow<'a, [u8]>> {
     decode_meta_version(kind, &[FORMAT_VERSION], key, data).map(|(_, body)| body)
 }
 
 /// [`decode_meta`] for a kind that exists in each of `versions`: the header's version and the body.
-pub(crate) fn decode_meta_version(kind: ObjectKind, versions: &[u8], key: &str, data: &[u8]) -> Result<(u8, Vec<u8>)> {
+pub(crate) fn decode_meta_version<'a>(
+    kind: ObjectKind,
+    versions: &[u8],
+    key: &str,
+    data: &'a [u8],
+) -> Result<(u8, Cow<'a, [u8]>)> {
     let format_err =
         |what: String| Error::new(ErrorKind::Format, format!("{} {key}: {what}", kind.name())).with_object(key);
     if data.len() < META_HEADER_LEN {
@@ -288,9 +295,10 @@ pub(crate) fn decode_meta_version(kind: ObjectKind, versions: &[u8], key: &str, 
         .with_object(key));
     }
     let body = match flags {
-        0 => Ok(body.to_vec()),
+        0 => Ok(Cow::Borrowed(body)),
         1 => decompress_bounded(body, limits::MAX_META_BODY)
             .map_err(|e| format_err(format!("cannot decompress: {e}")))?
+            .map(Cow::Owned)
             .ok_or_else(|| {
                 format_err(format!("body decompresses to more than {} MiB, the limit", limits::MAX_META_BODY >> 20))
             }),
@@ -333,7 +341,7 @@ mod tests {
     #[test]
     fn metadata_framing_detects_every_kind_of_damage() {
         let obj = encode_meta(ObjectKind::Index, b"hello", true).unwrap();
-        assert_eq!(decode_meta(ObjectKind::Index, "k", &obj).unwrap(), b"hello");
+        assert_eq!(*decode_meta(ObjectKind::Index, "k", &obj).unwrap(), *b"hello");
         let e = decode_meta(ObjectKind::Manifest, "k", &obj).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Format);
         let e = decode_meta(ObjectKind::Index, "k", &obj[..obj.len() - 1]).unwrap_err();

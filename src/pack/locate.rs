@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::format::{self, ChunkEntry, Compression, ContentHash, Index};
+use crate::format::{self, ChunkEntry, Compression, ContentHash, Index, IndexPack};
 use crate::repo::{Repository, get};
 use crate::{Error, ErrorKind, Result};
 
@@ -191,15 +191,8 @@ pub(crate) fn load_locations(
         if scan.stop_when_all_found && out.len() == needed.len() {
             break;
         }
-        let index = match read_index(repo, &ids, id) {
-            Ok(index) => index,
-            Err(e) => {
-                (scan.failed)(id, e)?;
-                continue;
-            }
-        };
         let before = out.len();
-        for p in index.packs {
+        let read = read_index(repo, &ids, id, |p| {
             let mut pack = None;
             for c in p.chunks {
                 let Some(chunk) = needed.position(&c.hash) else { continue };
@@ -213,6 +206,15 @@ pub(crate) fn load_locations(
                 let (offset, stored_len, raw_len, crc32c) = (c.offset, c.stored_len, c.raw_len, c.crc32c);
                 out.push(Located { chunk, pack, offset, stored_len, raw_len, crc32c, compression: c.compression });
             }
+            Ok(())
+        });
+        if let Err(e) = read {
+            // The packs read before the damage located nothing: the index is left out whole.
+            for l in out.drain(before..) {
+                found[l.chunk as usize] = false;
+            }
+            (scan.failed)(id, e)?;
+            continue;
         }
         if out.len() > before {
             used.push(at as u32);
@@ -223,8 +225,14 @@ pub(crate) fn load_locations(
     Ok((out, used))
 }
 
-/// Index object `id`, checked against its name and decoded.
-pub(crate) fn read_index(repo: &dyn Repository, ids: &format::IdHasher, id: &ContentHash) -> Result<Index> {
+/// Index object `id`, checked against its name, decoded a pack at a time and handed to `visit`
+/// ([`Index::for_each_pack`]): its packs' entries are never all decoded at once.
+pub(crate) fn read_index(
+    repo: &dyn Repository,
+    ids: &format::IdHasher,
+    id: &ContentHash,
+    visit: impl FnMut(IndexPack) -> Result<()>,
+) -> Result<()> {
     let key = format::index_key(id);
     let data = get(repo, &key)?;
     if ids.hash(&data) != *id {
@@ -232,7 +240,7 @@ pub(crate) fn read_index(repo: &dyn Repository, ids: &format::IdHasher, id: &Con
             Error::new(ErrorKind::Corruption, format!("index {key}: content does not match its name")).with_object(key)
         );
     }
-    Index::decode(&key, &data)
+    Index::for_each_pack(&key, &data, visit)
 }
 
 /// Where the scan of the next window begins ([`Scan::start`]) after one that began at `start` and read
@@ -263,6 +271,65 @@ mod tests {
         }
         assert!((1000..5000).all(|i| needed.position(&hash(i)).is_none()));
         assert_eq!(Needed::default().position(&hash(0)), None);
+    }
+
+    #[test]
+    fn an_index_damaged_after_a_good_pack_locates_nothing_and_the_next_index_is_read() {
+        use crate::format::IndexPack;
+        use crate::repo::{MemoryRepository, PutMode};
+        let hash = |i: u32| ContentHash::of(&i.to_le_bytes());
+        let pack = |n: u32, chunks: &[u32]| IndexPack {
+            id: hash(1000 + n),
+            len: chunks.len() as u64 * (10 + 56) + 16,
+            chunks: chunks
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| ChunkEntry {
+                    hash: hash(c),
+                    offset: i as u64 * 10,
+                    stored_len: 10,
+                    raw_len: 10,
+                    crc32c: 0,
+                    compression: Compression::None,
+                })
+                .collect(),
+        };
+        let repo = MemoryRepository::new();
+        let ids = format::IdHasher::new(repo.hash_key());
+        let store = |data: &[u8]| {
+            let id = ids.hash(data);
+            repo.put(&format::index_key(&id), data, PutMode::CreateIfAbsent).unwrap();
+            id
+        };
+        // The first pack of `bad` is sound; the second declares more entries than the body holds. Its name is
+        // its content's, so only decoding finds the damage, after the first pack was handed over.
+        let mut bad = Index { packs: vec![pack(1, &[1, 2]), pack(2, &[3])] }.encode().unwrap();
+        let at = 16 + 44 + 2 * 56 + 40;
+        bad[at] = 9;
+        let body_crc = crc32c::crc32c(&bad[16..]);
+        bad[12..16].copy_from_slice(&body_crc.to_le_bytes());
+        let bad = store(&bad);
+        let good = store(&Index { packs: vec![pack(3, &[2, 1])] }.encode().unwrap());
+        let needed = Needed::new(vec![hash(1), hash(2)]).unwrap();
+        let mut failures = Vec::new();
+        let scan = Scan {
+            stop_when_all_found: false,
+            start: 0,
+            failed: &mut |id, e| {
+                failures.push((*id, e.message().to_owned()));
+                Ok(())
+            },
+        };
+        let (located, used) = load_locations(&repo, &[bad, good], &needed, &mut PackIds::default(), scan).unwrap();
+        assert_eq!(failures.len(), 1);
+        assert!(failures[0].0 == bad && failures[0].1.contains("truncated body"), "{failures:?}");
+        // Both chunks come from the good index (its pack, offsets 10 and 0), none from the damaged one.
+        assert_eq!(used, [1]);
+        let places: Vec<(u32, u64)> = located.iter().map(|l| (l.chunk, l.offset)).collect();
+        let at = |i: u32| needed.position(&hash(i)).unwrap();
+        let mut want = vec![(at(1), 10), (at(2), 0)];
+        want.sort_unstable();
+        assert_eq!(places, want);
     }
 
     #[test]

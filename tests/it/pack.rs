@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tabsnap::ErrorKind;
-use tabsnap::format::{self, Manifest};
+use tabsnap::format::{self, Manifest, decode_pack_footer, encode_pack_footer};
 use tabsnap::pack::{
     BackupSource, CancelToken, IndexSource, JobControl, Packer, PackerBuilder, PartitionSource, TableSource,
     TabletSource, check_restored_file, init_repository, list_snapshots, load_manifest,
@@ -278,6 +278,31 @@ fn corruption_is_found_and_named_on_restore_and_verify() {
     repo.delete(&pack).unwrap();
     let quick = p.verify(&repo, &[m], true).unwrap();
     assert_eq!(quick.problems[0].message, "pack is missing");
+}
+
+#[test]
+fn a_pack_footer_that_disagrees_with_the_index_is_named_with_the_chunk() {
+    let (_tmp, repo, p, _, m) = backed_up();
+    let pack = repo.list("packs/").unwrap()[0].key.clone();
+    let len = repo.size(&pack).unwrap().unwrap();
+    let data = tabsnap::repo::get(&repo, &pack).unwrap();
+    let mut footer = decode_pack_footer(&pack, len, &data).unwrap();
+    assert!(footer.len() > 2, "{} entries", footer.len());
+    // The middle entry's crc edited in the footer alone: the chunk's bytes and the index are as they were.
+    let edited = footer.len() / 2;
+    footer[edited].crc32c ^= 1;
+    let at = data.len() - encode_pack_footer(&footer).len();
+    repo.tamper(&pack, |v| {
+        v.truncate(at);
+        v.extend(encode_pack_footer(&footer));
+    });
+    let report = p.verify(&repo, std::slice::from_ref(&m), false).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let problem = &report.problems[0];
+    assert_eq!((problem.object.as_str(), problem.chunk), (pack.as_str(), Some(footer[edited].hash)));
+    assert!(problem.message.contains("footer does not list this chunk"), "{problem}");
+    assert!(!problem.files.is_empty(), "{problem}");
+    assert!(p.verify(&repo, &[m], true).unwrap().is_ok(), "quick mode reads no footer");
 }
 
 #[test]
