@@ -35,6 +35,7 @@ mod locate;
 pub(crate) mod options;
 mod pipeline;
 mod probe;
+mod repeats;
 mod restore;
 mod restore_write;
 mod roots;

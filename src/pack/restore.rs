@@ -11,9 +11,10 @@ use std::sync::atomic::Ordering;
 
 use super::chunk_plan::{ChunkPlan, PlannedFiles, plan_chunks};
 use super::locate::{PackIds, Scan, find, load_locations, next_start};
+use super::repeats::RepeatFilter;
 use super::restore_write::Filesystems;
 use super::roots::TabletRoots;
-use super::window::{Digests, Snapshot, Windows, path_digest};
+use super::window::{Snapshot, TabletValues, Windows, path_digest};
 use super::{Counters, JobControl, Packer};
 use crate::format::{self, ContentHash, Manifest, StoredManifest, TabletEntry};
 use crate::repo::Repository;
@@ -167,24 +168,27 @@ impl Packer {
                 self.write_window(repo, &w.files, &w.roots, &w.plan, control, &stats, &mut filesystems)
             })?;
         } else {
-            // 1. Every window checked and located, nothing written; each tablet directory's digest kept to find
-            // two tablets restored into one directory across windows. Each window's scan of the indexes starts
-            // where the previous window's new chunks ended.
+            // 1. Every window checked and located, nothing written; each tablet directory's digest added to a
+            // filter, to find two tablets restored into one directory across windows (the suspects it leaves
+            // are counted in the reading that settles the names). Each window's scan of the indexes starts where
+            // the previous window's new chunks ended.
             let mut used: Vec<Vec<u32>> = Vec::with_capacity(windows.len());
-            let mut dirs = Digests::default();
+            let mut dirs = RepeatFilter::new(windows.tablets());
             let mut from = 0;
-            windows.for_each(true, |_, tables| {
+            let pending = windows.first_reading(true, |_, tables| {
                 control.cancel.check()?;
                 let w = plan_window(repo, windows, tables, target, from, None)?;
                 from = next_start(from, &w.used_indexes);
                 count(&stats, &w);
-                (0..w.roots.len()).for_each(|t| dirs.push(path_digest(&w.roots.get(t))));
+                (0..w.roots.len()).for_each(|t| dirs.add(path_digest(&w.roots.get(t))));
                 used.push(w.used_indexes);
                 Ok(())
             })?;
-            let suspects = dirs.repeated();
-            if !suspects.is_empty() {
-                confirm_dirs(windows, target, &suspects)?;
+            let digest = |place: Place<'_>, tablet: &TabletEntry| target(place, tablet).map(|dir| path_digest(&dir));
+            let dirs = TabletValues { digest: &digest, suspects: dirs.into_suspects() };
+            let repeated = windows.settle(pending, Some(dirs))?;
+            if !repeated.is_empty() {
+                confirm_dirs(windows, target, &repeated)?;
             }
             // 2. Each window planned again and written.
             windows.for_each(false, |i, tables| {

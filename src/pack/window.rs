@@ -3,9 +3,10 @@
 //! manifest's. A version-1 manifest (whole, and small) is one window.
 //!
 //! Each window is checked as [`Manifest::check`] checks a whole manifest. What only the whole shows, names
-//! unique across windows, is checked with an 8-byte digest per name (a table, partition or index continued
-//! from the previous window is the same node, as joining pages makes it); a digest seen twice is confirmed with
-//! the names themselves, read again, before it is reported, so a collision costs a reading and never a refusal.
+//! unique across windows, is checked by digests of the names ([`super::repeats`]: a Bloom filter in the first
+//! reading, the suspects it leaves counted in a second; a table, partition or index continued from the previous
+//! window is the same node, as joining pages makes it); a digest counted twice is confirmed with the names
+//! themselves, read again, before it is reported, so a collision costs a reading and never a refusal.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -13,10 +14,11 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::repeats::{RepeatFilter, Suspects};
 use crate::format::{self, ContentHash, Manifest, ManifestHead, StoredManifest, TabletEntry};
 use crate::repo::Repository;
 use crate::store::read_page;
-use crate::tree::Tree;
+use crate::tree::{Place, Tree};
 use crate::{Error, ErrorKind, Result};
 
 /// The manifest of a snapshot, whole or as its head.
@@ -137,12 +139,24 @@ impl<'a> Windows<'a> {
     pub(crate) fn for_each(
         &self,
         across: bool,
-        mut visit: impl FnMut(usize, &Tree<TabletEntry>) -> Result<()>,
+        visit: impl FnMut(usize, &Tree<TabletEntry>) -> Result<()>,
     ) -> Result<()> {
+        let pending = self.first_reading(across, visit)?;
+        self.settle(pending, None).map(drop)
+    }
+
+    /// The first reading of [`Windows::for_each`]: every window checked and visited; what is left of the
+    /// check of names across windows is returned, for [`Windows::settle`].
+    pub(crate) fn first_reading(
+        &self,
+        across: bool,
+        mut visit: impl FnMut(usize, &Tree<TabletEntry>) -> Result<()>,
+    ) -> Result<Pending> {
         let head = match self.snapshot {
             Snapshot::Whole(m) => {
                 m.check(self.key)?;
-                return visit(0, &m.tables);
+                visit(0, &m.tables)?;
+                return Ok(Pending(None));
             }
             Snapshot::Paged(h) => h,
         };
@@ -152,27 +166,73 @@ impl<'a> Windows<'a> {
         alone.host_metadata.clone_from(&head.host_metadata);
         alone.check(self.key)?;
         drop(alone);
-        let mut names = Digests::with_capacity(if across { tablet_count(head) } else { 0 });
+        let across = across && self.len() > 1;
+        let mut names = RepeatFilter::new(if across { self.tablets() } else { 0 });
         let mut last = Last::default();
         for w in 0..self.len() {
             let tables = self.read(w)?;
             let m = window_manifest(head, tables);
             m.check(self.key)?;
             if across {
-                walk(&m.tables, &mut last, &mut |name| names.push(name.digest()));
+                walk(&m.tables, &mut last, &mut |name| names.add(name.digest()));
             }
             visit(w, &m.tables)?;
         }
-        if across && self.len() > 1 {
-            for v in &head.views {
-                names.push(Name::View(&v.name).digest());
+        if !across {
+            return Ok(Pending(None));
+        }
+        for v in &head.views {
+            names.add(Name::View(&v.name).digest());
+        }
+        Ok(Pending(Some(names.into_suspects())))
+    }
+
+    /// Ends the checks of a first reading: when names (`pending`), or the values of `tablets` (a digest of
+    /// each tablet's value that must be unique, a restore's directory, with the suspects of its first
+    /// reading), may repeat, every window is read again, once, to count them; a name counted twice is
+    /// confirmed and fails here. Returns the digests of `tablets` counted twice, for the caller to confirm.
+    ///
+    /// # Errors
+    /// Those of reading pages, and a name repeated across windows (naming the manifest).
+    pub(crate) fn settle(&self, pending: Pending, mut tablets: Option<TabletValues<'_>>) -> Result<Vec<u64>> {
+        let mut names = pending.0;
+        let names_left = names.as_ref().is_some_and(|n| !n.is_empty());
+        let tablets_left = tablets.as_ref().is_some_and(|t| !t.suspects.is_empty());
+        if !names_left && !tablets_left {
+            return Ok(Vec::new());
+        }
+        let mut last = Last::default();
+        for w in 0..self.len() {
+            let tables = self.read(w)?;
+            if let Some(names) = names.as_mut().filter(|_| names_left) {
+                walk(&tables, &mut last, &mut |name| names.count(name.digest()));
             }
-            let suspects = names.repeated();
-            if !suspects.is_empty() {
-                self.confirm_names(head, &suspects)?;
+            if let Some(t) = tablets.as_mut().filter(|_| tablets_left) {
+                for (place, tablet) in tables.tablets() {
+                    if let Some(d) = (t.digest)(place, tablet) {
+                        t.suspects.count(d);
+                    }
+                }
             }
         }
-        Ok(())
+        if let (Some(names), Snapshot::Paged(head)) = (names.as_mut().filter(|_| names_left), self.snapshot) {
+            for v in &head.views {
+                names.count(Name::View(&v.name).digest());
+            }
+            let repeated = names.repeated();
+            if !repeated.is_empty() {
+                self.confirm_names(head, &repeated)?;
+            }
+        }
+        Ok(tablets.map(|t| t.suspects.repeated()).unwrap_or_default())
+    }
+
+    /// How many tablets the snapshot's pages say they hold (what sizes the filters of its checks).
+    pub(crate) fn tablets(&self) -> usize {
+        match self.snapshot {
+            Snapshot::Whole(m) => m.tables.tablets().count(),
+            Snapshot::Paged(head) => head.pages.iter().map(|p| usize::try_from(p.tablets).unwrap_or(0)).sum(),
+        }
     }
 
     /// The tables of window `w`, its pages read and decoded in parallel and joined in order, unchecked.
@@ -235,11 +295,6 @@ impl<'a> Windows<'a> {
             None => Ok(()),
         }
     }
-}
-
-/// How many tablets the pages of `head` hold.
-fn tablet_count(head: &ManifestHead) -> usize {
-    head.pages.iter().map(|p| usize::try_from(p.tablets).unwrap_or(0)).sum()
 }
 
 /// The manifest `head` describes with `tables` alone (no views, no host metadata, no indexes).
@@ -344,28 +399,16 @@ fn walk(tables: &Tree<TabletEntry>, last: &mut Last, each: &mut dyn FnMut(Name<'
     }
 }
 
-/// 8-byte digests of names or paths, to find the repeated ones at the end (8 bytes each, whatever the names).
-#[derive(Default)]
-pub(crate) struct Digests(Vec<u64>);
+/// What is left to check after [`Windows::first_reading`]: the suspects of names repeated across windows
+/// (none: nothing).
+pub(crate) struct Pending(Option<Suspects>);
 
-impl Digests {
-    /// Room for `n` digests.
-    pub(crate) fn with_capacity(n: usize) -> Digests {
-        Digests(Vec::with_capacity(n))
-    }
-
-    /// Adds one.
-    pub(crate) fn push(&mut self, digest: u64) {
-        self.0.push(digest);
-    }
-
-    /// The digests added more than once, sorted, each once.
-    pub(crate) fn repeated(mut self) -> Vec<u64> {
-        self.0.sort_unstable();
-        let mut out: Vec<u64> = self.0.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-        out.dedup();
-        out
-    }
+/// A value of each tablet that must be unique across windows, as the tablet's name is (a restore's directory).
+pub(crate) struct TabletValues<'a> {
+    /// The digest of a tablet's value (None: the tablet is left out).
+    pub digest: &'a (dyn Fn(Place<'_>, &TabletEntry) -> Option<u64> + Sync),
+    /// The suspects of the first reading, where the caller added each tablet's digest.
+    pub suspects: Suspects,
 }
 
 /// The digest of a directory, equal for paths that are equal as [`std::path::Path`]s are (by components).
@@ -409,18 +452,77 @@ mod tests {
         let walked = names(&[a.clone(), b.clone()]);
         assert_eq!(walked.iter().filter(|n| n.starts_with("table \"t\"")).count(), 1, "{walked:?}");
         assert_eq!(walked.iter().filter(|n| n.contains("partition \"p1\"")).count(), 2, "t.p1 and u.p1: {walked:?}");
+        // Both readings, as Windows::first_reading and Windows::settle make them.
         let digests = |ws: &[Tree<TabletEntry>]| {
-            let (mut d, mut last) = (Digests::default(), Last::default());
+            let (mut filter, mut last) = (RepeatFilter::new(10), Last::default());
             for w in ws {
-                walk(w, &mut last, &mut |n| d.push(n.digest()));
+                walk(w, &mut last, &mut |n| filter.add(n.digest()));
             }
-            d.repeated()
+            let (mut suspects, mut last) = (filter.into_suspects(), Last::default());
+            for w in ws {
+                walk(w, &mut last, &mut |n| suspects.count(n.digest()));
+            }
+            suspects.repeated()
         };
         assert!(digests(&[a.clone(), b]).is_empty());
         // Partition p1 of t again after p2 (not continuing it), its index and tablet 2 with it.
         let c = tree(&[("t", "p1", "t", &["2"])]);
         let mid = tree(&[("t", "p2", "t", &["5"])]);
         assert_eq!(digests(&[a, mid, c]).len(), 3);
+    }
+
+    #[test]
+    fn settling_counts_the_suspects_of_tablet_values_and_of_names_in_one_more_reading() {
+        use crate::format::FileEntry;
+        use crate::repo::{MemoryRepository, PutMode};
+        // 40 tablets of one file each, in pages of a few tablets, in windows of 8 files.
+        let file = FileEntry { path: "f".into(), size: 1, crc32c: 0, chunks: vec![ContentHash::of(b"x")], seen: None };
+        let tablets: Vec<TabletEntry> =
+            (0..40).map(|i| TabletEntry { id: i.to_string(), files: vec![file.clone()] }).collect();
+        let partitions = vec![PartitionEntry::new("p", vec![IndexEntry::new("t", tablets)])];
+        let manifest = Manifest {
+            database: "db".into(),
+            label: "l".into(),
+            timestamp: "2024-01-01-00-00-00".into(),
+            created_ms: 0,
+            chunk_size: 1 << 20,
+            tables: Tree::from(vec![TableEntry::new("t", partitions)]),
+            indexes: Vec::new(),
+            host_metadata: String::new(),
+            views: Vec::new(),
+        };
+        let repo = MemoryRepository::new();
+        let key = format::manifest_key("l", "2024-01-01-00-00-00");
+        crate::store::write_manifest(&repo, &key, &manifest, PutMode::CreateIfAbsent, 1 << 9).unwrap();
+        let stored = crate::pack::load_stored_manifest(&repo, "l", "2024-01-01-00-00-00").unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let windows = Windows::new(&repo, &pool, &key, Snapshot::of(&stored), 8);
+        assert!(windows.len() >= 5, "{} windows", windows.len());
+        assert_eq!(windows.tablets(), 40);
+        // Digests whose low 12 bits are zero set the same bits of a filter of 4,096: every tablet after the
+        // first is a suspect, and only real repeats come back.
+        let settle = |value: &(dyn Fn(&str) -> u64 + Sync)| {
+            let mut filter = RepeatFilter::new(1);
+            let pending = windows
+                .first_reading(true, |_, tables| {
+                    tables.tablets().for_each(|(_, t)| filter.add(value(&t.id) << 12));
+                    Ok(())
+                })
+                .unwrap();
+            let suspects = filter.into_suspects();
+            assert!(!suspects.is_empty());
+            let digest = |_: Place<'_>, t: &TabletEntry| Some(value(&t.id) << 12);
+            let repeated = windows.settle(pending, Some(TabletValues { digest: &digest, suspects })).unwrap();
+            repeated.into_iter().map(|d| d >> 12).collect::<Vec<u64>>()
+        };
+        assert_eq!(settle(&|id| id.parse::<u64>().unwrap()), Vec::<u64>::new());
+        // Tablets 3 and 33 have one value; so have 5, 15 and 25.
+        let value = |id: &str| match id.parse::<u64>().unwrap() {
+            33 => 3,
+            15 | 25 => 5,
+            n => n,
+        };
+        assert_eq!(settle(&value), [3, 5]);
     }
 
     #[test]
