@@ -7,7 +7,9 @@
 use std::collections::HashSet;
 
 use crate::format::pack::check_entries;
-use crate::format::{ChunkEntry, ContentHash, ObjectKind, PACK_ENTRY_LEN, decode_meta, encode_meta};
+use crate::format::{
+    ChunkEntry, ContentHash, META_HEADER_LEN, ObjectKind, PACK_ENTRY_LEN, decode_meta, frame_meta_in_place,
+};
 use crate::{Error, ErrorKind, Result};
 
 /// One pack and its chunks.
@@ -34,17 +36,31 @@ impl Index {
     /// # Errors
     /// Only if the object would exceed 4 GiB.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let n: usize = self.packs.iter().map(|p| 44 + p.chunks.len() * PACK_ENTRY_LEN).sum();
-        let mut body = Vec::with_capacity(n);
+        let n: usize = self.packs.iter().map(Index::record_len).sum();
+        // The body is written after room for the header, which is filled last: the object is one buffer.
+        let mut out = Vec::with_capacity(META_HEADER_LEN + n);
+        out.resize(META_HEADER_LEN, 0);
         for p in &self.packs {
-            body.extend_from_slice(&p.id.0);
-            body.extend_from_slice(&p.len.to_le_bytes());
-            body.extend_from_slice(&u32::try_from(p.chunks.len()).unwrap_or(u32::MAX).to_le_bytes());
-            for c in &p.chunks {
-                c.encode_into(&mut body);
-            }
+            Index::encode_pack(p, &mut out);
         }
-        encode_meta(ObjectKind::Index, &body, false)
+        frame_meta_in_place(ObjectKind::Index, &mut out)?;
+        Ok(out)
+    }
+
+    /// The bytes of `pack`'s record in an index body.
+    pub fn record_len(pack: &IndexPack) -> usize {
+        44 + pack.chunks.len() * PACK_ENTRY_LEN
+    }
+
+    /// Appends `pack`'s record to `out`, an index object being written: [`META_HEADER_LEN`] bytes of room
+    /// for the header, then records; [`frame_meta_in_place`] ends it.
+    pub(crate) fn encode_pack(pack: &IndexPack, out: &mut Vec<u8>) {
+        out.extend_from_slice(&pack.id.0);
+        out.extend_from_slice(&pack.len.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(pack.chunks.len()).unwrap_or(u32::MAX).to_le_bytes());
+        for c in &pack.chunks {
+            c.encode_into(out);
+        }
     }
 
     /// Cuts `packs` into indexes whose bodies hold at most `target` bytes each (a pack whose own record is
@@ -53,7 +69,7 @@ impl Index {
         let mut out: Vec<Index> = Vec::new();
         let mut body = 0;
         for p in packs {
-            let len = 44 + p.chunks.len() * PACK_ENTRY_LEN;
+            let len = Index::record_len(&p);
             match out.last_mut() {
                 Some(last) if body + len <= target => last.packs.push(p),
                 _ => {

@@ -22,6 +22,7 @@ use super::source::Tablets;
 use super::state::{load_known_chunks, now_ms, open_repository, timestamp_utc};
 use super::unchanged::Previous;
 use super::upload::Uploads;
+use super::worker::Workers;
 use super::{BackupSource, Counters, JobControl, Packer, check_relative_path};
 use crate::format::{self, ContentHash, IdHasher, Manifest, ManifestHead, PageWriter, TreeSink};
 use crate::repo::{PutMode, PutOutcome, Repository};
@@ -208,6 +209,7 @@ impl Packer {
             claimed: Mutex::new(Claimed::default()),
             stats: &stats,
             control,
+            workers: Workers::new(self.opts.compression, self.opts.zstd_level),
         };
         let mut gathered = Gathered::default();
         let result = std::thread::scope(|scope| {
@@ -224,6 +226,8 @@ impl Packer {
             let mut job =
                 Job { packer: self, repo, src, pipe: &pipe, previous: &mut previous, sink, gathered: &mut gathered };
             let r = job.run();
+            // The idle workers' senders go first: the I/O threads end once every sender is dropped.
+            pipe.workers.clear();
             uploads.close();
             r
         });
@@ -234,7 +238,8 @@ impl Packer {
 
         // The last packs' index, with the orphan packs this backup adopts.
         rest.extend(orphans);
-        gathered.index(repo, ids, rest)?;
+        gathered.uploaded(repo, ids, rest)?;
+        gathered.index(repo, ids)?;
         let Gathered { packs, mut indexes, uses_new, new_indexes, bytes_uploaded, files, .. } = gathered;
         if uses_new {
             if new_indexes.is_empty() {

@@ -15,9 +15,11 @@ use super::pipeline::{ChunkDone, Pipeline, Unit};
 use super::source::{Batches, Node, Tablets, check_directories, tablets_of};
 use super::state::KnownChunks;
 use super::unchanged::Previous;
-use super::worker::Worker;
 use super::{CompressionMode, Packer};
-use crate::format::{self, ContentHash, FileEntry, FileRef, IdHasher, Index, IndexPack, TabletEntry, TreeSink};
+use crate::format::{
+    self, ContentHash, FileEntry, FileRef, IdHasher, Index, IndexPack, META_HEADER_LEN, ObjectKind, TabletEntry,
+    TreeSink,
+};
 use crate::repo::{PutMode, Repository};
 use crate::{Error, ErrorKind, Result};
 
@@ -39,9 +41,9 @@ pub(super) struct Gathered {
     pub(super) indexes: BTreeSet<ContentHash>,
     /// Whether the manifest needs a chunk this backup stored.
     pub(super) uses_new: bool,
-    /// Uploaded packs not indexed yet, and the bytes of index they make.
-    pub(super) pending: Vec<IndexPack>,
-    pub(super) pending_len: usize,
+    /// The index object being written: the records of uploaded packs not indexed yet, encoded as they come,
+    /// after room for the header (empty: none).
+    pub(super) pending: Vec<u8>,
     /// The index objects this backup wrote.
     pub(super) new_indexes: Vec<ContentHash>,
     /// Bytes of index objects written.
@@ -52,37 +54,39 @@ pub(super) struct Gathered {
 }
 
 impl Gathered {
-    /// Takes uploaded `packs` for indexing; writes the index once about [`INDEX_BODY_TARGET`] is pending.
+    /// Takes uploaded `packs` for indexing: each pack's record is added to the index object being written,
+    /// which is written first when the record would take its body past [`INDEX_BODY_TARGET`] bytes (a pack
+    /// whose record alone is larger gets an index of its own). The index is never held twice, as packs and
+    /// as their encoding.
     pub(super) fn uploaded(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
-        self.pending_len += packs.iter().map(|p| 44 + p.chunks.len() * format::PACK_ENTRY_LEN).sum::<usize>();
-        self.pending.extend(packs);
-        if self.pending_len >= INDEX_BODY_TARGET {
-            let pending = std::mem::take(&mut self.pending);
-            self.index(repo, ids, pending)?;
+        for p in packs {
+            let len = Index::record_len(&p);
+            let body = self.pending.len().saturating_sub(META_HEADER_LEN);
+            if body > 0 && body + len > INDEX_BODY_TARGET {
+                self.index(repo, ids)?;
+            }
+            if self.pending.is_empty() {
+                self.pending.reserve_exact(META_HEADER_LEN + len.max(INDEX_BODY_TARGET));
+                self.pending.resize(META_HEADER_LEN, 0);
+            }
+            Index::encode_pack(&p, &mut self.pending);
+            self.packs.insert(p.id, p.len);
         }
         Ok(())
     }
 
-    /// Writes the index of the pending packs and `packs`, in objects of about [`INDEX_BODY_TARGET`] bytes.
-    pub(super) fn index(&mut self, repo: &dyn Repository, ids: IdHasher, packs: Vec<IndexPack>) -> Result<()> {
-        let mut packs = if self.pending.is_empty() {
-            packs
-        } else {
-            let mut pending = std::mem::take(&mut self.pending);
-            pending.extend(packs);
-            pending
-        };
-        self.pending_len = 0;
-        packs.sort_by_key(|p| p.id);
-        self.packs.extend(packs.iter().map(|p| (p.id, p.len)));
-        for group in Index::split(packs, INDEX_BODY_TARGET) {
-            let data = group.encode()?;
-            let id = ids.hash(&data);
-            let key = format::index_key(&id);
-            repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
-            self.bytes_uploaded += data.len() as u64;
-            self.new_indexes.push(id);
+    /// Writes the index object being written, if it holds a pack.
+    pub(super) fn index(&mut self, repo: &dyn Repository, ids: IdHasher) -> Result<()> {
+        if self.pending.len() <= META_HEADER_LEN {
+            return Ok(());
         }
+        let mut data = std::mem::take(&mut self.pending);
+        format::frame_meta_in_place(ObjectKind::Index, &mut data)?;
+        let id = ids.hash(&data);
+        let key = format::index_key(&id);
+        repo.put(&key, &data, PutMode::CreateIfAbsent).map_err(|e| e.context("writing the backup's index"))?;
+        self.bytes_uploaded += data.len() as u64;
+        self.new_indexes.push(id);
         Ok(())
     }
 }
@@ -154,18 +158,12 @@ impl<S: Tablets> Job<'_, '_, S> {
         let reused_chunks: usize = reused.iter().flatten().map(|e| e.chunks.len()).sum();
         stats.chunks_reused.fetch_add(reused_chunks as u64, Ordering::Relaxed);
 
-        let (mode, auto_level) = (packer.opts.compression, packer.opts.zstd_level);
         let results: Result<Vec<Vec<ChunkDone>>> = packer.pool.install(|| {
             units
                 .par_iter()
                 .map_init(
-                    || Worker::new(mode, auto_level, pipe.uploads.sender(), pipe.dictionary.get()),
-                    |worker, unit| {
-                        let worker = worker
-                            .as_mut()
-                            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))?;
-                        pipe.process(unit, &files, chunk, worker)
-                    },
+                    || pipe.workers.lend(|| pipe.uploads.sender(), pipe.dictionary.get()),
+                    |lent, unit| pipe.process(unit, &files, chunk, lent.get()?),
                 )
                 .collect()
         });
@@ -300,4 +298,57 @@ fn units_of(files: &Files<'_>, reused: &[Option<Box<FileEntry>>], chunk: u64) ->
         units.push(Unit::Small { files: batch });
     }
     units
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{ChunkEntry, Compression};
+    use crate::repo::MemoryRepository;
+
+    fn pack(n: u32, chunks: usize) -> IndexPack {
+        let entry = |i: usize| ChunkEntry {
+            hash: ContentHash::of(&[n.to_le_bytes(), (i as u32).to_le_bytes()].concat()),
+            offset: i as u64 * 10,
+            stored_len: 10,
+            raw_len: 10,
+            crc32c: 0,
+            compression: Compression::None,
+        };
+        IndexPack {
+            id: ContentHash::of(&n.to_le_bytes()),
+            len: chunks as u64 * (10 + 56) + 16,
+            chunks: (0..chunks).map(entry).collect(),
+        }
+    }
+
+    #[test]
+    fn uploaded_packs_are_indexed_in_bounded_objects_in_the_order_they_came() {
+        let repo = MemoryRepository::new();
+        let ids = IdHasher::new(repo.hash_key());
+        let mut g = Gathered::default();
+        // About 2.5 targets of packs of 10,000 chunks, then a pack whose record alone passes the target.
+        let per_pack = Index::record_len(&pack(0, 10_000));
+        let n = (INDEX_BODY_TARGET * 5 / 2 / per_pack) as u32;
+        let mut sent: Vec<IndexPack> = (0..n).map(|i| pack(i, 10_000)).collect();
+        sent.push(pack(n, INDEX_BODY_TARGET / 56 + 1));
+        sent.push(pack(n + 1, 3));
+        for group in sent.chunks(7) {
+            g.uploaded(&repo, ids, group.to_vec()).unwrap();
+        }
+        g.index(&repo, ids).unwrap();
+        g.index(&repo, ids).unwrap();
+        assert_eq!(g.new_indexes.len(), 5, "two full, one with the rest, the big pack alone, the last pack");
+        let mut got = Vec::new();
+        for id in &g.new_indexes {
+            let data = crate::repo::get(&repo, &format::index_key(id)).unwrap();
+            assert_eq!(ids.hash(&data), *id);
+            let index = Index::decode("i", &data).unwrap();
+            let body: usize = index.packs.iter().map(Index::record_len).sum();
+            assert!(body <= INDEX_BODY_TARGET || index.packs.len() == 1, "{body} bytes in {} packs", index.packs.len());
+            got.extend(index.packs);
+        }
+        assert_eq!(got, sent);
+        assert_eq!(g.packs.len(), sent.len());
+    }
 }

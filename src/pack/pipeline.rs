@@ -13,7 +13,7 @@ use super::dictionary::{PackDictionary, SMALL_FILE_MAX};
 use super::files::{Files, read_range_into, read_whole_into};
 use super::state::KnownChunks;
 use super::upload::{OpenPack, Uploads};
-use super::worker::Worker;
+use super::worker::{Worker, Workers};
 use super::{Counters, JobControl};
 use crate::format::{ChunkEntry, Compression, ContentHash, IdHasher};
 use crate::{Error, ErrorKind, Result};
@@ -80,6 +80,8 @@ pub(super) struct Pipeline<'a> {
     pub claimed: Mutex<Claimed>,
     pub stats: &'a Counters,
     pub control: &'a JobControl,
+    /// The workers, kept from batch to batch.
+    pub workers: Workers<'a>,
 }
 
 impl Pipeline<'_> {

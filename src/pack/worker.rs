@@ -4,6 +4,8 @@
 
 use std::sync::mpsc::SyncSender;
 
+use parking_lot::Mutex;
+
 use super::CompressionMode;
 use super::dictionary::PackDictionary;
 use super::probe::worth_compressing;
@@ -68,6 +70,68 @@ impl Worker<'_> {
             Some(code) => (Some(self.out.as_slice()), code),
             None => (None, Compression::None),
         })
+    }
+}
+
+/// The workers of one backup between its batches: a batch's threads take them and give them back, so their
+/// compressors and buffers are made once per backup instead of once per batch (and a long backup does not
+/// leave its allocator a trail of them). Emptied before the upload queue closes: a worker holds a sender.
+pub(super) struct Workers<'d> {
+    idle: Mutex<Vec<Worker<'d>>>,
+    mode: CompressionMode,
+    auto_level: i32,
+}
+
+impl<'d> Workers<'d> {
+    pub(super) fn new(mode: CompressionMode, auto_level: i32) -> Workers<'d> {
+        Workers { idle: Mutex::new(Vec::new()), mode, auto_level }
+    }
+
+    /// An idle worker, or a new one; given back when the [`Lent`] is dropped. A worker made before the
+    /// backup trained its dictionary gets the dictionary's compressor once there is one.
+    pub(super) fn lend(
+        &self,
+        tx: impl FnOnce() -> Option<SyncSender<OpenPack>>,
+        dictionary: Option<&'d PackDictionary>,
+    ) -> Lent<'_, 'd> {
+        let worker = match self.idle.lock().pop() {
+            Some(mut w) => match dictionary.filter(|_| w.small.is_none()).map(PackDictionary::compressor) {
+                Some(Err(e)) => Err(e),
+                Some(Ok(small)) => {
+                    w.small = Some(small);
+                    Ok(w)
+                }
+                None => Ok(w),
+            },
+            None => Worker::new(self.mode, self.auto_level, tx(), dictionary),
+        };
+        Lent { worker, workers: self }
+    }
+
+    /// Drops every idle worker (and its sender).
+    pub(super) fn clear(&self) {
+        self.idle.lock().clear();
+    }
+}
+
+/// A worker lent to a thread for part of a batch.
+pub(super) struct Lent<'w, 'd> {
+    worker: std::io::Result<Worker<'d>>,
+    workers: &'w Workers<'d>,
+}
+
+impl<'d> Lent<'_, 'd> {
+    pub(super) fn get(&mut self) -> Result<&mut Worker<'d>> {
+        self.worker.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))
+    }
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        let worker = std::mem::replace(&mut self.worker, Err(std::io::ErrorKind::Other.into()));
+        if let Ok(w) = worker {
+            self.workers.idle.lock().push(w);
+        }
     }
 }
 
