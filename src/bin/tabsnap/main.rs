@@ -11,6 +11,7 @@ macro_rules! outln {
     };
 }
 
+mod allocator;
 mod args;
 mod backup;
 mod cluster;
@@ -28,7 +29,7 @@ use tabsnap::Error;
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    allocator::limit_malloc_arenas();
     let cli = Cli::parse();
     let _ = common::PASSWORD_FILE.set(cli.password_file);
     match cli.command {
@@ -129,19 +130,6 @@ fn main() -> ExitCode {
         Command::Verify { location, label, timestamp, quick, json } => {
             data::verify_command(&location, label, timestamp, quick, json)
         }
-    }
-}
-
-/// Lets glibc's malloc keep two arenas instead of one per thread (up to eight per core): a backup's workers
-/// and I/O threads free each batch's lists in arenas other than those that allocated them, and with an arena per
-/// thread the freed memory stays spread over all of them, so the process grew with the job (300,000 tablets:
-/// 188 MiB instead of 136; the time is the same).
-#[allow(unsafe_code)] // a call into the C library, as at the FFI boundary
-fn limit_malloc_arenas() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only sets a tunable of the allocator; it is called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
