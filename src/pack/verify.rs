@@ -121,10 +121,24 @@ impl VerifyRun {
     }
 
     /// The report: every problem once, sorted by object, chunk and message.
+    ///
+    /// A problem found again by a later window (a damaged chunk that files of both need) is named once, with
+    /// the files of every window that found it, as verify of the whole manifest names it.
     pub(crate) fn finish(mut self) -> VerifyReport {
         self.report.packs = self.packs.len() as u64;
-        self.report.problems.sort_by(|a, b| (&a.object, a.chunk, &a.message).cmp(&(&b.object, b.chunk, &b.message)));
-        self.report.problems.dedup();
+        let mut problems = std::mem::take(&mut self.report.problems);
+        problems.sort_by(|a, b| (&a.object, a.chunk, &a.message).cmp(&(&b.object, b.chunk, &b.message)));
+        for p in problems {
+            match self.report.problems.last_mut() {
+                Some(last) if (&last.object, last.chunk, &last.message) == (&p.object, p.chunk, &p.message) => {
+                    last.files.extend(p.files);
+                    last.files.sort();
+                    last.files.dedup();
+                    last.files.truncate(MAX_FILES_NAMED);
+                }
+                _ => self.report.problems.push(p),
+            }
+        }
         self.report
     }
 }
@@ -436,6 +450,34 @@ pub fn check_restored_file(path: &std::path::Path, entry: &crate::format::FileEn
 mod tests {
     use super::*;
     use crate::repo::{MemoryRepository, PutMode};
+
+    #[test]
+    fn a_problem_two_windows_found_is_named_once_with_the_files_of_both() {
+        let chunk = Some(ContentHash::of(b"c"));
+        let problem = |object: &str, message: &str, files: &[&str]| Problem {
+            object: object.into(),
+            chunk,
+            files: files.iter().map(|f| (*f).to_owned()).collect(),
+            message: message.into(),
+        };
+        let mut run = VerifyRun::default();
+        run.report.problems = vec![
+            problem("packs/b", "crc32c mismatch", &["w2: t 2 f"]),
+            problem("packs/a", "crc32c mismatch", &["w1: t 1 f", "w1: t 3 f"]),
+            problem("packs/b", "crc32c mismatch", &["w1: t 1 f"]),
+            problem("packs/b", "pack is truncated", &["w1: t 1 f"]),
+            problem("packs/b", "crc32c mismatch", &["w1: t 1 f"]),
+        ];
+        let report = run.finish();
+        assert_eq!(
+            report.problems,
+            [
+                problem("packs/a", "crc32c mismatch", &["w1: t 1 f", "w1: t 3 f"]),
+                problem("packs/b", "crc32c mismatch", &["w1: t 1 f", "w2: t 2 f"]),
+                problem("packs/b", "pack is truncated", &["w1: t 1 f"]),
+            ]
+        );
+    }
 
     #[test]
     fn an_index_no_window_read_is_still_read_and_its_damage_named_once() {

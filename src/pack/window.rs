@@ -231,7 +231,11 @@ impl<'a> Windows<'a> {
     pub(crate) fn tablets(&self) -> usize {
         match self.snapshot {
             Snapshot::Whole(m) => m.tables.tablets().count(),
-            Snapshot::Paged(head) => head.pages.iter().map(|p| usize::try_from(p.tablets).unwrap_or(0)).sum(),
+            // Saturating: the counts are the head's word until the pages are read.
+            Snapshot::Paged(head) => head
+                .pages
+                .iter()
+                .fold(0usize, |n, p| n.saturating_add(usize::try_from(p.tablets).unwrap_or(usize::MAX))),
         }
     }
 
