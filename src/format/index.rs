@@ -63,25 +63,6 @@ impl Index {
         }
     }
 
-    /// Cuts `packs` into indexes whose bodies hold at most `target` bytes each (a pack whose own record is
-    /// larger gets an index of its own), in order.
-    pub fn split(packs: Vec<IndexPack>, target: usize) -> Vec<Index> {
-        let mut out: Vec<Index> = Vec::new();
-        let mut body = 0;
-        for p in packs {
-            let len = Index::record_len(&p);
-            match out.last_mut() {
-                Some(last) if body + len <= target => last.packs.push(p),
-                _ => {
-                    body = 0;
-                    out.push(Index { packs: vec![p] });
-                }
-            }
-            body += len;
-        }
-        out
-    }
-
     /// Decodes the index object stored under `key` and checks it: no pack listed twice, and every pack's
     /// entries within the format's limits, inside the pack's chunk area and not overlapping.
     ///
@@ -139,46 +120,5 @@ impl Index {
             visit(p)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::format::Compression;
-
-    fn pack(n: u8, chunks: usize) -> IndexPack {
-        let entry = |i: usize| ChunkEntry {
-            hash: ContentHash::of(&[n, i as u8, (i >> 8) as u8]),
-            offset: i as u64 * 10,
-            stored_len: 10,
-            raw_len: 10,
-            crc32c: 0,
-            compression: Compression::None,
-        };
-        IndexPack {
-            id: ContentHash::of(&[n]),
-            len: chunks as u64 * (10 + 56) + 16,
-            chunks: (0..chunks).map(entry).collect(),
-        }
-    }
-
-    #[test]
-    fn split_bounds_every_body_and_keeps_every_pack_in_order() {
-        let packs: Vec<IndexPack> = (0..10).map(|n| pack(n, 20 + n as usize)).collect();
-        let target = 44 * 3 + 56 * 70;
-        let indexes = Index::split(packs.clone(), target);
-        assert!(indexes.len() > 1);
-        for index in &indexes {
-            let data = index.encode().unwrap();
-            assert!(data.len() - 16 <= target, "{} bytes", data.len() - 16);
-            assert_eq!(Index::decode("i", &data).unwrap(), *index);
-        }
-        let flat: Vec<IndexPack> = indexes.into_iter().flat_map(|i| i.packs).collect();
-        assert_eq!(flat, packs);
-        // A pack whose record alone exceeds the target gets an index of its own; nothing is empty.
-        let big = Index::split(vec![pack(1, 5), pack(2, 100), pack(3, 5)], 44 + 56 * 10);
-        assert_eq!(big.iter().map(|i| i.packs.len()).collect::<Vec<_>>(), [1, 1, 1]);
-        assert!(Index::split(Vec::new(), 100).is_empty());
     }
 }

@@ -47,6 +47,7 @@ mod upload;
 mod verify;
 mod verify_snapshots;
 mod window;
+mod window_names;
 mod worker;
 
 use std::path::PathBuf;

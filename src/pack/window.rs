@@ -9,12 +9,12 @@
 //! themselves, read again, before it is reported, so a collision costs a reading and never a refusal.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::repeats::{RepeatFilter, Suspects};
+use super::window_names::{Last, Name, walk};
 use crate::format::{self, ContentHash, Manifest, ManifestHead, StoredManifest, TabletEntry};
 use crate::repo::Repository;
 use crate::store::read_page;
@@ -316,93 +316,6 @@ fn window_manifest(head: &ManifestHead, tables: Tree<TabletEntry>) -> Manifest {
     }
 }
 
-/// A name that must be unique where it is: tables and views together, partitions in their table, indexes in
-/// their partition, tablet ids in their table.
-#[derive(Clone, Copy)]
-enum Name<'a> {
-    Table(&'a str),
-    View(&'a str),
-    Partition(&'a str, &'a str),
-    Index(&'a str, &'a str, &'a str),
-    Tablet(&'a str, &'a str),
-}
-
-impl Name<'_> {
-    /// The namespace and the names that make it unique (tables and views share one).
-    fn parts(&self) -> (u8, Vec<&str>) {
-        match *self {
-            Name::Table(t) | Name::View(t) => (0, vec![t]),
-            Name::Partition(t, p) => (1, vec![t, p]),
-            Name::Index(t, p, i) => (2, vec![t, p, i]),
-            Name::Tablet(t, id) => (3, vec![t, id]),
-        }
-    }
-
-    fn digest(&self) -> u64 {
-        let mut h = DefaultHasher::new();
-        self.parts().hash(&mut h);
-        h.finish()
-    }
-
-    fn owned(&self) -> (u8, Vec<String>) {
-        let (ns, names) = self.parts();
-        (ns, names.into_iter().map(str::to_owned).collect())
-    }
-
-    /// What [`Manifest::check`] says of this name repeated.
-    fn message(&self) -> String {
-        match *self {
-            Name::Table(t) => format!("table {t:?} appears twice"),
-            Name::View(v) => format!("view {v:?} appears twice"),
-            Name::Partition(t, p) => format!("table {t} partition {p:?} appears twice"),
-            Name::Index(t, p, i) => format!("table {t} partition {p} index {i:?} appears twice"),
-            Name::Tablet(t, id) => format!("table {t} tablet {id:?} appears twice"),
-        }
-    }
-}
-
-/// The last table, partition and index of the windows walked so far: a window's first nodes continue them
-/// when their names are equal.
-#[derive(Default)]
-struct Last {
-    table: Option<String>,
-    partition: Option<String>,
-    index: Option<String>,
-}
-
-/// Hands every name of `tables` to `each`, in manifest order, but for the nodes that continue `last`; then
-/// makes `last` this window's last nodes.
-fn walk(tables: &Tree<TabletEntry>, last: &mut Last, each: &mut dyn FnMut(Name<'_>)) {
-    for (ti, t) in tables.iter().enumerate() {
-        let same_t = ti == 0 && last.table.as_deref() == Some(t.name.as_str());
-        if !same_t {
-            each(Name::Table(&t.name));
-        }
-        for (pi, p) in t.partitions.iter().enumerate() {
-            let same_p = same_t && pi == 0 && last.partition.as_deref() == Some(p.name.as_str());
-            if !same_p {
-                each(Name::Partition(&t.name, &p.name));
-            }
-            for (ii, i) in p.indexes.iter().enumerate() {
-                if !(same_p && ii == 0 && last.index.as_deref() == Some(i.name.as_str())) {
-                    each(Name::Index(&t.name, &p.name, &i.name));
-                }
-                for tablet in &i.tablets {
-                    each(Name::Tablet(&t.name, &tablet.id));
-                }
-            }
-        }
-    }
-    if let Some(t) = tables.last() {
-        let p = t.partitions.last();
-        *last = Last {
-            table: Some(t.name.clone()),
-            partition: p.map(|p| p.name.clone()),
-            index: p.and_then(|p| p.indexes.last()).map(|i| i.name.clone()),
-        };
-    }
-}
-
 /// What is left to check after [`Windows::first_reading`]: the suspects of names repeated across windows
 /// (none: nothing).
 pub(crate) struct Pending(Option<Suspects>);
@@ -415,65 +328,10 @@ pub(crate) struct TabletValues<'a> {
     pub suspects: Suspects,
 }
 
-/// The digest of a directory, equal for paths that are equal as [`std::path::Path`]s are (by components).
-pub(crate) fn path_digest(path: &std::path::Path) -> u64 {
-    let mut h = DefaultHasher::new();
-    for c in path.components() {
-        c.hash(&mut h);
-    }
-    h.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::format::{IndexEntry, PartitionEntry, TableEntry};
-
-    fn tree(nodes: &[(&str, &str, &str, &[&str])]) -> Tree<TabletEntry> {
-        let mut t = Tree::new();
-        for (table, part, index, ids) in nodes {
-            let tablets = ids.iter().map(|id| TabletEntry { id: (*id).into(), files: Vec::new() }).collect();
-            let node =
-                TableEntry::new(*table, vec![PartitionEntry::new(*part, vec![IndexEntry::new(*index, tablets)])]);
-            format::join(&mut t, Tree::from(vec![node]));
-        }
-        t
-    }
-
-    fn names(windows: &[Tree<TabletEntry>]) -> Vec<String> {
-        let mut last = Last::default();
-        let mut out = Vec::new();
-        for w in windows {
-            walk(w, &mut last, &mut |n| out.push(n.message()));
-        }
-        out
-    }
-
-    #[test]
-    fn a_node_continued_in_the_next_window_is_named_once_and_a_repeat_is_found() {
-        let a = tree(&[("t", "p1", "t", &["1", "2"])]);
-        let b = tree(&[("t", "p1", "t", &["3"]), ("t", "p2", "t", &["4"]), ("u", "p1", "u", &["1"])]);
-        let walked = names(&[a.clone(), b.clone()]);
-        assert_eq!(walked.iter().filter(|n| n.starts_with("table \"t\"")).count(), 1, "{walked:?}");
-        assert_eq!(walked.iter().filter(|n| n.contains("partition \"p1\"")).count(), 2, "t.p1 and u.p1: {walked:?}");
-        // Both readings, as Windows::first_reading and Windows::settle make them.
-        let digests = |ws: &[Tree<TabletEntry>]| {
-            let (mut filter, mut last) = (RepeatFilter::new(10), Last::default());
-            for w in ws {
-                walk(w, &mut last, &mut |n| filter.add(n.digest()));
-            }
-            let (mut suspects, mut last) = (filter.into_suspects(), Last::default());
-            for w in ws {
-                walk(w, &mut last, &mut |n| suspects.count(n.digest()));
-            }
-            suspects.repeated()
-        };
-        assert!(digests(&[a.clone(), b]).is_empty());
-        // Partition p1 of t again after p2 (not continuing it), its index and tablet 2 with it.
-        let c = tree(&[("t", "p1", "t", &["2"])]);
-        let mid = tree(&[("t", "p2", "t", &["5"])]);
-        assert_eq!(digests(&[a, mid, c]).len(), 3);
-    }
 
     #[test]
     fn settling_counts_the_suspects_of_tablet_values_and_of_names_in_one_more_reading() {
@@ -527,12 +385,5 @@ mod tests {
             n => n,
         };
         assert_eq!(settle(&value), [3, 5]);
-    }
-
-    #[test]
-    fn paths_equal_by_components_have_one_digest() {
-        use std::path::Path;
-        assert_eq!(path_digest(Path::new("/r/t/1")), path_digest(Path::new("/r/t/1/")));
-        assert_ne!(path_digest(Path::new("/r/t/1")), path_digest(Path::new("/r/t/2")));
     }
 }

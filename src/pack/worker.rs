@@ -105,7 +105,7 @@ impl<'d> Workers<'d> {
             },
             None => Worker::new(self.mode, self.auto_level, tx(), dictionary),
         };
-        Lent { worker, workers: self }
+        Lent { worker: Some(worker), workers: self }
     }
 
     /// Drops every idle worker (and its sender).
@@ -116,20 +116,24 @@ impl<'d> Workers<'d> {
 
 /// A worker lent to a thread for part of a batch.
 pub(super) struct Lent<'w, 'd> {
-    worker: std::io::Result<Worker<'d>>,
+    /// Taken back when dropped.
+    worker: Option<std::io::Result<Worker<'d>>>,
     workers: &'w Workers<'d>,
 }
 
 impl<'d> Lent<'_, 'd> {
     pub(super) fn get(&mut self) -> Result<&mut Worker<'d>> {
-        self.worker.as_mut().map_err(|e| Error::new(ErrorKind::Io, format!("cannot start zstd: {e}")))
+        match self.worker.as_mut() {
+            Some(Ok(w)) => Ok(w),
+            Some(Err(e)) => Err(Error::new(ErrorKind::Io, format!("cannot start zstd: {e}"))),
+            None => Err(Error::new(ErrorKind::Io, "a worker was given back while lent")),
+        }
     }
 }
 
 impl Drop for Lent<'_, '_> {
     fn drop(&mut self) {
-        let worker = std::mem::replace(&mut self.worker, Err(std::io::ErrorKind::Other.into()));
-        if let Ok(w) = worker {
+        if let Some(Ok(w)) = self.worker.take() {
             self.workers.idle.lock().push(w);
         }
     }
